@@ -1,0 +1,75 @@
+// The part of the clockwork core API (docs: /DESIGN.md, "Core API (contract)")
+// that the benchmarks use, and its loader. The core is imported at run time so
+// that the peers still run and print when src/index.ts is missing or broken.
+
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** A routine: a generator a clockwork task runs. */
+export type CwRoutine<R = void> = Generator<unknown, R, unknown>;
+
+export interface CwTask<R> {
+  readonly name: string;
+  readonly state: "runnable" | "waiting" | "done" | "failed" | "cancelled";
+  isDone(): boolean;
+  readonly result: R;
+  join(): CwRoutine<R>;
+  cancel(): void;
+  toPromise(): Promise<R>;
+}
+
+export interface CwClock {
+  now(): number;
+}
+
+export interface CwVirtualClock extends CwClock {
+  advance(seconds: number): void;
+}
+
+export interface CwWorker {
+  assign<R>(routine: CwRoutine<R>, options?: { name?: string }): CwTask<R>;
+  tick(): boolean;
+  tickFor(seconds: number): number;
+  work(): void;
+  run(): Promise<void>;
+  cancelAll(): void;
+  readonly tasks: readonly CwTask<unknown>[];
+}
+
+export interface ClockworkApi {
+  Worker: new (options?: {
+    clock?: CwClock;
+    onError?: (error: unknown, task: CwTask<unknown>) => void;
+  }) => CwWorker;
+  VirtualClock: new (start?: number) => CwVirtualClock;
+  sleep(seconds: number): CwRoutine<void>;
+  spawn<R>(routine: CwRoutine<R>, options?: { name?: string; detached?: boolean }): CwTask<R>;
+  run<R>(routine: CwRoutine<R>): Promise<R>;
+  wrap<R>(routine: CwRoutine<R>): R;
+}
+
+export type CoreLoad =
+  | { readonly ok: true; readonly api: ClockworkApi }
+  | { readonly ok: false; readonly reason: string };
+
+const required = ["Worker", "VirtualClock", "sleep", "spawn", "run", "wrap"] as const;
+
+/** Imports ../src/index.ts; never throws: a failure comes back as a reason. */
+export async function loadClockwork(): Promise<CoreLoad> {
+  const url = new URL("../src/index.ts", import.meta.url);
+  if (!existsSync(fileURLToPath(url))) {
+    return { ok: false, reason: "src/index.ts does not exist (the core has not landed yet)" };
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url.href)) as Record<string, unknown>;
+  } catch (e) {
+    const why = e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e);
+    return { ok: false, reason: `importing src/index.ts failed (${why})` };
+  }
+  const missing = required.filter((name) => typeof mod[name] !== "function");
+  if (missing.length > 0) {
+    return { ok: false, reason: `src/index.ts does not export ${missing.join(", ")}` };
+  }
+  return { ok: true, api: mod as unknown as ClockworkApi };
+}

@@ -1,0 +1,45 @@
+/**
+ * Short, human descriptions of arbitrary values for error messages:
+ * "expected X, got Y" needs a good Y.
+ */
+
+/** Describes any value in a few words: `number 42`, `string "abc"`, `Promise`, `function main`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "undefined":
+      return "undefined";
+    case "string": {
+      const text = value.length > 40 ? `${value.slice(0, 37)}...` : value;
+      return `string ${JSON.stringify(text)}`;
+    }
+    case "number":
+    case "boolean":
+    case "bigint":
+      return `${typeof value} ${String(value)}`;
+    case "symbol":
+      return `symbol ${String(value)}`;
+    case "function": {
+      const kind = isGeneratorFunction(value) ? "generator function" : "function";
+      return value.name ? `${kind} ${value.name}` : `anonymous ${kind}`;
+    }
+    default: {
+      if (Array.isArray(value)) return `array of ${value.length}`;
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto === null) return "object with null prototype";
+      const ctor = (proto as { constructor?: { name?: unknown } }).constructor;
+      const name = typeof ctor?.name === "string" && ctor.name !== "" ? ctor.name : "Object";
+      const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+      if (typeof tag === "string" && tag !== name)
+        return `${name === "Object" ? "" : `${name} `}${tag}`;
+      return name === "Object" ? "plain object" : `${name} object`;
+    }
+  }
+}
+
+const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as unknown;
+
+/** True for `function*` declarations and expressions. */
+export function isGeneratorFunction(value: unknown): value is (...args: never[]) => Generator {
+  return typeof value === "function" && value instanceof (GeneratorFunction as typeof Function);
+}

@@ -1,0 +1,33 @@
+/**
+ * clockwork: microthreads for TypeScript.
+ *
+ * A routine is a generator function; a running routine is a task; a Worker
+ * steps tasks round-robin. `yield` gives up control, `yield child()` calls
+ * a subroutine on the task's own stack, and the worker is driven by
+ * `tick()` (a game loop), `work()` (to the end) or `run()` (alongside the
+ * event loop).
+ *
+ * This file is the table of contents.
+ */
+
+// Bridges to plain code and promises.
+export { call, run, wrap } from "./call.ts";
+// Time.
+export { type Clock, realClock, VirtualClock } from "./clock.ts";
+// Errors.
+export { CancelledError, TimeoutError, WouldBlockError } from "./errors.ts";
+
+// Naming routines, so tasks and stacks read as the program does.
+export { routine } from "./names.ts";
+export { Result } from "./result.ts";
+export { repeat, sleep } from "./sleep.ts";
+export { spawn } from "./spawn.ts";
+export { currentTask, Task, type TaskState } from "./task.ts";
+
+// The low-level park/wake API that every wait is built on.
+export { type Outcome, park, Wait, type Waker } from "./wait.ts";
+// The scheduler and its tasks.
+export { type AssignOptions, Worker, type WorkerCounters, type WorkerOptions } from "./worker.ts";
+
+/** A routine: a generator object as made by calling a generator function. */
+export type Routine<R = void> = Generator<unknown, R, any>;

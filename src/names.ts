@@ -1,0 +1,52 @@
+/**
+ * Names for routines, so that tasks and stack frames read as the program does.
+ *
+ * JavaScript cannot get from a generator object back to the function that
+ * made it, so names come from `routine()`. Every generator object inherits
+ * from its generator function's own `prototype` object; `routine()` writes
+ * the function's name there once, under a private symbol, and every
+ * generator the function makes then carries the name at no cost per call.
+ * A plain function that returns a generator has no such link, so for those
+ * `routine()` wraps the function and tags each generator it returns.
+ */
+import { describeValue, isGeneratorFunction } from "./describe.ts";
+
+const routineName = Symbol("clockwork.routineName");
+const tagged = new WeakMap<object, string>();
+
+/**
+ * Marks a generator function as a routine, so the tasks and stack frames it
+ * makes are named after it. Returns a function of the same name and type.
+ *
+ * @example
+ * const crawl = routine(function* crawl(url: string) {
+ *   yield sleep(1);
+ *   return url.length;
+ * });
+ * worker.assign(crawl("/")).name; // "crawl"
+ */
+export function routine<A extends unknown[], R>(
+  fn: (...args: A) => Generator<unknown, R, any>,
+): (...args: A) => Generator<unknown, R, any> {
+  if (typeof fn !== "function") {
+    throw new TypeError(`routine() expects a generator function, got ${describeValue(fn)}`);
+  }
+  const name = fn.name || "<anonymous>";
+  if (isGeneratorFunction(fn)) {
+    Object.defineProperty(fn.prototype, routineName, { value: name });
+    return fn;
+  }
+  const wrapper = {
+    [name](this: unknown, ...args: A): Generator<unknown, R, any> {
+      const generator = fn.apply(this, args);
+      if (typeof generator === "object" && generator !== null) tagged.set(generator, name);
+      return generator;
+    },
+  }[name] as (...args: A) => Generator<unknown, R, any>;
+  return wrapper;
+}
+
+/** The routine name of a generator object, or undefined when it has none. */
+export function nameOf(generator: object): string | undefined {
+  return (generator as { [routineName]?: string })[routineName] ?? tagged.get(generator);
+}

@@ -1,0 +1,72 @@
+/**
+ * The run queue: the tasks that can take a step, in the order they will.
+ *
+ * A ring buffer over a power-of-two array: `push` at the tail and `shift`
+ * at the head are O(1) with no allocation in the steady state (an array's
+ * own `shift()` moves every element once the array is large).
+ */
+export class RunQueue<T> {
+  /** Slots; `undefined` where empty. Length is a power of two. */
+  #items: (T | undefined)[] = new Array(16).fill(undefined);
+  /** Index of the first item. */
+  #head = 0;
+  /** Number of items. */
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(item: T): void {
+    const items = this.#items;
+    if (this.#size === items.length) {
+      this.#grow();
+      this.#items[(this.#head + this.#size) & (this.#items.length - 1)] = item;
+    } else {
+      items[(this.#head + this.#size) & (items.length - 1)] = item;
+    }
+    this.#size++;
+  }
+
+  shift(): T | undefined {
+    if (this.#size === 0) return undefined;
+    const items = this.#items;
+    const item = items[this.#head];
+    items[this.#head] = undefined;
+    this.#head = (this.#head + 1) & (items.length - 1);
+    this.#size--;
+    return item;
+  }
+
+  /** Removes one item (O(n)); used only off the hot path. */
+  remove(item: T): boolean {
+    const items = this.#items;
+    const mask = items.length - 1;
+    for (let i = 0; i < this.#size; i++) {
+      if (items[(this.#head + i) & mask] !== item) continue;
+      for (let j = i; j < this.#size - 1; j++) {
+        items[(this.#head + j) & mask] = items[(this.#head + j + 1) & mask];
+      }
+      items[(this.#head + this.#size - 1) & mask] = undefined;
+      this.#size--;
+      return true;
+    }
+    return false;
+  }
+
+  /** The items from head to tail. */
+  toArray(): T[] {
+    const out: T[] = [];
+    const mask = this.#items.length - 1;
+    for (let i = 0; i < this.#size; i++) out.push(this.#items[(this.#head + i) & mask] as T);
+    return out;
+  }
+
+  #grow(): void {
+    const old = this.#items;
+    const next: (T | undefined)[] = new Array(old.length * 2).fill(undefined);
+    for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
+    this.#items = next;
+    this.#head = 0;
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * Task: a running routine, with its own call stack of generators.
+ *
+ * A task is created by `worker.assign()` or `spawn()`. Its state is one of
+ * runnable, waiting (parked on something, or waiting for its children after
+ * its routine returned), done, failed or cancelled. The worker owns every
+ * state change; this class is the task's public face plus the fields the
+ * worker keeps on it. Fields starting with `_` belong to the worker.
+ *
+ * Memory matters here (a program may park a hundred thousand tasks), so
+ * fields needed only by some tasks (children, joiners, a promise, an abort
+ * controller) are allocated on first use.
+ */
+import { CancelledError } from "./errors.ts";
+import { nameOf, routine } from "./names.ts";
+import type { Worker } from "./worker.ts";
+
+/** The states a task can be in, as reported by `task.state`. */
+export type TaskState = "runnable" | "waiting" | "done" | "failed" | "cancelled";
+
+/** @internal Task states, as small integers. Order matters: >= DONE means ended. */
+export const RUNNABLE = 0;
+/** @internal */
+export const WAITING = 1;
+/** @internal */
+export const DONE = 2;
+/** @internal */
+export const FAILED = 3;
+/** @internal */
+export const CANCELLED = 4;
+
+const stateNames: readonly TaskState[] = ["runnable", "waiting", "done", "failed", "cancelled"];
+
+/** @internal How the top generator is resumed on the task's next step. */
+export const NEXT = 0;
+/** @internal */
+export const THROW = 1;
+/** @internal */
+export const RETURN = 2;
+
+/** @internal Flag bits. */
+export const QUEUED = 1; // in the run queue
+/** @internal */
+export const CANCELLING = 2; // cancel() was called
+/** @internal */
+export const BODY_ENDED = 4; // its call stack is empty; it may wait for children
+/** @internal */
+export const HANDLED = 8; // its error reached a joiner or a promise
+/** @internal */
+export const INTERRUPTED = 16; // a cancel or a child's error waits for its current step to end
+/** @internal */
+export const UNWINDING = 32; // its frames are being returned top-down
+/** @internal */
+export const CLEANUP_FAILED = 64; // a finally run by cancel threw; the error is in _outcome
+
+/** @internal What a promise made by `toPromise()` needs. */
+export interface Deferred {
+  promise: Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** @internal The rarely used parts of a task, allocated on first use. */
+export interface TaskExtra {
+  /** Tasks parked in `join` on this task. */
+  joiners: Task<unknown>[] | null;
+  /** Made by toPromise(). */
+  deferred: Deferred | null;
+  /** Children's errors waiting to be thrown in at the task's next yield. */
+  pendingErrors: unknown[] | null;
+  /** Aborted when the task is cancelled. */
+  controller: AbortController | null;
+}
+
+/** The module-wide "which task is stepping now". */
+export const running: { task: Task<unknown> | undefined } = { task: undefined };
+
+/**
+ * The task whose step is running now, or undefined outside a step.
+ *
+ * @example
+ * function* main() {
+ *   console.log(currentTask()?.name); // "main"
+ * }
+ */
+export function currentTask(): Task<unknown> | undefined {
+  return running.task;
+}
+
+/**
+ * A running routine. Made by `worker.assign()` or `spawn()`; never
+ * constructed directly.
+ */
+export class Task<R = unknown> {
+  /** @internal The worker that steps this task. */
+  readonly _worker: Worker;
+  /** A number unique within its worker, in order of creation. */
+  readonly id: number;
+  /** @internal The name given in options, or the routine's; undefined: "task#N". */
+  _name: string | undefined;
+  /** @internal The generator that runs on this task's next step; null once its body ended. */
+  _top: Generator<unknown, unknown, unknown> | null;
+  /** @internal The generators below the top, outermost first; null while there are none. */
+  _callers: Generator<unknown, unknown, unknown>[] | null = null;
+  /** @internal RUNNABLE, WAITING, DONE, FAILED or CANCELLED. */
+  _state = RUNNABLE;
+  /** @internal How the top generator is resumed next (NEXT, THROW or RETURN). After the body ended: the state it ends in. */
+  _mode = NEXT;
+  /** @internal The value (or error) for the next resume. */
+  _input: unknown = undefined;
+  /** @internal Flag bits (QUEUED, CANCELLING, ...). */
+  _flags = 0;
+  /** @internal What it is parked on (a Wait, a Task being joined, or the children marker). Kept after a wake until the step that takes the outcome. */
+  _waitingOn: unknown = null;
+  /** @internal Frames at this index and above were started by cleanup and resume normally while unwinding. */
+  _unwindFrom = 0;
+  /** @internal Its result, or its error. */
+  _outcome: unknown = undefined;
+  /** @internal The task that spawned it; null for top-level and detached tasks. */
+  readonly _parent: Task<unknown> | null;
+  /** @internal Its unfinished children. */
+  _children: Set<Task<unknown>> | null = null;
+  /** @internal Neighbours in the worker's list of live tasks. */
+  _prev: Task<unknown> | null = null;
+  /** @internal */
+  _next: Task<unknown> | null = null;
+  /** @internal */
+  _extra: TaskExtra | null = null;
+
+  /** @internal Use worker.assign() or spawn(). */
+  constructor(
+    worker: Worker,
+    id: number,
+    generator: Generator<unknown, R, unknown>,
+    parent: Task<unknown> | null,
+    name: string | undefined,
+  ) {
+    this._worker = worker;
+    this.id = id;
+    this._top = generator;
+    this._parent = parent;
+    this._name = name ?? nameOf(generator);
+  }
+
+  /** Its name: `options.name`, else its routine's name, else `task#N`. */
+  get name(): string {
+    return this._name ?? `task#${this.id}`;
+  }
+
+  /** Runnable (stepping now or queued), waiting, done, failed or cancelled. */
+  get state(): TaskState {
+    return stateNames[this._state] as TaskState;
+  }
+
+  /** True once done, failed or cancelled. */
+  isDone(): boolean {
+    return this._state >= DONE;
+  }
+
+  /** What its routine returned. Throws unless the state is "done". */
+  get result(): R {
+    if (this._state === DONE) return this._outcome as R;
+    if (this._state === FAILED) {
+      throw new Error(`${this.label()} has no result: it failed`, { cause: this._outcome });
+    }
+    if (this._state === CANCELLED)
+      throw new CancelledError(`${this.label()} has no result: it was cancelled`);
+    throw new Error(`${this.label()} has no result yet: it is ${this.state}`);
+  }
+
+  /** The error it failed with, when the state is "failed"; otherwise undefined. */
+  get error(): unknown {
+    return this._state === FAILED ? this._outcome : undefined;
+  }
+
+  /** The routine names on its call stack, outermost first ("<anonymous>" where unknown). */
+  get stack(): string[] {
+    const frames: string[] = [];
+    if (this._callers !== null)
+      for (const g of this._callers) frames.push(nameOf(g) ?? "<anonymous>");
+    if (this._top !== null) frames.push(nameOf(this._top) ?? "<anonymous>");
+    return frames;
+  }
+
+  /** Its live children, oldest first. */
+  get children(): Task<unknown>[] {
+    return this._children === null ? [] : [...this._children];
+  }
+
+  /** The task that spawned it, or undefined for a top-level or detached task. */
+  get parent(): Task<unknown> | undefined {
+    return this._parent ?? undefined;
+  }
+
+  /**
+   * An AbortSignal aborted when this task is cancelled, for promise-based
+   * APIs: `yield* call(fetch(url, { signal: currentTask()!.signal }))`.
+   */
+  get signal(): AbortSignal {
+    const extra = this._extraFields();
+    if (extra.controller === null) {
+      extra.controller = new AbortController();
+      if (this._flags & CANCELLING || this._state === CANCELLED) {
+        extra.controller.abort(new CancelledError(`${this.label()} was cancelled`));
+      }
+    }
+    return extra.controller.signal;
+  }
+
+  /**
+   * Waits for the task to end: `const value = yield* task.join()`. Gives its
+   * result, throws its error (which then counts as handled), or throws
+   * `CancelledError` if it was cancelled. `yield task` does the same.
+   */
+  join(): Generator<unknown, R, any> {
+    return joinRoutine(this) as Generator<unknown, R, any>;
+  }
+
+  /** Cancels it: its children first, then its stack unwinds top-down so every `finally` runs. */
+  cancel(): void {
+    this._worker._cancel(this);
+  }
+
+  /** A promise of its result; rejects with its error, or with CancelledError. Its error counts as handled. */
+  toPromise(): Promise<R> {
+    const extra = this._extraFields();
+    if (extra.deferred === null) {
+      let resolve!: (value: unknown) => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<unknown>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      extra.deferred = { promise, resolve, reject };
+      if (this._state >= DONE) this._settleDeferred();
+    }
+    return extra.deferred.promise as Promise<R>;
+  }
+
+  /** `task "name"` (or `task#N`), for messages. */
+  label(): string {
+    return this._name === undefined ? `task#${this.id}` : `task "${this._name}"`;
+  }
+
+  toString(): string {
+    return `${this.label()} (${this.state})`;
+  }
+
+  /** @internal */
+  _extraFields(): TaskExtra {
+    if (this._extra === null) {
+      this._extra = { joiners: null, deferred: null, pendingErrors: null, controller: null };
+    }
+    return this._extra;
+  }
+
+  /** @internal Settles the toPromise() promise once the task has ended. */
+  _settleDeferred(): void {
+    const deferred = this._extra?.deferred;
+    if (deferred == null) return;
+    if (this._state === DONE) deferred.resolve(this._outcome);
+    else if (this._state === FAILED) deferred.reject(this._outcome);
+    else deferred.reject(new CancelledError(`${this.label()} was cancelled`));
+  }
+}
+
+const joinRoutine = routine(function* join(
+  task: Task<unknown>,
+): Generator<unknown, unknown, unknown> {
+  return yield task;
+});

@@ -1,0 +1,169 @@
+/**
+ * Wait objects: the low-level API for parking a task and waking it.
+ *
+ * A routine parks its task by yielding a `Wait`. In that same step the
+ * worker calls `park(task)`, where the wait registers the task with
+ * whatever will wake it (a timer, a channel, a callback). Later, something
+ * calls `wait.wake(task, value)` or `wait.fail(task, error)`, and the task
+ * resumes on a later step with that outcome at its `yield`.
+ *
+ * If the task stops waiting for another reason (it is cancelled, or a
+ * child's error is thrown into it), the worker calls `release(task,
+ * outcome)` so the wait can undo its registration; `outcome` is set when a
+ * wake had already been given but never reached the task, so that a channel
+ * can take back a value it handed over. A wake for a task that no longer
+ * waits on this object is ignored (and `wake` returns false), so a late
+ * callback can never resume a task in the wrong place.
+ *
+ * Everything that waits (sleep, join, promises, and later channels,
+ * processes and sockets) is built on this, never on the worker's loop.
+ */
+import { routine } from "./names.ts";
+import type { Task } from "./task.ts";
+
+/** The outcome a wake gave to a task that never took it. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * Something a task can wait on. Subclass it and yield an instance.
+ *
+ * @example
+ * class Bell extends Wait<string> {
+ *   waiters: Task[] = [];
+ *   park(task: Task) { this.waiters.push(task); }
+ *   release(task: Task) { this.waiters.splice(this.waiters.indexOf(task), 1); }
+ *   ring() { for (const t of this.waiters.splice(0)) this.wake(t, "ding"); }
+ *   describe() { return "a bell"; }
+ * }
+ */
+export abstract class Wait<T = unknown> {
+  /** Called in the step where `task` yields this object: register the task. */
+  abstract park(task: Task<unknown>): void;
+
+  /**
+   * Called when `task` stops waiting on this object without taking a wake:
+   * undo what `park` registered. `outcome` is given when a wake was handed
+   * to the task but it was cancelled before it could take it.
+   */
+  release(_task: Task<unknown>, _outcome?: Outcome): void {}
+
+  /** What the task waits on, in a few words, for `worker.dump()` and error messages. */
+  abstract describe(): string;
+
+  /** Resumes `task` with `value` if it waits on this object; returns whether it did. */
+  wake(task: Task<unknown>, value: T): boolean {
+    return task._worker._wake(task, this, false, value);
+  }
+
+  /** Resumes `task` by throwing `error` at its yield, if it waits on this object. */
+  fail(task: Task<unknown>, error: unknown): boolean {
+    return task._worker._wake(task, this, true, error);
+  }
+}
+
+/** How `park()` is told to wake the task. */
+export interface Waker<T> {
+  /** Resumes the task with a value. Later calls are ignored. */
+  wake(value: T): void;
+  /** Resumes the task by throwing an error into it. Later calls are ignored. */
+  fail(error: unknown): void;
+}
+
+class CallbackWait<T> extends Wait<T> {
+  #task: Task<unknown> | null = null;
+  #cleanup: (() => void) | undefined = undefined;
+  readonly #setup: (waker: Waker<T>) => (() => void) | undefined | void;
+  readonly #description: string;
+
+  constructor(setup: (waker: Waker<T>) => (() => void) | undefined | void, description: string) {
+    super();
+    this.#setup = setup;
+    this.#description = description;
+  }
+
+  park(task: Task<unknown>): void {
+    this.#task = task;
+    const cleanup = this.#setup({
+      wake: (value) => this.#end(() => this.wake(task, value)),
+      fail: (error) => this.#end(() => this.fail(task, error)),
+    });
+    if (typeof cleanup === "function") {
+      if (this.#task === null) cleanup();
+      else this.#cleanup = cleanup;
+    }
+  }
+
+  override release(): void {
+    this.#task = null;
+    this.#runCleanup();
+  }
+
+  describe(): string {
+    return this.#description;
+  }
+
+  #end(deliver: () => boolean): void {
+    if (this.#task === null) return;
+    if (deliver()) {
+      this.#task = null;
+      this.#runCleanup();
+    }
+  }
+
+  #runCleanup(): void {
+    const cleanup = this.#cleanup;
+    this.#cleanup = undefined;
+    cleanup?.();
+  }
+}
+
+/**
+ * Parks the current task until `setup`'s waker is called: the bridge from
+ * callbacks to routines. `setup` runs in the step where the task parks and
+ * may return a cleanup function, which runs exactly once when the wait ends:
+ * after the wake, or when the task is cancelled while parked.
+ *
+ * @example
+ * function delay(ms: number) {
+ *   return park<void>(({ wake }) => {
+ *     const id = setTimeout(() => wake(), ms);
+ *     return () => clearTimeout(id);
+ *   }, `a ${ms} ms host timer`);
+ * }
+ */
+export function park<T>(
+  setup: (waker: Waker<T>) => (() => void) | undefined | void,
+  description = "a callback",
+): Generator<unknown, T, any> {
+  if (typeof setup !== "function") {
+    throw new TypeError(`park() expects a setup function, got ${typeof setup}`);
+  }
+  return parkRoutine(new CallbackWait<T>(setup, description)) as Generator<unknown, T, any>;
+}
+
+const parkRoutine = routine(function* park(
+  wait: Wait<unknown>,
+): Generator<unknown, unknown, unknown> {
+  return yield wait;
+});
+
+/** Waits for a promise (or any thenable) to settle. */
+export class PromiseWait extends Wait<unknown> {
+  readonly #promise: PromiseLike<unknown>;
+
+  constructor(promise: PromiseLike<unknown>) {
+    super();
+    this.#promise = promise;
+  }
+
+  park(task: Task<unknown>): void {
+    this.#promise.then(
+      (value) => this.wake(task, value),
+      (error: unknown) => this.fail(task, error),
+    );
+  }
+
+  describe(): string {
+    return "a promise";
+  }
+}

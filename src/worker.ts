@@ -1,0 +1,1062 @@
+/**
+ * Worker: the scheduler. It holds the run queue of tasks and resumes them
+ * one step at a time.
+ *
+ * Glossary (the same words in code, docs and messages):
+ * - routine: a generator function; a generator object is one call of it.
+ * - task: a running routine, with its own call stack of generators.
+ * - step: one resume (`next`, `throw` or `return`) of the top generator of
+ *   the first task in the run queue.
+ * - run queue: the tasks that can take a step, first come first served.
+ * - park: a task that yields a wait object leaves the run queue until the
+ *   wait wakes it; a parked task costs no steps.
+ * - timer queue: parked sleepers by deadline.
+ * - tick: one step, driven from outside (a game loop calls `tick()`).
+ *
+ * Invariants:
+ * - A task is in the run queue exactly when its state is RUNNABLE and it
+ *   is not the task stepping now.
+ * - A queued task has a top generator, and `_mode`/`_input` say how it is
+ *   resumed next.
+ * - A task ends (done, failed, cancelled) only once its call stack is empty
+ *   and its children have ended.
+ * - The loop itself never throws: every outcome of a step (a value, an
+ *   error, a cancel) is turned into the task's next resume or its end, and
+ *   an error nobody handles is handed to `onError` or thrown by the driving
+ *   call after the step has finished its bookkeeping.
+ *
+ * Why a trampoline: a routine that yields a generator does not call it on
+ * the JavaScript stack; the worker pushes it on the task's own call stack
+ * (an array) and resumes only the top. Resuming costs the same at any depth,
+ * and a recursion a million levels deep does not overflow. Native `yield*`
+ * also works, but it resumes through every level.
+ *
+ * Why fairness is simple: a task that yields goes to the back of the queue,
+ * and wakes (timers, I/O, joins) go to the back too, so every runnable task
+ * gets a step before any task gets two.
+ */
+import { type Clock, checkSeconds, realClock, VirtualClock } from "./clock.ts";
+import { describeValue, isGeneratorFunction } from "./describe.ts";
+import { CancelledError, WouldBlockError } from "./errors.ts";
+import { nameOf } from "./names.ts";
+import { RunQueue } from "./run-queue.ts";
+import {
+  BODY_ENDED,
+  CANCELLED,
+  CANCELLING,
+  CLEANUP_FAILED,
+  DONE,
+  FAILED,
+  HANDLED,
+  INTERRUPTED,
+  NEXT,
+  RETURN,
+  RUNNABLE,
+  running,
+  Task,
+  THROW,
+  UNWINDING,
+  WAITING,
+} from "./task.ts";
+import { type TimerEntry, TimerQueue } from "./timer-queue.ts";
+import { type Outcome, PromiseWait, Wait } from "./wait.ts";
+
+/** Options for `new Worker()`. */
+export interface WorkerOptions {
+  /** Where time comes from; default: the host's monotonic clock. */
+  clock?: Clock;
+  /** Receives every task error nobody handled; without it, driving calls throw them. */
+  onError?: (error: unknown, task: Task<unknown>) => void;
+  /** Time every step to keep `counters.longestStep` (costs about 0.1 us a step). */
+  profile?: boolean;
+}
+
+/** Counters a worker keeps, for stats pages, consoles and benchmarks. */
+export interface WorkerCounters {
+  /** Steps taken. */
+  steps: number;
+  /** Tasks created by assign() and spawn(). */
+  tasksCreated: number;
+  /** Tasks that ended (done, failed or cancelled). */
+  tasksFinished: number;
+  /** The longest single step, in seconds (0 unless the worker was made with `profile: true`). */
+  longestStep: number;
+}
+
+/** Options for `worker.assign()`. */
+export interface AssignOptions {
+  /** The task's name; default: its routine's name, else `task#N`. */
+  name?: string;
+}
+
+/** @internal Options for creating a task. */
+export interface SpawnOptions extends AssignOptions {
+  /** Make a top-level task that outlives its creator. */
+  detached?: boolean;
+}
+
+/** The marker a task waits on while its children end. */
+class Children {
+  describe(task: Task<unknown>): string {
+    const n = task._children?.size ?? 0;
+    return `its ${n} ${n === 1 ? "child" : "children"}`;
+  }
+}
+const CHILDREN = new Children();
+
+/** How often (in steps) the real clock is read for due timers: each read costs ~0.1 us. */
+const REAL_CLOCK_POLL_STEPS = 16;
+/** How long run() steps before it lets the event loop in, in milliseconds. */
+const RUN_SLICE_MS = 1;
+
+/** The number of milliseconds on the host's monotonic clock. */
+const hostNow = (): number => performance.now();
+
+/**
+ * Holds tasks and steps them round-robin.
+ *
+ * @example
+ * const worker = new Worker();
+ * worker.assign(letters());
+ * worker.assign(numbers());
+ * worker.tick();          // one step, e.g. once per game frame
+ * worker.work();          // or: run until every task has ended
+ * await worker.run();     // or: alongside the event loop (promises, I/O)
+ */
+export class Worker {
+  /** The clock timers read. */
+  readonly clock: Clock;
+  /** Steps, tasks created and finished, longest step. */
+  readonly counters: WorkerCounters = {
+    steps: 0,
+    tasksCreated: 0,
+    tasksFinished: 0,
+    longestStep: 0,
+  };
+
+  /** Receives unhandled task errors, if given. */
+  readonly #onError: ((error: unknown, task: Task<unknown>) => void) | undefined;
+  /** Whether driving calls time each step. */
+  readonly #profile: boolean;
+  /** Tasks that can take a step, in order. */
+  readonly #runQueue = new RunQueue<Task<unknown>>();
+  /** Sleeping tasks, by deadline. */
+  readonly #timers = new TimerQueue<Task<unknown>>();
+  /** Steps between two reads of the clock for due timers (1 unless the clock is the real one). */
+  readonly #timerPollSteps: number;
+  /** Steps left until the next read of the clock for due timers. */
+  #timerPollCountdown = 0;
+  /** The oldest and newest live tasks (a linked list through _prev/_next). */
+  #first: Task<unknown> | null = null;
+  #last: Task<unknown> | null = null;
+  /** Number of live tasks. */
+  #live = 0;
+  /** The id the next task gets. */
+  #nextId = 1;
+  /** Unhandled errors waiting to be thrown by a driving call (when there is no onError). */
+  readonly #errors: unknown[] = [];
+  /** The driving call in progress (tick, work, run ...), or null. */
+  #driving: string | null = null;
+  /** Set while run() is idle: call it to wake run() up. */
+  #idleWake: (() => void) | null = null;
+
+  constructor(options: WorkerOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`new Worker() expects an options object, got ${describeValue(options)}`);
+    }
+    const { clock = realClock, onError, profile = false } = options;
+    if (typeof clock?.now !== "function") {
+      throw new TypeError(
+        `Worker option "clock" expects an object with now(), got ${describeValue(clock)}`,
+      );
+    }
+    if (onError !== undefined && typeof onError !== "function") {
+      throw new TypeError(
+        `Worker option "onError" expects a function, got ${describeValue(onError)}`,
+      );
+    }
+    this.clock = clock;
+    this.#onError = onError;
+    this.#profile = profile;
+    this.#timerPollSteps = clock === realClock ? REAL_CLOCK_POLL_STEPS : 1;
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /**
+   * Adds a top-level task running `routine` (a generator object) and
+   * returns it. Its first step comes on a later tick.
+   */
+  assign<R>(routine: Generator<unknown, R, any>, options: AssignOptions = {}): Task<R> {
+    checkGenerator("assign()", routine);
+    return this.#createTask(routine, null, checkName("assign()", options));
+  }
+
+  /** Live (unfinished) tasks, oldest first. */
+  get tasks(): readonly Task<unknown>[] {
+    const out: Task<unknown>[] = [];
+    for (let t = this.#first; t !== null; t = t._next) out.push(t);
+    return out;
+  }
+
+  /** Cancels every live top-level task (and so every task). */
+  cancelAll(): void {
+    for (const task of this.tasks) if (task._parent === null) this._cancel(task);
+  }
+
+  // --------------------------------------------------------------- driving
+
+  /** One step of the next runnable task; false if none was runnable. */
+  tick(): boolean {
+    this.#enter("tick()");
+    try {
+      const stepped = this.#profile ? this.#timedStep() : this._step();
+      this.#throwPending();
+      return stepped;
+    } finally {
+      this.#driving = null;
+    }
+  }
+
+  /** Like tick(), but throws an Error if no task is runnable. */
+  doNextTask(): void {
+    if (!this.tick()) {
+      const waiting = this.#live === 0 ? "no task is left" : `${this.#live} tasks are waiting`;
+      throw new Error(`doNextTask(): no task is runnable (${waiting})`);
+    }
+  }
+
+  /**
+   * Steps until `seconds` of real time are spent or nothing is runnable;
+   * returns the number of steps taken. It reads the host clock between
+   * batches of steps sized to a quarter of the budget left, so the budget
+   * is overrun by at most about one slow step.
+   */
+  tickFor(seconds: number): number {
+    checkSeconds("tickFor()", seconds);
+    this.#enter("tickFor()");
+    try {
+      return this.#stepFor(seconds * 1000);
+    } finally {
+      this.#driving = null;
+    }
+  }
+
+  /**
+   * Runs until no task is left, synchronously. While nothing is runnable
+   * but tasks sleep, it waits for the earliest timer without spinning (with
+   * a VirtualClock it jumps the clock instead). If the tasks left wait on
+   * things only the event loop can deliver, it throws WouldBlockError.
+   */
+  work(): void {
+    this.#enter("work()");
+    try {
+      for (;;) {
+        if (this.#profile) {
+          while (this.#timedStep()) if (this.#errors.length !== 0) this.#throwPending();
+        } else {
+          while (this._step()) if (this.#errors.length !== 0) this.#throwPending();
+        }
+        this.#throwPending();
+        if (this.#live === 0) return;
+        if (this.#timers.size === 0) throw this.#wouldBlock();
+        const deadline = this.#timers.nextDeadline();
+        if (this.clock instanceof VirtualClock) this.clock.advanceTo(deadline);
+        else sleepSync(deadline - this.clock.now());
+        this.#expireTimers();
+      }
+    } finally {
+      this.#driving = null;
+    }
+  }
+
+  /**
+   * Runs until no task is left, alongside the event loop: it steps in
+   * slices of about a millisecond, lets the event loop in between, sleeps
+   * on one host timer for the earliest deadline, and wakes when a promise or
+   * I/O wakes a task. With a VirtualClock, idle time is skipped.
+   */
+  async run(): Promise<void> {
+    this.#enter("run()");
+    try {
+      for (;;) {
+        this.#stepFor(RUN_SLICE_MS);
+        if (this.#live === 0) return;
+        if (this.#runQueue.size !== 0) {
+          await yieldToHost();
+          continue;
+        }
+        if (this.#timers.size !== 0 && this.clock instanceof VirtualClock) {
+          // Let callbacks that are already due (settled promises, I/O) in before time jumps.
+          await yieldToHost();
+          if (this.#runQueue.size === 0 && this.#timers.size !== 0) {
+            this.clock.advanceTo(this.#timers.nextDeadline());
+            this.#expireTimers();
+          }
+          continue;
+        }
+        await this.#idle();
+        this.#expireTimers();
+      }
+    } finally {
+      this.#idleWake = null;
+      this.#driving = null;
+    }
+  }
+
+  // --------------------------------------------------------- introspection
+
+  /** Each live task, its state, what it waits on, and its call stack; children indented under parents. */
+  dump(): string {
+    const { steps, tasksCreated, tasksFinished } = this.counters;
+    const lines = [
+      `worker: ${this.#live} live tasks, ${this.#runQueue.size} runnable, ${this.#timers.size} sleeping; ` +
+        `${steps} steps, ${tasksCreated} tasks created, ${tasksFinished} finished; clock ${this.clock.now().toFixed(3)} s`,
+    ];
+    const visit = (task: Task<unknown>, depth: number): void => {
+      const indent = "  ".repeat(depth + 1);
+      lines.push(`${indent}${task.label()} ${this.describeState(task)}`);
+      const stack = task.stack;
+      if (stack.length > 0) lines.push(`${indent}  at ${stack.join(" > ")}`);
+      for (const child of task.children) visit(child, depth + 1);
+    };
+    for (let t = this.#first; t !== null; t = t._next) if (t._parent === null) visit(t, 0);
+    return lines.join("\n");
+  }
+
+  /** A task's state and what it waits on, in words: "waiting on sleep(1) until 3.000". */
+  describeState(task: Task<unknown>): string {
+    const on = task._waitingOn;
+    let state: string = task.state;
+    if (task === running.task) state = "running";
+    else if (task._flags & CANCELLING && task._state < DONE) state = `${state}, cancelling`;
+    if (task._state !== WAITING) return state;
+    if (on === CHILDREN) return `${state} on ${CHILDREN.describe(task)}`;
+    if (on instanceof Task) return `${state} on ${on.label()}`;
+    if (on instanceof Wait) return `${state} on ${on.describe()}`;
+    return state;
+  }
+
+  // ------------------------------------------------------------- internals
+
+  /** @internal One step; false when no task was runnable. */
+  _step(): boolean {
+    if (this.#timers.size !== 0 && --this.#timerPollCountdown <= 0) this.#expireTimers();
+    let task = this.#runQueue.shift();
+    if (task === undefined) {
+      if (this.#timers.size === 0) return false;
+      this.#expireTimers();
+      task = this.#runQueue.shift();
+      if (task === undefined) return false;
+    }
+    this.counters.steps++;
+    const generator = task._top as Generator<unknown, unknown, unknown>;
+    const mode = task._mode;
+    const input = task._input;
+    task._mode = NEXT;
+    task._input = undefined;
+    task._waitingOn = null;
+    const outer = running.task;
+    running.task = task;
+    let result: IteratorResult<unknown, unknown>;
+    try {
+      result =
+        mode === NEXT
+          ? generator.next(input)
+          : mode === THROW
+            ? generator.throw(input)
+            : generator.return(input);
+    } catch (error) {
+      running.task = outer;
+      this.#frameThrew(task, error);
+      return true;
+    }
+    running.task = outer;
+    if (result.done === true) this.#frameReturned(task, result.value);
+    else if (task._flags & INTERRUPTED) this.#interruptAtYield(task, result.value);
+    else if (result.value == null) this.#runQueue.push(task);
+    else this.#dispatch(task, result.value);
+    return true;
+  }
+
+  /** @internal Resumes a task parked on `wait` (see Wait.wake). */
+  _wake(task: Task<unknown>, wait: unknown, isError: boolean, value: unknown): boolean {
+    if (task._waitingOn !== wait || task._state !== WAITING) return false;
+    task._state = RUNNABLE;
+    task._mode = isError ? THROW : NEXT;
+    task._input = value;
+    this.#runQueue.push(task);
+    if (this.#idleWake !== null) this.#kick();
+    return true;
+  }
+
+  /** @internal Creates a child task (spawn). */
+  _spawn<R>(
+    parent: Task<unknown>,
+    routine: Generator<unknown, R, any>,
+    options: SpawnOptions,
+  ): Task<R> {
+    checkGenerator("spawn()", routine);
+    const name = checkName("spawn()", options);
+    const task = this.#createTask(routine, options.detached === true ? null : parent, name);
+    if (task._parent !== null && parent._flags & CANCELLING) this._cancel(task);
+    return task;
+  }
+
+  /** @internal Adds a timer for a parked task. */
+  _addTimer(entry: TimerEntry<Task<unknown>>): void {
+    this.#timers.add(entry);
+  }
+
+  /** @internal Drops the timer of a task that stopped waiting. */
+  _cancelTimer(entry: TimerEntry<Task<unknown>>): void {
+    this.#timers.cancel(entry);
+  }
+
+  /**
+   * @internal Cancels a task and its children. The tree is marked first;
+   * then each task, children before parents, is released from what it waits
+   * on and starts unwinding, or (when it has live children) waits for them.
+   */
+  _cancel(root: Task<unknown>): void {
+    if (root._state >= DONE || root._flags & CANCELLING) return;
+    const order: Task<unknown>[] = [];
+    const pending: Task<unknown>[] = [root];
+    for (let t = pending.pop(); t !== undefined; t = pending.pop()) {
+      if (t._state >= DONE || t._flags & CANCELLING) continue;
+      t._flags |= CANCELLING;
+      order.push(t);
+      if (t._children !== null) for (const child of t._children) pending.push(child);
+    }
+    for (let i = order.length - 1; i >= 0; i--) this.#beginCancel(order[i] as Task<unknown>);
+  }
+
+  // ------------------------------------------------------ step outcomes
+
+  /** The step ended with `yield value` (not null): call, park, join, or refuse it. */
+  #dispatch(task: Task<unknown>, value: unknown): void {
+    if (typeof value === "object" && value !== null) {
+      const v = value as { next?: unknown; throw?: unknown; then?: unknown };
+      if (typeof v.next === "function" && typeof v.throw === "function") {
+        // Call: push the generator; it starts on this task's next step.
+        const top = task._top as Generator<unknown, unknown, unknown>;
+        if (task._callers === null) task._callers = [top];
+        else task._callers.push(top);
+        task._top = value as Generator<unknown, unknown, unknown>;
+        this.#runQueue.push(task);
+        return;
+      }
+      if (value instanceof Wait) return this.#park(task, value);
+      if (value instanceof Task) return this.#join(task, value);
+      if (typeof v.then === "function")
+        return this.#park(task, new PromiseWait(value as PromiseLike<unknown>));
+    }
+    task._mode = THROW;
+    task._input = new TypeError(badYieldMessage(task, value));
+    this.#runQueue.push(task);
+  }
+
+  #park(task: Task<unknown>, wait: Wait<unknown>): void {
+    task._state = WAITING;
+    task._waitingOn = wait;
+    try {
+      wait.park(task);
+    } catch (error) {
+      if (task._state === WAITING && task._waitingOn === wait) {
+        task._state = RUNNABLE;
+        task._waitingOn = null;
+        task._mode = THROW;
+        task._input = error;
+        this.#runQueue.push(task);
+      } else {
+        this.#report(error, task);
+      }
+    }
+  }
+
+  #join(task: Task<unknown>, target: Task<unknown>): void {
+    let refusal: string | undefined;
+    if (target === task) refusal = `${task.label()} cannot join itself`;
+    for (let t = task._parent; t !== null && refusal === undefined; t = t._parent) {
+      if (t === target)
+        refusal = `${task.label()} cannot join ${target.label()}: it is its ancestor, which ends only after it`;
+    }
+    if (refusal !== undefined) {
+      task._mode = THROW;
+      task._input = new Error(refusal);
+      this.#runQueue.push(task);
+      return;
+    }
+    if (target._state >= DONE) {
+      const outcome = outcomeFor(target);
+      task._mode = outcome.ok ? NEXT : THROW;
+      task._input = outcome.ok ? outcome.value : outcome.error;
+      this.#runQueue.push(task);
+      return;
+    }
+    task._state = WAITING;
+    task._waitingOn = target;
+    const extra = target._extraFields();
+    if (extra.joiners === null) extra.joiners = [task];
+    else extra.joiners.push(task);
+  }
+
+  /** The top generator returned `value`: pop it; the caller resumes with the value next step. */
+  #frameReturned(task: Task<unknown>, value: unknown): void {
+    const callers = task._callers;
+    if (callers === null || callers.length === 0) return this.#bodyEnded(task, DONE, value);
+    task._top = callers.pop() as Generator<unknown, unknown, unknown>;
+    if (task._flags & (INTERRUPTED | UNWINDING)) return this.#afterPop(task, NEXT, value);
+    task._input = value;
+    this.#runQueue.push(task);
+  }
+
+  /** The top generator threw: pop it; the error is thrown into the caller next step. */
+  #frameThrew(task: Task<unknown>, error: unknown): void {
+    noteRoutineStack(error, task);
+    const callers = task._callers;
+    if (callers === null || callers.length === 0) return this.#bodyEnded(task, FAILED, error);
+    task._top = callers.pop() as Generator<unknown, unknown, unknown>;
+    if (task._flags & (INTERRUPTED | UNWINDING)) return this.#afterPop(task, THROW, error);
+    task._mode = THROW;
+    task._input = error;
+    this.#runQueue.push(task);
+  }
+
+  /** A frame was popped from a task that is unwinding or has an interrupt pending. */
+  #afterPop(task: Task<unknown>, mode: number, value: unknown): void {
+    const index = (task._callers as unknown[]).length;
+    if (task._flags & UNWINDING && index < task._unwindFrom) {
+      // The caller was on the stack when the cancel came: return() it too.
+      if (mode === THROW) this.#cleanupFailed(task, value);
+      task._unwindFrom = index;
+      task._mode = RETURN;
+      task._input = undefined;
+    } else {
+      task._mode = mode;
+      task._input = value;
+    }
+    if (task._flags & INTERRUPTED && !this.#applyInterrupt(task)) return;
+    this.#runQueue.push(task);
+  }
+
+  /** The step ended at a yield while a cancel or a child's error was pending: apply it there instead. */
+  #interruptAtYield(task: Task<unknown>, yielded: unknown): void {
+    discard(yielded);
+    if (this.#applyInterrupt(task)) this.#runQueue.push(task);
+  }
+
+  /**
+   * Applies a pending interrupt to a task between steps (not parked).
+   * Returns whether the task should be queued (false: it now waits for its
+   * children before unwinding).
+   */
+  #applyInterrupt(task: Task<unknown>): boolean {
+    task._flags &= ~INTERRUPTED;
+    if (task._flags & CANCELLING) {
+      if (task._flags & UNWINDING) return true;
+      this.#dropNextResume(task);
+      if (task._children !== null && task._children.size > 0) {
+        task._state = WAITING;
+        task._waitingOn = CHILDREN;
+        return false;
+      }
+      startUnwind(task);
+      return true;
+    }
+    const pending = task._extra?.pendingErrors;
+    if (pending == null || pending.length === 0) return true;
+    if (task._waitingOn !== null || task._mode !== NEXT) {
+      // It has an outcome to take first (a woken value, an error): the child's error comes at its next yield.
+      task._flags |= INTERRUPTED;
+      return true;
+    }
+    task._mode = THROW;
+    task._input = pending.shift();
+    if (pending.length > 0) task._flags |= INTERRUPTED;
+    return true;
+  }
+
+  /** The task's call stack is empty: it ends now, or waits for its children. */
+  #bodyEnded(task: Task<unknown>, kind: number, value: unknown): void {
+    task._top = null;
+    task._callers = null;
+    const flags = task._flags;
+    task._flags = (flags | BODY_ENDED) & ~(UNWINDING | INTERRUPTED);
+    let end = kind;
+    let outcome = value;
+    if (flags & CANCELLING) {
+      if (kind === FAILED) this.#cleanupFailed(task, value);
+      end = task._flags & CLEANUP_FAILED ? FAILED : CANCELLED;
+      outcome = end === FAILED ? task._outcome : undefined;
+    }
+    const pending = task._extra?.pendingErrors;
+    if (pending != null && pending.length > 0) {
+      // Children's errors that never reached the body.
+      if (end === DONE) {
+        end = FAILED;
+        outcome = pending.shift();
+      }
+      for (const error of pending.splice(0)) this.#report(error, task);
+    }
+    task._mode = end;
+    task._outcome = outcome;
+    if (task._children !== null && task._children.size > 0) {
+      task._state = WAITING;
+      task._waitingOn = CHILDREN;
+      if (end !== DONE) for (const child of [...task._children]) this._cancel(child);
+      return;
+    }
+    this.#finalize(task);
+  }
+
+  /**
+   * Ends a task whose body ended and whose children have ended: in the
+   * state kept in `_mode`. Then wakes its joiners, settles its promise,
+   * hands an unhandled error on, and ends its parent too if the parent was
+   * only waiting for it (a loop, not recursion, so deep trees are fine).
+   */
+  #finalize(first: Task<unknown>): void {
+    let task: Task<unknown> | null = first;
+    while (task !== null) {
+      const end = task._mode;
+      task._state = end;
+      task._waitingOn = null;
+      task._mode = NEXT;
+      this.#unlink(task);
+      this.counters.tasksFinished++;
+      const parent: Task<unknown> | null = task._parent;
+      parent?._children?.delete(task);
+      const extra = task._extra;
+      if (extra !== null) {
+        if (extra.controller !== null && end === CANCELLED && !extra.controller.signal.aborted) {
+          extra.controller.abort(new CancelledError(`${task.label()} was cancelled`));
+        }
+        const joiners = extra.joiners;
+        extra.joiners = null;
+        if (joiners !== null && joiners.length > 0) {
+          if (end === FAILED) task._flags |= HANDLED;
+          const outcome = outcomeFor(task);
+          for (const joiner of joiners)
+            joiner._worker._wake(
+              joiner,
+              task,
+              !outcome.ok,
+              outcome.ok ? outcome.value : outcome.error,
+            );
+        }
+        if (extra.deferred !== null) {
+          if (end === FAILED) task._flags |= HANDLED;
+          task._settleDeferred();
+        }
+      }
+      if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);
+      task = null;
+      if (parent !== null && parent._children?.size === 0 && parent._waitingOn === CHILDREN) {
+        if (parent._flags & BODY_ENDED) {
+          task = parent;
+        } else {
+          // A cancelled parent waited for its children before unwinding.
+          parent._state = RUNNABLE;
+          parent._waitingOn = null;
+          startUnwind(parent);
+          this.#runQueue.push(parent);
+        }
+      }
+    }
+  }
+
+  /** A task failed and nobody joined it: its parent gets the error, else the worker reports it. */
+  #propagate(task: Task<unknown>): void {
+    const error = task._outcome;
+    const parent = task._parent;
+    task._flags |= HANDLED;
+    if (parent === null || parent._state >= DONE || parent._flags & CANCELLING)
+      return this.#report(error, task);
+    if (parent._flags & BODY_ENDED) {
+      // Its routine has returned, so it cannot catch: it fails, and its other children are cancelled.
+      if (parent._mode !== DONE) return this.#report(error, task);
+      parent._mode = FAILED;
+      parent._outcome = error;
+      if (parent._children !== null) for (const child of [...parent._children]) this._cancel(child);
+      return;
+    }
+    // Thrown into the parent at its current yield.
+    if (
+      parent === running.task ||
+      (parent._state === RUNNABLE && (parent._waitingOn !== null || parent._mode !== NEXT))
+    ) {
+      const extra = parent._extraFields();
+      if (extra.pendingErrors === null) extra.pendingErrors = [error];
+      else extra.pendingErrors.push(error);
+      parent._flags |= INTERRUPTED;
+      return;
+    }
+    if (parent._state === WAITING) {
+      this.#releaseParked(parent);
+      parent._state = RUNNABLE;
+      this.#runQueue.push(parent);
+    }
+    parent._mode = THROW;
+    parent._input = error;
+  }
+
+  /** Starts cancelling one task whose tree is already marked CANCELLING (children first). */
+  #beginCancel(task: Task<unknown>): void {
+    const extra = task._extra;
+    if (extra !== null) {
+      if (extra.controller !== null && !extra.controller.signal.aborted) {
+        extra.controller.abort(new CancelledError(`${task.label()} was cancelled`));
+      }
+      if (extra.pendingErrors !== null)
+        for (const error of extra.pendingErrors.splice(0)) this.#report(error, task);
+    }
+    if (task._flags & BODY_ENDED) {
+      if (task._mode === DONE) task._mode = CANCELLED;
+      return;
+    }
+    if (task === running.task) {
+      task._flags |= INTERRUPTED;
+      return;
+    }
+    const hasChildren = task._children !== null && task._children.size > 0;
+    if (task._state === WAITING) {
+      this.#releaseParked(task);
+      if (hasChildren) {
+        task._waitingOn = CHILDREN;
+        return;
+      }
+      task._state = RUNNABLE;
+      startUnwind(task);
+      this.#runQueue.push(task);
+      return;
+    }
+    // Queued.
+    this.#dropNextResume(task);
+    if (hasChildren) {
+      this.#runQueue.remove(task);
+      task._state = WAITING;
+      task._waitingOn = CHILDREN;
+      return;
+    }
+    startUnwind(task);
+  }
+
+  /** A parked task stops waiting without a wake: undo its registration. */
+  #releaseParked(task: Task<unknown>): void {
+    const on = task._waitingOn;
+    task._waitingOn = null;
+    this.#release(task, on, undefined);
+  }
+
+  /**
+   * A task that is about to unwind will never take its next resume: a woken
+   * value goes back to its wait (a channel can take it back), and an error
+   * on its way from a routine is reported rather than lost.
+   */
+  #dropNextResume(task: Task<unknown>): void {
+    const on = task._waitingOn;
+    if (on === null) {
+      if (task._mode === THROW) this.#report(task._input, task);
+      return;
+    }
+    task._waitingOn = null;
+    const outcome: Outcome =
+      task._mode === THROW ? { ok: false, error: task._input } : { ok: true, value: task._input };
+    this.#release(task, on, outcome);
+  }
+
+  #release(task: Task<unknown>, on: unknown, outcome: Outcome | undefined): void {
+    if (on instanceof Wait) {
+      try {
+        on.release(task, outcome);
+      } catch (error) {
+        this.#report(error, task);
+      }
+    } else if (on instanceof Task) {
+      const joiners = on._extra?.joiners;
+      const index = joiners?.indexOf(task) ?? -1;
+      if (index >= 0) joiners?.splice(index, 1);
+      // The joined task's error was handed over but will never be seen: report it instead.
+      if (outcome !== undefined && !outcome.ok && on._state === FAILED)
+        this.#report(outcome.error, on);
+    }
+  }
+
+  /** A cleanup (a `finally` run by cancel) threw: the task will fail with the first such error. */
+  #cleanupFailed(task: Task<unknown>, error: unknown): void {
+    if (task._flags & CLEANUP_FAILED) return this.#report(error, task);
+    task._flags |= CLEANUP_FAILED;
+    task._outcome = error;
+  }
+
+  /** An error nobody handles: to onError, else thrown by the driving call. */
+  #report(error: unknown, task: Task<unknown>): void {
+    if (this.#onError === undefined) {
+      this.#errors.push(error);
+      return;
+    }
+    try {
+      this.#onError(error, task);
+    } catch (thrown) {
+      this.#errors.push(thrown);
+    }
+  }
+
+  // --------------------------------------------------------------- helpers
+
+  #createTask<R>(
+    routine: Generator<unknown, R, any>,
+    parent: Task<unknown> | null,
+    name: string | undefined,
+  ): Task<R> {
+    const task = new Task<R>(this, this.#nextId++, routine, parent, name);
+    if (this.#last === null) this.#first = task;
+    else {
+      this.#last._next = task;
+      task._prev = this.#last;
+    }
+    this.#last = task;
+    this.#live++;
+    this.counters.tasksCreated++;
+    if (parent !== null) {
+      if (parent._children === null) parent._children = new Set();
+      parent._children.add(task);
+    }
+    this.#runQueue.push(task);
+    if (this.#idleWake !== null) this.#kick();
+    return task;
+  }
+
+  #unlink(task: Task<unknown>): void {
+    if (task._prev === null) this.#first = task._next;
+    else task._prev._next = task._next;
+    if (task._next === null) this.#last = task._prev;
+    else task._next._prev = task._prev;
+    task._prev = null;
+    task._next = null;
+    this.#live--;
+  }
+
+  #expireTimers(): void {
+    this.#timerPollCountdown = this.#timerPollSteps;
+    const now = this.clock.now();
+    for (let task = this.#timers.popDue(now); task !== undefined; task = this.#timers.popDue(now)) {
+      this._wake(task, task._waitingOn, false, undefined);
+    }
+  }
+
+  /** Steps for up to `budgetMs` of host time; returns the steps taken. */
+  #stepFor(budgetMs: number): number {
+    const start = hostNow();
+    const end = start + budgetMs;
+    let steps = 0;
+    let batch = 1;
+    for (;;) {
+      for (let i = 0; i < batch; i++) {
+        if (!(this.#profile ? this.#timedStep() : this._step())) {
+          this.#throwPending();
+          return steps + i;
+        }
+        if (this.#errors.length !== 0) {
+          this.#throwPending();
+        }
+      }
+      steps += batch;
+      const now = hostNow();
+      if (now >= end) return steps;
+      const perStep = (now - start) / steps;
+      batch = Math.max(1, Math.min(batch * 2, Math.floor((end - now) / (4 * perStep))));
+    }
+  }
+
+  #timedStep(): boolean {
+    const start = hostNow();
+    const stepped = this._step();
+    const seconds = (hostNow() - start) / 1000;
+    if (stepped && seconds > this.counters.longestStep) this.counters.longestStep = seconds;
+    return stepped;
+  }
+
+  #enter(call: string): void {
+    if (this.#driving !== null) {
+      throw new Error(
+        `${call} called while ${this.#driving} is driving this worker` +
+          (running.task?._worker === this
+            ? ` (from inside a step of ${running.task.label()})`
+            : ""),
+      );
+    }
+    this.#driving = call;
+  }
+
+  #throwPending(): void {
+    if (this.#errors.length !== 0) throw this.#errors.shift();
+  }
+
+  #kick(): void {
+    const wake = this.#idleWake;
+    this.#idleWake = null;
+    wake?.();
+  }
+
+  /** run(): nothing is runnable; wait for the earliest timer or a wake. */
+  #idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      this.#idleWake = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      };
+      if (this.#timers.size !== 0) {
+        const ms = (this.#timers.nextDeadline() - this.clock.now()) * 1000;
+        if (ms < 1) {
+          // Too close for a host timer (1 ms granularity): come back after the event loop's next turn.
+          void yieldToHost().then(() => this.#kick());
+        } else {
+          timer = setTimeout(() => this.#kick(), Math.floor(ms));
+        }
+      }
+    });
+  }
+
+  #wouldBlock(): WouldBlockError {
+    const waiting = this.tasks.filter((t) => t._state === WAITING && t._waitingOn !== CHILDREN);
+    const listed = waiting.map((t) => `${t.label()} (${this.describeState(t)})`);
+    return new WouldBlockError(
+      `work() would block: no task is runnable and no timer is pending, but ${waiting.length} ` +
+        `${waiting.length === 1 ? "task waits" : "tasks wait"} on what only the event loop can deliver: ` +
+        `${listed.join(", ")}. Use "await worker.run()" for such programs.`,
+      waiting.map((t) => t.name),
+    );
+  }
+}
+
+/** Marks the task's stack for unwinding: the top frame gets return() on its next step. */
+function startUnwind(task: Task<unknown>): void {
+  task._flags |= UNWINDING;
+  task._unwindFrom = task._callers === null ? 0 : task._callers.length;
+  task._mode = RETURN;
+  task._input = undefined;
+}
+
+function outcomeFor(task: Task<unknown>): Outcome {
+  if (task._state === DONE) return { ok: true, value: task._outcome };
+  if (task._state === FAILED) return { ok: false, error: task._outcome };
+  return { ok: false, error: new CancelledError(`${task.label()} was cancelled`) };
+}
+
+/** A yielded value the task will never wait for: keep a rejected promise from being reported as unhandled. */
+function discard(value: unknown): void {
+  if (typeof value === "object" && value !== null && !(value instanceof Wait)) {
+    const then = (value as { then?: unknown }).then;
+    if (typeof then === "function") then.call(value, undefined, () => {});
+  }
+}
+
+const noted = new WeakSet<object>();
+
+/**
+ * Errors from nested routines carry the microthread's call stack: the first
+ * time an error leaves a routine, the task's routine names are added to its
+ * `stack` text (the error object itself is kept, never wrapped).
+ */
+function noteRoutineStack(error: unknown, task: Task<unknown>): void {
+  if (typeof error !== "object" || error === null || noted.has(error)) return;
+  noted.add(error);
+  const frames = task.stack.join(" > ");
+  const e = error as { stack?: unknown };
+  try {
+    if (typeof e.stack === "string")
+      e.stack += `\n    in ${task.label()}, routine stack: ${frames}`;
+  } catch {
+    // A frozen error or a getter-only stack: leave it as it is.
+  }
+}
+
+function badYieldMessage(task: Task<unknown>, value: unknown): string {
+  const where = task._top === null ? "" : ` (in routine ${nameOf(task._top) ?? "<anonymous>"})`;
+  const hint = isGeneratorFunction(value) ? "; call it to get a generator: yield fn()" : "";
+  return (
+    `${task.label()}${where} yielded ${describeValue(value)}${hint}. A routine may yield: nothing ` +
+    "(undefined or null) to give up control, a generator to call it, a Task to join it, " +
+    "a promise (thenable) to wait for it, or a wait object (sleep(), park() ...)"
+  );
+}
+
+function checkGenerator(call: string, value: unknown): void {
+  if (typeof value === "object" && value !== null) {
+    const v = value as { next?: unknown; throw?: unknown; return?: unknown };
+    if (
+      typeof v.next === "function" &&
+      typeof v.throw === "function" &&
+      typeof v.return === "function"
+    )
+      return;
+  }
+  if (isGeneratorFunction(value)) {
+    const name = value.name || "routine";
+    throw new TypeError(
+      `${call} expects a generator object, got the generator function ${name}: call it, e.g. ${call.replace("()", "")}(${name}())`,
+    );
+  }
+  throw new TypeError(
+    `${call} expects a generator object (call your routine: main()), got ${describeValue(value)}`,
+  );
+}
+
+function checkName(call: string, options: unknown): string | undefined {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${call} expects an options object, got ${describeValue(options)}`);
+  }
+  const name = (options as { name?: unknown }).name;
+  if (name !== undefined && typeof name !== "string") {
+    throw new TypeError(`${call} option "name" expects a string, got ${describeValue(name)}`);
+  }
+  return name;
+}
+
+let sharedCell: Int32Array | null | undefined;
+
+/** Blocks the thread for `seconds` without spinning (Atomics.wait), or spins where that is not allowed. */
+function sleepSync(seconds: number): void {
+  if (!(seconds > 0)) return;
+  if (sharedCell === undefined) {
+    try {
+      sharedCell = new Int32Array(new SharedArrayBuffer(4));
+      Atomics.wait(sharedCell, 0, 0, 0);
+    } catch {
+      sharedCell = null; // A browser's main thread: no blocking wait there.
+    }
+  }
+  if (sharedCell !== null) {
+    Atomics.wait(sharedCell, 0, 0, seconds * 1000);
+    return;
+  }
+  const end = hostNow() + seconds * 1000;
+  while (hostNow() < end) {
+    // spin
+  }
+}
+
+type HostScheduler = (callback: () => void) => void;
+
+/** Runs a callback after the host's pending I/O and timers had their turn. */
+const scheduleMacrotask: HostScheduler = (() => {
+  const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
+  if (typeof immediate === "function") return (cb) => void immediate(cb);
+  if (typeof MessageChannel === "function") {
+    const channel = new MessageChannel();
+    const queue: (() => void)[] = [];
+    channel.port1.onmessage = () => queue.shift()?.();
+    return (cb) => {
+      queue.push(cb);
+      channel.port2.postMessage(null);
+    };
+  }
+  return (cb) => void setTimeout(cb, 0);
+})();
+
+function yieldToHost(): Promise<void> {
+  return new Promise((resolve) => scheduleMacrotask(resolve));
+}
