@@ -108,6 +108,26 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
+/**
+ * Runs `start` so that an exception thrown from a callback it scheduled (a
+ * timer, setImmediate, an unhandled rejection) fails it instead of ending the
+ * process.
+ */
+export async function guardUncaught<T>(start: () => Promise<T>): Promise<T> {
+  let onError: (e: unknown) => void = () => {};
+  const escaped = new Promise<never>((_, reject) => {
+    onError = reject;
+  });
+  process.on("uncaughtException", onError);
+  process.on("unhandledRejection", onError);
+  try {
+    return await Promise.race([start(), escaped]);
+  } finally {
+    process.off("uncaughtException", onError);
+    process.off("unhandledRejection", onError);
+  }
+}
+
 export function delayMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -151,26 +171,39 @@ export async function settleHeap(): Promise<number> {
   return last;
 }
 
+/** Releases what a build made. */
+export type Release = () => Promise<void> | void;
+
 /**
- * Heap bytes per object. `build(n)` makes n live objects and returns a function
- * that releases them; the heap is measured after a full collection before and
- * after building. Repeated `repeats` times; the median is returned.
+ * Makes n live objects, keeping them reachable through `keep` (an array of n
+ * slots allocated before the first heap reading, so it does not count), and
+ * returns a function that releases whatever else holds them.
  */
-export async function bytesPerObject(
-  n: number,
-  repeats: number,
-  build: (n: number) => Promise<() => Promise<void>>,
-): Promise<number> {
+export type Build = (n: number, keep: unknown[]) => Promise<Release> | Release;
+
+/**
+ * Heap bytes per object: the heap is read after a full collection before and
+ * after `build(n)`. Repeated `repeats` times; the median is returned.
+ */
+export async function bytesPerObject(n: number, repeats: number, build: Build): Promise<number> {
   const figures: number[] = [];
   for (let r = 0; r < repeats; r++) {
-    const before = await settleHeap();
-    const release = await build(n);
-    const after = await settleHeap();
-    figures.push((after - before) / n);
-    await release();
+    figures.push(await oneRound(n, build));
     await settleHeap();
   }
   return median(figures);
+}
+
+// A round of its own, so that nothing it built stays reachable from a
+// suspended frame (an async function's registers) once it has returned.
+async function oneRound(n: number, build: Build): Promise<number> {
+  const keep = new Array<unknown>(n).fill(null);
+  const before = await settleHeap();
+  const release = await build(n, keep);
+  const after = await settleHeap();
+  await release();
+  keep.fill(null);
+  return (after - before) / n;
 }
 
 // ---------------------------------------------------------------------------
@@ -287,7 +320,10 @@ export function fmtRatio(r: number): string {
 }
 
 /** Renders rows of cells as an aligned text table; numeric-looking cells align right. */
-export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+export function renderTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const numeric = /^[-+]?[\d,.]+(x| ms| %)?$|^n\/a$|^-$/;
   const line = (cells: readonly string[], alignAll: boolean) =>

@@ -14,6 +14,7 @@ import {
   type CellResult,
   type Env,
   gc,
+  guardUncaught,
   message,
   printTable,
   type RowResult,
@@ -38,12 +39,7 @@ const caseTimeoutMs = (quick: boolean) => (quick ? 60_000 : 240_000);
 
 function usage(): string {
   const lines = suites.map((s) => `  ${s.name.padEnd(14)} ${s.description}`);
-  return [
-    "usage: npm run bench [-- [--quick] [name ...]]",
-    "",
-    "benchmarks:",
-    ...lines,
-  ].join("\n");
+  return ["usage: npm run bench [-- [--quick] [name ...]]", "", "benchmarks:", ...lines].join("\n");
 }
 
 function parseArgs(argv: readonly string[]): { quick: boolean; names: string[] } {
@@ -79,8 +75,9 @@ async function runTable(table: Table, env: Env, core: CoreLoad): Promise<TableRe
     const started = performance.now();
     process.stdout.write(`  · ${c.name} ... `);
     try {
-      const running = c.kind === "clockwork" && core.ok ? c.run(core.api, env) : runPeer(c, env);
-      const values = await withTimeout(running, caseTimeoutMs(env.quick), c.name);
+      const start = () =>
+        c.kind === "clockwork" && core.ok ? c.run(core.api, env) : runPeer(c, env);
+      const values = await withTimeout(guardUncaught(start), caseTimeoutMs(env.quick), c.name);
       console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
       raw.push({ row: base, values });
     } catch (e) {
@@ -146,7 +143,7 @@ async function main(): Promise<void> {
     console.log(`\n=== ${s.name}: ${s.description}`);
     const tables: TableResult[] = [];
     for (const table of s.tables(env)) {
-      console.log(`\n${table.title}`);
+      console.log(`\n${table.title}: running`);
       const result = await runTable(table, env, core);
       printTable(result);
       tables.push(result);

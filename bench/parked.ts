@@ -10,13 +10,14 @@ import csp from "js-csp";
 import { fork, take } from "redux-saga/effects";
 import type { CwRoutine } from "./clockwork.ts";
 import {
+  type Build,
   bytesPerObject,
   type Case,
   type Env,
   fmtCount,
   fmtNumber,
-  macrotask,
   type Metric,
+  macrotask,
   type Suite,
 } from "./harness.ts";
 import { startSaga } from "./peers.ts";
@@ -27,26 +28,10 @@ export function params(env: Env): { tasks: number; repeats: number } {
 
 const metric: Metric = { key: "bytes", label: "per task", unit: "B/task", better: "lower" };
 
-/** A preallocated holder, so that holding N references adds nothing to the heap. */
-function holder(n: number): unknown[] {
-  return new Array<unknown>(n).fill(null);
-}
-
-/** Measures bytes per task; `park` parks n tasks, keeping them reachable through `keep`. */
-async function measure(
-  env: Env,
-  park: (n: number, keep: unknown[]) => Promise<() => Promise<void>> | (() => Promise<void>),
-): Promise<{ bytes: number }> {
+/** Bytes per parked task; `park` parks n tasks, keeping them reachable through `keep`. */
+async function measure(env: Env, park: Build): Promise<{ bytes: number }> {
   const { tasks, repeats } = params(env);
-  let keep = holder(tasks);
-  const bytes = await bytesPerObject(tasks, repeats, async (n) => {
-    const release = await park(n, keep);
-    return async () => {
-      await release();
-      keep = holder(tasks);
-    };
-  });
-  return { bytes };
+  return { bytes: await bytesPerObject(tasks, repeats, park) };
 }
 
 /** Waits (a macrotask at a time, at most ~10 s) until `ready()` holds. */
@@ -70,7 +55,7 @@ export const cases: Case[] = [
           g.next();
           keep[i] = g;
         }
-        return async () => {};
+        return () => {};
       });
     },
   },
@@ -147,7 +132,7 @@ export const cases: Case[] = [
           csp.go(parked, [ch]);
           keep[i] = ch;
         }
-        return async () => {};
+        return () => {};
       });
     },
   },
@@ -193,7 +178,8 @@ export const cases: Case[] = [
           while (w.tick()) {
             // let the cancellations unwind
           }
-          if (w.tasks.length !== 0) throw new Error(`${w.tasks.length} tasks left after cancelAll()`);
+          if (w.tasks.length !== 0)
+            throw new Error(`${w.tasks.length} tasks left after cancelAll()`);
         };
       });
     },

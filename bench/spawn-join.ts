@@ -147,17 +147,20 @@ export const cases: Case[] = [
     how: "`yield* spawn(() => child(i))` for each child, then `yield* task` for each",
     async run(env) {
       const n = params(env).tasks;
-      const ms = await timeRun(async () => {
-        const sum = await effectionRun(function* () {
-          const all: Task<number>[] = [];
-          for (let i = 0; i < n; i++) all.push(yield* effectionSpawn(() => child(i)));
-          let s = 0;
-          for (const t of all) s += yield* t;
-          return s;
-        });
-        check(sum, n);
-        return undefined;
-      }, timing(env, true));
+      const ms = await timeRun(
+        async () => {
+          const sum = await effectionRun(function* () {
+            const all: Task<number>[] = [];
+            for (let i = 0; i < n; i++) all.push(yield* effectionSpawn(() => child(i)));
+            let s = 0;
+            for (const t of all) s += yield* t;
+            return s;
+          });
+          check(sum, n);
+          return undefined;
+        },
+        timing(env, true),
+      );
       return perTask(ms, env);
     },
   },
@@ -227,7 +230,10 @@ export const suite: Suite = {
           const detail = figures
             .map((f) => `${f.name} is ${fmtRatio(f.value / asyncTask)} async/await`)
             .join(", ");
-          return { status: worst.value < asyncTask ? "met" : "not met", detail: `${detail} (goal < 1x)` };
+          return {
+            status: worst.value < asyncTask ? "met" : "not met",
+            detail: `${detail} (goal < 1x)`,
+          };
         },
       },
     ];

@@ -158,8 +158,9 @@ export const cases: Case[] = [
     how: "spawned operations doing `yield* action(r => (r(), noop))` (a synchronously resolved action: requeued on the reducer, cheaper than sleep(0))",
     async run(env) {
       const { tasks, yields } = params(env);
-      const ms = await timeRun(async () => {
-        await effectionRun(function* () {
+      const ms = await timeRun(
+        async () => {
+          await effectionRun(function* () {
             const all: Task<void>[] = [];
             for (let t = 0; t < tasks; t++) {
               all.push(
@@ -168,10 +169,12 @@ export const cases: Case[] = [
                 }),
               );
             }
-          for (const task of all) yield* task;
-        });
-        return undefined;
-      }, timing(env, true));
+            for (const task of all) yield* task;
+          });
+          return undefined;
+        },
+        timing(env, true),
+      );
       return perStep(ms, env);
     },
   },

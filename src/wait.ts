@@ -72,10 +72,13 @@ export interface Waker<T> {
 class CallbackWait<T> extends Wait<T> {
   #task: Task<unknown> | null = null;
   #cleanup: (() => void) | undefined = undefined;
-  readonly #setup: (waker: Waker<T>) => (() => void) | undefined | void;
+  readonly #setup: (waker: Waker<T>) => (() => void) | undefined | undefined;
   readonly #description: string;
 
-  constructor(setup: (waker: Waker<T>) => (() => void) | undefined | void, description: string) {
+  constructor(
+    setup: (waker: Waker<T>) => (() => void) | undefined | undefined,
+    description: string,
+  ) {
     super();
     this.#setup = setup;
     this.#description = description;
@@ -132,7 +135,7 @@ class CallbackWait<T> extends Wait<T> {
  * }
  */
 export function park<T>(
-  setup: (waker: Waker<T>) => (() => void) | undefined | void,
+  setup: (waker: Waker<T>) => (() => void) | undefined | undefined,
   description = "a callback",
 ): Generator<unknown, T, any> {
   if (typeof setup !== "function") {

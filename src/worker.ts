@@ -429,6 +429,7 @@ export class Worker {
       if (t._children !== null) for (const child of t._children) pending.push(child);
     }
     for (let i = order.length - 1; i >= 0; i--) this.#beginCancel(order[i] as Task<unknown>);
+    if (this.#idleWake !== null) this.#kick();
   }
 
   // ------------------------------------------------------ step outcomes
@@ -446,10 +447,18 @@ export class Worker {
         this.#runQueue.push(task);
         return;
       }
-      if (value instanceof Wait) return this.#park(task, value);
-      if (value instanceof Task) return this.#join(task, value);
-      if (typeof v.then === "function")
-        return this.#park(task, new PromiseWait(value as PromiseLike<unknown>));
+      if (value instanceof Wait) {
+        this.#park(task, value);
+        return;
+      }
+      if (value instanceof Task) {
+        this.#join(task, value);
+        return;
+      }
+      if (typeof v.then === "function") {
+        this.#park(task, new PromiseWait(value as PromiseLike<unknown>));
+        return;
+      }
     }
     task._mode = THROW;
     task._input = new TypeError(badYieldMessage(task, value));
@@ -504,9 +513,15 @@ export class Worker {
   /** The top generator returned `value`: pop it; the caller resumes with the value next step. */
   #frameReturned(task: Task<unknown>, value: unknown): void {
     const callers = task._callers;
-    if (callers === null || callers.length === 0) return this.#bodyEnded(task, DONE, value);
+    if (callers === null || callers.length === 0) {
+      this.#bodyEnded(task, DONE, value);
+      return;
+    }
     task._top = callers.pop() as Generator<unknown, unknown, unknown>;
-    if (task._flags & (INTERRUPTED | UNWINDING)) return this.#afterPop(task, NEXT, value);
+    if (task._flags & (INTERRUPTED | UNWINDING)) {
+      this.#afterPop(task, NEXT, value);
+      return;
+    }
     task._input = value;
     this.#runQueue.push(task);
   }
@@ -515,9 +530,15 @@ export class Worker {
   #frameThrew(task: Task<unknown>, error: unknown): void {
     noteRoutineStack(error, task);
     const callers = task._callers;
-    if (callers === null || callers.length === 0) return this.#bodyEnded(task, FAILED, error);
+    if (callers === null || callers.length === 0) {
+      this.#bodyEnded(task, FAILED, error);
+      return;
+    }
     task._top = callers.pop() as Generator<unknown, unknown, unknown>;
-    if (task._flags & (INTERRUPTED | UNWINDING)) return this.#afterPop(task, THROW, error);
+    if (task._flags & (INTERRUPTED | UNWINDING)) {
+      this.#afterPop(task, THROW, error);
+      return;
+    }
     task._mode = THROW;
     task._input = error;
     this.#runQueue.push(task);
@@ -671,11 +692,16 @@ export class Worker {
     const error = task._outcome;
     const parent = task._parent;
     task._flags |= HANDLED;
-    if (parent === null || parent._state >= DONE || parent._flags & CANCELLING)
-      return this.#report(error, task);
+    if (parent === null || parent._state >= DONE || parent._flags & CANCELLING) {
+      this.#report(error, task);
+      return;
+    }
     if (parent._flags & BODY_ENDED) {
       // Its routine has returned, so it cannot catch: it fails, and its other children are cancelled.
-      if (parent._mode !== DONE) return this.#report(error, task);
+      if (parent._mode !== DONE) {
+        this.#report(error, task);
+        return;
+      }
       parent._mode = FAILED;
       parent._outcome = error;
       if (parent._children !== null) for (const child of [...parent._children]) this._cancel(child);
@@ -785,7 +811,10 @@ export class Worker {
 
   /** A cleanup (a `finally` run by cancel) threw: the task will fail with the first such error. */
   #cleanupFailed(task: Task<unknown>, error: unknown): void {
-    if (task._flags & CLEANUP_FAILED) return this.#report(error, task);
+    if (task._flags & CLEANUP_FAILED) {
+      this.#report(error, task);
+      return;
+    }
     task._flags |= CLEANUP_FAILED;
     task._outcome = error;
   }
@@ -794,6 +823,7 @@ export class Worker {
   #report(error: unknown, task: Task<unknown>): void {
     if (this.#onError === undefined) {
       this.#errors.push(error);
+      if (this.#idleWake !== null) this.#kick(); // so that an idle run() rejects now
       return;
     }
     try {

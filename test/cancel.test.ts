@@ -1,0 +1,299 @@
+/**
+ * Cancellation: every `finally` runs.
+ *
+ * `task.cancel()` unwinds the task's call stack from the top down with
+ * `return()`, so each routine's `finally` block runs, innermost first.
+ * Cleanup may itself yield (even sleep); it runs as ordinary steps. The
+ * task's children are cancelled first, and whatever it waits on (a timer,
+ * a promise, a join) is released. Cancelling a finished task does nothing.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  CancelledError,
+  currentTask,
+  routine,
+  sleep,
+  spawn,
+  VirtualClock,
+  Worker,
+} from "../src/index.ts";
+
+function virtualWorker() {
+  const clock = new VirtualClock();
+  const errors: unknown[] = [];
+  return { clock, errors, worker: new Worker({ clock, onError: (e) => errors.push(e) }) };
+}
+
+describe("cancel", () => {
+  it("unwinds the call stack top-down, running every finally (semantic 9)", () => {
+    const trace: string[] = [];
+    const inner = routine(function* inner() {
+      try {
+        yield sleep(100);
+      } finally {
+        trace.push("inner finally");
+      }
+    });
+    const middle = routine(function* middle() {
+      try {
+        yield inner();
+      } finally {
+        trace.push("middle finally");
+      }
+    });
+    const outer = routine(function* outer() {
+      try {
+        yield middle();
+        trace.push("not reached");
+      } finally {
+        trace.push("outer finally");
+      }
+    });
+    const { worker } = virtualWorker();
+    const task = worker.assign(outer());
+    while (worker.tick()) {}
+    assert.deepEqual(task.stack, ["outer", "middle", "inner", "sleep"]);
+    task.cancel();
+    worker.work();
+    assert.deepEqual(trace, ["inner finally", "middle finally", "outer finally"]);
+    assert.equal(task.state, "cancelled");
+    assert.throws(() => task.result, CancelledError);
+  });
+
+  it("lets cleanup yield and sleep; it runs as ordinary steps", () => {
+    const { clock, worker } = virtualWorker();
+    const trace: string[] = [];
+    function* polite() {
+      try {
+        yield sleep(100);
+      } finally {
+        trace.push(`saying goodbye at ${clock.now()}`);
+        yield sleep(2);
+        trace.push(`gone at ${clock.now()}`);
+      }
+    }
+    const task = worker.assign(polite());
+    function* canceller() {
+      yield sleep(1);
+      task.cancel();
+    }
+    worker.assign(canceller());
+    worker.work();
+    assert.deepEqual(trace, ["saying goodbye at 1", "gone at 3"]);
+    assert.equal(task.state, "cancelled");
+  });
+
+  it("cancels the children first, and the parent unwinds after they have ended (semantic 9)", () => {
+    const trace: string[] = [];
+    const child = routine(function* child(name: string) {
+      try {
+        yield sleep(100);
+      } finally {
+        trace.push(`${name} cleanup starts`);
+        yield;
+        trace.push(`${name} cleanup ends`);
+      }
+    });
+    const parent = routine(function* parent() {
+      spawn(child("a"));
+      spawn(child("b"));
+      try {
+        yield sleep(100);
+      } finally {
+        trace.push("parent finally");
+      }
+    });
+    const { worker } = virtualWorker();
+    const task = worker.assign(parent());
+    while (worker.tick()) {}
+    task.cancel();
+    worker.work();
+    // Siblings are cancelled in the order they were spawned; their cleanups interleave.
+    assert.deepEqual(trace, [
+      "a cleanup starts",
+      "b cleanup starts",
+      "a cleanup ends",
+      "b cleanup ends",
+      "parent finally",
+    ]);
+    assert.deepEqual(task.children, []);
+    assert.equal(task.state, "cancelled");
+  });
+
+  it("releases what the task waits on: a join, a promise", () => {
+    const { worker } = virtualWorker();
+    function* forever() {
+      for (;;) yield sleep(1);
+    }
+    const target = worker.assign(forever());
+    function* joiner() {
+      yield target;
+    }
+    function* awaiter() {
+      yield new Promise(() => {});
+    }
+    const a = worker.assign(joiner());
+    const b = worker.assign(awaiter());
+    while (worker.tick()) {}
+    assert.equal(a.state, "waiting");
+    assert.equal(b.state, "waiting");
+    a.cancel();
+    b.cancel();
+    target.cancel();
+    worker.work();
+    assert.deepEqual([a.state, b.state, target.state], ["cancelled", "cancelled", "cancelled"]);
+  });
+
+  it("works on a task cancelling itself: it unwinds after its current step", () => {
+    const trace: string[] = [];
+    function* quitter() {
+      try {
+        trace.push("cancelling myself");
+        currentTask()?.cancel();
+        trace.push("still in this step");
+        yield;
+        trace.push("not reached");
+      } finally {
+        trace.push("finally");
+      }
+    }
+    const { worker } = virtualWorker();
+    const task = worker.assign(quitter());
+    worker.work();
+    assert.deepEqual(trace, ["cancelling myself", "still in this step", "finally"]);
+    assert.equal(task.state, "cancelled");
+  });
+
+  it("does nothing to a finished task, and cancelling twice is the same as once", () => {
+    const { worker } = virtualWorker();
+    let finallies = 0;
+    function* quick() {
+      try {
+        yield;
+      } finally {
+        finallies++;
+      }
+      return 1;
+    }
+    const done = worker.assign(quick());
+    worker.work();
+    done.cancel();
+    assert.equal(done.state, "done");
+    assert.equal(done.result, 1);
+    const twice = worker.assign(quick());
+    worker.tick();
+    twice.cancel();
+    twice.cancel();
+    worker.work();
+    assert.equal(twice.state, "cancelled");
+    assert.equal(finallies, 2);
+  });
+
+  it("cancels a task that never started without running any of it", () => {
+    const { worker } = virtualWorker();
+    let ran = false;
+    function* never() {
+      ran = true;
+      yield;
+    }
+    const task = worker.assign(never());
+    task.cancel();
+    worker.work();
+    assert.equal(ran, false);
+    assert.equal(task.state, "cancelled");
+  });
+
+  it("fails the task with the error if a cleanup throws, so the error is not lost", () => {
+    const { worker, errors } = virtualWorker();
+    function* inner() {
+      try {
+        yield sleep(10);
+      } finally {
+        // biome-ignore lint/correctness/noUnsafeFinally: a failing cleanup is what this test is about
+        throw new Error("cleanup failed");
+      }
+    }
+    const trace: string[] = [];
+    function* outer() {
+      try {
+        yield inner();
+      } catch {
+        trace.push("a cancelled caller's catch does not run");
+      } finally {
+        trace.push("outer finally still runs");
+      }
+    }
+    const task = worker.assign(outer());
+    while (worker.tick()) {}
+    task.cancel();
+    worker.work();
+    assert.deepEqual(trace, ["outer finally still runs"]);
+    assert.equal(task.state, "failed");
+    assert.equal((task.error as Error).message, "cleanup failed");
+    assert.deepEqual(errors, [task.error]);
+  });
+
+  it("aborts the task's signal, so promise-based APIs stop too", () => {
+    const { worker } = virtualWorker();
+    let signal: AbortSignal | undefined;
+    function* fetcher() {
+      signal = currentTask()?.signal;
+      yield new Promise(() => {});
+    }
+    const task = worker.assign(fetcher());
+    while (worker.tick()) {}
+    assert.equal(signal?.aborted, false);
+    task.cancel();
+    assert.equal(signal?.aborted, true);
+    assert.ok(signal?.reason instanceof CancelledError);
+    worker.work();
+  });
+
+  it("cancels every task with cancelAll()", () => {
+    const { worker } = virtualWorker();
+    let cleanups = 0;
+    const loop = routine(function* loop() {
+      try {
+        for (;;) yield sleep(1);
+      } finally {
+        cleanups++;
+      }
+    });
+    function* parent() {
+      spawn(loop());
+      yield* loop();
+    }
+    worker.assign(parent());
+    worker.assign(loop());
+    worker.tickFor(0.01);
+    worker.cancelAll();
+    worker.work();
+    assert.equal(cleanups, 3);
+    assert.equal(worker.tasks.length, 0);
+  });
+
+  it("cancels a child spawned by a task that is already cancelling, before it runs", () => {
+    const { worker } = virtualWorker();
+    const trace: string[] = [];
+    const late = routine(function* late() {
+      trace.push("late child ran");
+      yield;
+    });
+    function* parent() {
+      try {
+        yield sleep(5);
+      } finally {
+        const child = spawn(late());
+        trace.push(`child is ${child.state}`);
+        yield;
+        trace.push(`child is ${child.state}`);
+      }
+    }
+    const task = worker.assign(parent());
+    while (worker.tick()) {}
+    task.cancel();
+    worker.work();
+    assert.deepEqual(trace, ["child is runnable", "child is cancelled"]);
+  });
+});

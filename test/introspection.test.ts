@@ -1,0 +1,138 @@
+/**
+ * Introspection: names, stacks, dump() and counters.
+ *
+ * A program with many microthreads must be easy to look into. Tasks and
+ * stack frames are named after their routines (marked with `routine()`,
+ * since JavaScript cannot get from a generator back to its function);
+ * `task.stack` lists a task's call stack; `worker.dump()` shows every task,
+ * its state, what it waits on and its stack; counters feed stats pages,
+ * consoles and benchmarks.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { routine, sleep, spawn, VirtualClock, Worker } from "../src/index.ts";
+
+describe("names", () => {
+  it("come from options.name, else the routine's name, else task#N", () => {
+    const crawl = routine(function* crawl(_url: string) {
+      yield;
+    });
+    function* unnamed() {
+      yield;
+    }
+    const worker = new Worker();
+    assert.equal(worker.assign(crawl("/")).name, "crawl");
+    assert.equal(worker.assign(crawl("/"), { name: "home page" }).name, "home page");
+    assert.equal(worker.assign(unnamed()).name, "task#3");
+    assert.equal(crawl.name, "crawl", "routine() keeps the function's name");
+  });
+
+  it("work for functions that return a generator, too", () => {
+    function* inner() {
+      yield;
+    }
+    const viaFactory = routine(function factory() {
+      return inner();
+    });
+    assert.equal(viaFactory.name, "factory");
+    assert.equal(new Worker().assign(viaFactory()).name, "factory");
+  });
+
+  it("name the library's own routines", () => {
+    const clock = new VirtualClock();
+    const worker = new Worker({ clock });
+    const napper = routine(function* napper() {
+      yield sleep(1);
+    });
+    const task = worker.assign(napper());
+    while (worker.tick()) {}
+    assert.deepEqual(task.stack, ["napper", "sleep"]);
+  });
+});
+
+describe("task.stack", () => {
+  it("lists the routines on the call stack, outermost first, <anonymous> where unknown", () => {
+    const worker = new Worker({ clock: new VirtualClock() });
+    const leaf = routine(function* leaf() {
+      yield sleep(5);
+    });
+    function* anonymousMiddle() {
+      yield leaf();
+    }
+    const root = routine(function* root() {
+      yield anonymousMiddle();
+    });
+    const task = worker.assign(root());
+    assert.deepEqual(task.stack, ["root"]);
+    while (worker.tick()) {}
+    assert.deepEqual(task.stack, ["root", "<anonymous>", "leaf", "sleep"]);
+    worker.work();
+    assert.deepEqual(task.stack, []);
+  });
+});
+
+describe("dump()", () => {
+  it("shows each task, its state, what it waits on and its stack, children under parents", () => {
+    const clock = new VirtualClock();
+    const worker = new Worker({ clock });
+    const child = routine(function* child() {
+      yield sleep(2);
+    });
+    const spinner = routine(function* spinner() {
+      for (;;) yield;
+    });
+    const main = routine(function* main() {
+      const c = spawn(child());
+      yield c;
+    });
+    worker.assign(main());
+    worker.assign(spinner());
+    for (let i = 0; i < 6; i++) worker.tick();
+    const dump = worker.dump();
+    assert.match(
+      dump,
+      /^worker: 3 live tasks, 1 runnable, 1 sleeping; 6 steps, 3 tasks created, 0 finished; clock 0\.000 s/,
+    );
+    assert.match(dump, /\n {2}task "main" waiting on task "child"\n {4}at main\n/);
+    assert.match(
+      dump,
+      /\n {4}task "child" waiting on sleep\(2\) until 2\.000\n {6}at child > sleep\n/,
+    );
+    assert.match(dump, /\n {2}task "spinner" runnable\n {4}at spinner/);
+  });
+});
+
+describe("counters", () => {
+  it("count steps and tasks created and finished", () => {
+    const worker = new Worker();
+    function* twice() {
+      yield;
+    }
+    worker.assign(twice());
+    worker.assign(twice());
+    worker.work();
+    assert.deepEqual(worker.counters, {
+      steps: 4,
+      tasksCreated: 2,
+      tasksFinished: 2,
+      longestStep: 0,
+    });
+  });
+
+  it("time the longest step when the worker profiles", () => {
+    const worker = new Worker({ profile: true });
+    function* slowStep() {
+      const end = performance.now() + 5;
+      while (performance.now() < end) {
+        // a step that hogs the thread for 5 ms
+      }
+      yield;
+    }
+    worker.assign(slowStep());
+    worker.work();
+    assert.ok(
+      worker.counters.longestStep >= 0.005,
+      `longest step ${worker.counters.longestStep} s`,
+    );
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * run(): the worker alongside the event loop.
+ *
+ * `await worker.run()` runs tasks in slices of about a millisecond and lets
+ * the event loop in between, so timers, I/O and other callbacks of the
+ * host keep going while thousands of tasks switch. When nothing is
+ * runnable it sleeps on one host timer for the earliest deadline, and a
+ * promise settling wakes it. With a VirtualClock, idle time is skipped.
+ * These tests use real time, with generous bounds.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { park, routine, sleep, VirtualClock, Worker } from "../src/index.ts";
+
+describe("run()", () => {
+  it("never blocks the event loop: a 1 ms setInterval keeps firing while thousands of tasks switch (semantic 4)", async () => {
+    const worker = new Worker();
+    const busy = routine(function* busy() {
+      for (let i = 0; i < 2000; i++) yield;
+    });
+    for (let i = 0; i < 2000; i++) worker.assign(busy()); // 4 million steps
+    let fired = 0;
+    let longestGap = 0;
+    let last = performance.now();
+    const interval = setInterval(() => {
+      const now = performance.now();
+      longestGap = Math.max(longestGap, now - last);
+      last = now;
+      fired++;
+    }, 1);
+    const start = performance.now();
+    await worker.run();
+    clearInterval(interval);
+    const elapsed = performance.now() - start;
+    assert.equal(worker.counters.steps, 4_002_000);
+    // Bounded so a loaded CI machine passes, yet a run() that held the loop for its whole length fails.
+    assert.ok(
+      fired >= Math.min(10, elapsed / 20),
+      `the interval fired ${fired} times in ${elapsed.toFixed(0)} ms`,
+    );
+    assert.ok(
+      longestGap < Math.max(50, elapsed / 4),
+      `longest gap between intervals: ${longestGap.toFixed(1)} ms`,
+    );
+  });
+
+  it("sleeps on a host timer and wakes sleepers on time", async () => {
+    const worker = new Worker();
+    const late: number[] = [];
+    const nap = routine(function* nap(seconds: number) {
+      const due = performance.now() + seconds * 1000;
+      yield sleep(seconds);
+      late.push(performance.now() - due);
+    });
+    for (let i = 0; i < 100; i++) worker.assign(nap(0.02 + (i % 5) * 0.01));
+    await worker.run();
+    assert.equal(late.length, 100);
+    assert.ok(Math.min(...late) >= 0, "never early");
+    assert.ok(Math.max(...late) < 100, `at most ${Math.max(...late).toFixed(1)} ms late`);
+  });
+
+  it("wakes when a promise settles or a callback fires", async () => {
+    const worker = new Worker();
+    const trace: string[] = [];
+    function* waiter() {
+      const value: string = yield new Promise((resolve) =>
+        setTimeout(() => resolve("from a promise"), 10),
+      );
+      trace.push(value);
+      const other = yield* park<string>(({ wake }) => {
+        const id = setTimeout(() => wake("from a callback"), 10);
+        return () => clearTimeout(id);
+      }, "a host timer");
+      trace.push(other);
+    }
+    worker.assign(waiter());
+    await worker.run();
+    assert.deepEqual(trace, ["from a promise", "from a callback"]);
+  });
+
+  it("takes tasks assigned from outside while it runs", async () => {
+    const worker = new Worker();
+    function* keeper() {
+      yield new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    worker.assign(keeper());
+    const results: string[] = [];
+    setTimeout(() => {
+      worker.assign(
+        (function* late() {
+          yield;
+          results.push("late task ran");
+        })(),
+      );
+    }, 5);
+    await worker.run();
+    assert.deepEqual(results, ["late task ran"]);
+  });
+
+  it("skips idle time with a VirtualClock: a simulated hour takes milliseconds", async () => {
+    const clock = new VirtualClock();
+    const worker = new Worker({ clock });
+    let ticks = 0;
+    function* clockTower() {
+      for (let s = 0; s < 3600; s++) {
+        yield sleep(1);
+        ticks++;
+      }
+    }
+    worker.assign(clockTower());
+    const start = performance.now();
+    await worker.run();
+    assert.equal(ticks, 3600);
+    assert.equal(clock.now(), 3600);
+    assert.ok(performance.now() - start < 5000);
+  });
+
+  it("lets a settled promise in before jumping virtual time", async () => {
+    const clock = new VirtualClock();
+    const worker = new Worker({ clock });
+    const trace: string[] = [];
+    function* sleeper() {
+      yield sleep(100);
+      trace.push(`sleeper at ${clock.now()}`);
+    }
+    function* awaiter() {
+      yield Promise.resolve();
+      trace.push(`awaiter at ${clock.now()}`);
+    }
+    worker.assign(sleeper());
+    worker.assign(awaiter());
+    await worker.run();
+    assert.deepEqual(trace, ["awaiter at 0", "sleeper at 100"]);
+  });
+
+  it("runs park()'s cleanup when the parked task is cancelled", async () => {
+    const worker = new Worker();
+    let cleaned = 0;
+    function* parked() {
+      yield* park(() => () => cleaned++, "something that never comes");
+    }
+    const task = worker.assign(parked());
+    setTimeout(() => task.cancel(), 5);
+    await worker.run();
+    assert.equal(cleaned, 1);
+    assert.equal(task.state, "cancelled");
+  });
+});

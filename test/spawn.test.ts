@@ -1,0 +1,301 @@
+/**
+ * spawn and join: structured concurrency.
+ *
+ * `spawn(routine)` launches a child of the current task without waiting
+ * (the original library's TODO). The child's first step comes later. A
+ * parent is done only when its routine has returned and its children have
+ * ended, so nothing outlives its parent and nothing is silently killed.
+ * `yield* task.join()` (or `yield task`) waits for a task and gives its
+ * result, throws its error, or throws CancelledError.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  CancelledError,
+  currentTask,
+  routine,
+  sleep,
+  spawn,
+  VirtualClock,
+  Worker,
+} from "../src/index.ts";
+
+function virtualWorker(onError?: (error: unknown) => void) {
+  const clock = new VirtualClock();
+  return { clock, worker: new Worker(onError ? { clock, onError } : { clock }) };
+}
+
+describe("spawn", () => {
+  it("returns the child at once; the child's first step comes later (semantic 7)", () => {
+    const trace: string[] = [];
+    const child = routine(function* child() {
+      trace.push("child runs");
+      yield;
+    });
+    const parent = routine(function* parent() {
+      const task = spawn(child());
+      trace.push(`spawned ${task.name}, ${task.state}`);
+      yield;
+      trace.push("parent again");
+    });
+    const { worker } = virtualWorker();
+    worker.assign(parent());
+    worker.work();
+    assert.deepEqual(trace, ["spawned child, runnable", "child runs", "parent again"]);
+  });
+
+  it("keeps a parent waiting until its children have ended (semantic 7)", () => {
+    const { clock, worker } = virtualWorker();
+    const slow = routine(function* slow() {
+      yield sleep(3);
+      return "slow done";
+    });
+    const parent = routine(function* parent() {
+      spawn(slow());
+      return "parent returned";
+    });
+    const task = worker.assign(parent());
+    while (worker.tick()) {}
+    assert.equal(task.state, "waiting", "its routine returned, but a child still runs");
+    assert.deepEqual(task.stack, []);
+    assert.equal(worker.tasks.length, 2);
+    assert.match(worker.dump(), /task "parent" waiting on its 1 child/);
+    worker.work();
+    assert.equal(task.state, "done");
+    assert.equal(task.result, "parent returned");
+    assert.equal(clock.now(), 3);
+  });
+
+  it("joins a child: yield* task.join() gives its result (semantic 8)", () => {
+    const square = routine(function* square(n: number) {
+      yield;
+      return n * n;
+    });
+    function* main() {
+      const tasks = [1, 2, 3].map((n) => spawn(square(n)));
+      const results: number[] = [];
+      for (const task of tasks) results.push(yield* task.join());
+      return results;
+    }
+    const { worker } = virtualWorker();
+    const task = worker.assign(main());
+    worker.work();
+    assert.deepEqual(task.result, [1, 4, 9]);
+  });
+
+  it("joins by yielding the task itself, and joins a task that already ended", () => {
+    function* quick() {
+      return "quick";
+    }
+    function* main() {
+      const child = spawn(quick());
+      yield;
+      yield;
+      assert.equal(child.state, "done");
+      const first: string = yield child;
+      const second: string = yield child;
+      return [first, second];
+    }
+    const { worker } = virtualWorker();
+    const task = worker.assign(main());
+    worker.work();
+    assert.deepEqual(task.result, ["quick", "quick"]);
+  });
+
+  it("throws a joined child's error into the joiner, where it counts as handled (semantic 8)", () => {
+    const errors: unknown[] = [];
+    const failing = routine(function* failing(): Generator<unknown, never> {
+      yield;
+      throw new Error("child failed");
+    });
+    function* main() {
+      const child = spawn(failing());
+      try {
+        yield* child.join();
+        return "not reached";
+      } catch (error) {
+        return `caught: ${(error as Error).message}`;
+      }
+    }
+    const { worker } = virtualWorker((e) => errors.push(e));
+    const task = worker.assign(main());
+    worker.work();
+    assert.equal(task.result, "caught: child failed");
+    assert.deepEqual(errors, [], "nothing else was reported");
+  });
+
+  it("throws CancelledError into a task that joins a cancelled task (semantic 8)", () => {
+    function* forever() {
+      for (;;) yield;
+    }
+    function* main() {
+      const child = spawn(forever());
+      yield;
+      child.cancel();
+      try {
+        yield* child.join();
+        return "not reached";
+      } catch (error) {
+        return error;
+      }
+    }
+    const { worker } = virtualWorker();
+    const task = worker.assign(main());
+    worker.work();
+    assert.ok(task.result instanceof CancelledError);
+  });
+
+  it("throws a child's error nobody joins into the parent at its current yield; the parent may catch it (semantic 7)", () => {
+    const trace: string[] = [];
+    const failing = routine(function* failing(): Generator<unknown, never> {
+      yield sleep(1);
+      throw new Error("child failed");
+    });
+    function* parent() {
+      spawn(failing());
+      try {
+        yield sleep(10);
+        trace.push("not reached");
+      } catch (error) {
+        trace.push(`parent caught "${(error as Error).message}" at ${clock.now()}`);
+      }
+      return "recovered";
+    }
+    const { clock, worker } = virtualWorker();
+    const task = worker.assign(parent());
+    worker.work();
+    assert.deepEqual(trace, ['parent caught "child failed" at 1']);
+    assert.equal(task.result, "recovered");
+    assert.equal(clock.now(), 1, "the parent's sleep was released");
+  });
+
+  it("fails a parent that does not catch a child's error, and cancels its other children (semantic 7)", () => {
+    const trace: string[] = [];
+    const sibling = routine(function* sibling() {
+      try {
+        yield sleep(100);
+      } finally {
+        trace.push("sibling cleaned up");
+      }
+    });
+    const failing = routine(function* failing(): Generator<unknown, never> {
+      yield sleep(1);
+      throw new Error("child failed");
+    });
+    const parent = routine(function* parent() {
+      spawn(sibling());
+      spawn(failing());
+      yield sleep(50);
+    });
+    const errors: unknown[] = [];
+    const { worker } = virtualWorker((e) => errors.push(e));
+    const task = worker.assign(parent());
+    worker.work();
+    assert.equal(task.state, "failed");
+    assert.equal((task.error as Error).message, "child failed");
+    assert.deepEqual(trace, ["sibling cleaned up"]);
+    assert.equal(errors.length, 1, "reported once, by the top-level task");
+    assert.equal(errors[0], task.error);
+  });
+
+  it("fails a parent whose routine already returned when a child fails (it cannot catch any more)", () => {
+    const failing = routine(function* failing(): Generator<unknown, never> {
+      yield;
+      throw new Error("late failure");
+    });
+    function* parent() {
+      spawn(failing());
+      return "returned early";
+    }
+    const { worker } = virtualWorker();
+    const task = worker.assign(parent());
+    assert.throws(() => worker.work(), /late failure/);
+    assert.equal(task.state, "failed");
+  });
+
+  it("makes a detached task top-level: it outlives its creator and reports its own errors (semantic 7)", () => {
+    const errors: unknown[] = [];
+    const { worker } = virtualWorker((e) => errors.push(e));
+    let detached: ReturnType<typeof spawn> | undefined;
+    const background = routine(function* background(): Generator<unknown, never> {
+      yield sleep(5);
+      throw new Error("background failure");
+    });
+    function* creator() {
+      detached = spawn(background(), { detached: true, name: "bg" });
+      return "creator done";
+    }
+    const task = worker.assign(creator());
+    while (worker.tick()) {}
+    assert.equal(task.state, "done", "it did not wait for the detached task");
+    assert.equal(detached?.parent, undefined);
+    worker.work();
+    assert.equal(detached?.state, "failed");
+    assert.equal((errors[0] as Error).message, "background failure");
+    assert.equal(task.state, "done");
+  });
+
+  it("throws when called outside a step (semantic 7)", () => {
+    function* nothing() {}
+    assert.throws(
+      () => spawn(nothing()),
+      /spawn\(\) called outside a step.*use worker\.assign\(\)/,
+    );
+  });
+
+  it("knows the current task", () => {
+    const seen: (string | undefined)[] = [];
+    const named = routine(function* named() {
+      seen.push(currentTask()?.name);
+      yield;
+    });
+    const { worker } = virtualWorker();
+    worker.assign(named());
+    worker.assign(named(), { name: "other" });
+    seen.push(currentTask()?.name);
+    worker.work();
+    assert.deepEqual(seen, [undefined, "named", "other"]);
+  });
+
+  it("refuses to join itself or an ancestor (which would wait forever)", () => {
+    const messages: string[] = [];
+    function* selfish() {
+      try {
+        yield currentTask();
+      } catch (error) {
+        messages.push((error as Error).message);
+      }
+    }
+    const { worker } = virtualWorker();
+    const outer = routine(function* outer() {
+      const me = currentTask();
+      function* inner() {
+        try {
+          yield me;
+        } catch (error) {
+          messages.push((error as Error).message);
+        }
+      }
+      spawn(inner());
+      yield* selfish();
+    });
+    worker.assign(outer());
+    worker.work();
+    assert.deepEqual(messages, [
+      'task "outer" cannot join itself',
+      'task#2 cannot join task "outer": it is its ancestor, which ends only after it',
+    ]);
+  });
+
+  it("lets plain code await a task with toPromise()", async () => {
+    const { worker } = virtualWorker();
+    function* answer() {
+      yield sleep(1);
+      return 42;
+    }
+    const task = worker.assign(answer());
+    const promise = task.toPromise();
+    worker.work();
+    assert.equal(await promise, 42);
+  });
+});

@@ -1,0 +1,245 @@
+/**
+ * The Worker: a round-robin queue of tasks.
+ *
+ * This is the original library's first idea. A Worker holds a queue of
+ * tasks and works through it as long as there is work left: each step
+ * resumes one task's generator once, and a task that is not finished goes
+ * to the back of the queue. `yield` gives up control; yielding another
+ * generator calls it as a subroutine on the task's own stack.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { routine, Worker } from "../src/index.ts";
+
+describe("Worker", () => {
+  it("works through its queue until the work is done (the original worker test)", () => {
+    // Start with a Worker.
+    const worker = new Worker();
+    // Create some work: take this list...
+    const x: number[] = [];
+    // ...and define some work. It has to be a generator!
+    function* doSomething() {
+      x.push(123);
+      yield;
+    }
+    worker.assign(doSomething());
+    // Tell the worker to start working, and the work gets done.
+    worker.work();
+    assert.deepEqual(x, [123]);
+  });
+
+  it("interleaves a finite and an infinite task one step at a time (semantic 1)", () => {
+    const data: (string | number)[] = [];
+    // Generators can be finite...
+    function* letters() {
+      data.push("a");
+      yield;
+      data.push("z");
+      yield;
+    }
+    // ...or infinite.
+    function* numbers() {
+      let i = 0;
+      for (;;) {
+        i += 1;
+        data.push(i);
+        yield;
+      }
+    }
+    const worker = new Worker();
+    worker.assign(letters());
+    worker.assign(numbers());
+
+    worker.doNextTask();
+    assert.deepEqual(data, ["a"]);
+    worker.doNextTask();
+    assert.deepEqual(data, ["a", 1]);
+    worker.doNextTask();
+    assert.deepEqual(data, ["a", 1, "z"]);
+    worker.doNextTask();
+    assert.deepEqual(data, ["a", 1, "z", 2]);
+    // The next step disposes of "letters": its generator finishes, nothing is appended.
+    worker.doNextTask();
+    assert.deepEqual(data, ["a", 1, "z", 2]);
+    assert.equal(worker.tasks.length, 1, "letters is removed in the same step");
+    worker.doNextTask();
+    assert.deepEqual(data, ["a", 1, "z", 2, 3]);
+    worker.doNextTask();
+    assert.deepEqual(data, ["a", 1, "z", 2, 3, 4]);
+  });
+
+  it("counts one step per resume, and tick() says whether a task was runnable", () => {
+    const worker = new Worker();
+    function* twoYields() {
+      yield;
+      yield;
+    }
+    worker.assign(twoYields());
+    assert.equal(worker.tick(), true); // runs to the first yield
+    assert.equal(worker.tick(), true); // to the second
+    assert.equal(worker.tick(), true); // the generator returns: the task ends
+    assert.equal(worker.tick(), false);
+    assert.equal(worker.counters.steps, 3);
+    assert.throws(() => worker.doNextTask(), /doNextTask\(\): no task is runnable/);
+  });
+
+  it("lets a routine call another by yielding its generator, one step for the call and one for the return (semantic 2)", () => {
+    const trace: string[] = [];
+    function* child() {
+      trace.push("child starts");
+      yield;
+      trace.push("child returns");
+      return 42;
+    }
+    function* parent() {
+      trace.push("parent calls");
+      const value: number = yield child();
+      trace.push(`parent got ${value}`);
+    }
+    function* other() {
+      for (let i = 0; i < 6; i++) {
+        trace.push(`other ${i}`);
+        yield;
+      }
+    }
+    const worker = new Worker();
+    worker.assign(parent());
+    worker.assign(other());
+    worker.work();
+    assert.deepEqual(trace, [
+      "parent calls",
+      "other 0",
+      "child starts", // the pushed generator starts on the task's next step
+      "other 1",
+      "child returns", // it returns: popped
+      "other 2",
+      "parent got 42", // the caller resumes on the following step
+      "other 3",
+      "other 4",
+      "other 5",
+    ]);
+  });
+
+  it("throws a subroutine's error into its caller at the yield", () => {
+    function* failing(): Generator<unknown, never> {
+      yield;
+      throw new Error("boom");
+    }
+    function* caller() {
+      try {
+        yield failing();
+        return "not reached";
+      } catch (error) {
+        return `caught ${(error as Error).message}`;
+      }
+    }
+    const worker = new Worker();
+    const task = worker.assign(caller());
+    worker.work();
+    assert.equal(task.result, "caught boom");
+  });
+
+  it("supports native yield* delegation too", () => {
+    function* inner() {
+      yield;
+      return 2;
+    }
+    function* outer() {
+      const two = yield* inner();
+      return two + 1;
+    }
+    const worker = new Worker();
+    const task = worker.assign(outer());
+    worker.work();
+    assert.equal(task.result, 3);
+  });
+
+  it("resumes at any depth in one step: a million nested calls do not overflow the stack", () => {
+    const depth = 1_000_000;
+    const down = routine(function* down(n: number): Generator<unknown, number> {
+      if (n === 0) return 0;
+      return ((yield down(n - 1)) as number) + 1;
+    });
+    const worker = new Worker();
+    const task = worker.assign(down(depth));
+    worker.work();
+    assert.equal(task.result, depth);
+  });
+
+  it("throws a TypeError into a routine that yields something it cannot wait on, naming the task and the value (semantic 2)", () => {
+    let caught: unknown;
+    const confused = routine(function* confused() {
+      try {
+        yield 42;
+      } catch (error) {
+        caught = error;
+      }
+    });
+    const worker = new Worker();
+    worker.assign(confused());
+    worker.work();
+    assert.ok(caught instanceof TypeError);
+    assert.match(caught.message, /task "confused"/);
+    assert.match(caught.message, /yielded number 42/);
+    assert.match(caught.message, /A routine may yield: nothing/);
+  });
+
+  it("suggests calling a generator function that was yielded instead of its generator", () => {
+    function* helper() {}
+    let caught: unknown;
+    function* main() {
+      try {
+        yield helper;
+      } catch (error) {
+        caught = error;
+      }
+    }
+    const worker = new Worker();
+    worker.assign(main());
+    worker.work();
+    assert.match(String(caught), /generator function helper; call it/);
+  });
+
+  it("refuses to assign anything but a generator object (semantic 3)", () => {
+    const worker = new Worker();
+    function* numbers() {
+      yield;
+    }
+    assert.throws(() => worker.assign(numbers as never), {
+      name: "TypeError",
+      message: /got the generator function numbers: call it, e\.g\. assign\(numbers\(\)\)/,
+    });
+    assert.throws(() => worker.assign(42 as never), {
+      name: "TypeError",
+      message: /expects a generator object.*got number 42/,
+    });
+    assert.throws(() => worker.assign(Promise.resolve() as never), {
+      name: "TypeError",
+      message: /got Promise/,
+    });
+    assert.throws(
+      () => worker.assign(numbers(), { name: 7 as never }),
+      /option "name" expects a string, got number 7/,
+    );
+    assert.equal(worker.tasks.length, 0);
+  });
+
+  it("refuses to be driven from inside one of its own steps", () => {
+    const worker = new Worker();
+    let caught: unknown;
+    function* reentrant() {
+      try {
+        worker.work();
+      } catch (error) {
+        caught = error;
+      }
+      yield;
+    }
+    worker.assign(reentrant());
+    worker.work();
+    assert.match(
+      String(caught),
+      /work\(\) called while work\(\) is driving this worker \(from inside a step of task#1\)/,
+    );
+  });
+});
