@@ -61,7 +61,10 @@ worker.assign(inspector());
 worker.assign(sleeper());
 worker.assign(supervisor());
 let ticks = 0;
-const clockTask = worker.assign(repeat(0.25, () => say("clock", `tick ${++ticks}`)), { name: "clock" });
+const clockTask = worker.assign(
+  repeat(0.25, () => say("clock", `tick ${++ticks}`)),
+  { name: "clock" },
+);
 
 const stopper = routine(function* stopper() {
   yield sleep(1.1);
@@ -72,4 +75,6 @@ worker.assign(stopper());
 
 worker.work();
 const { steps, tasksCreated, tasksFinished } = worker.counters;
-console.log(`${stamp()}  all done: ${steps} steps, ${tasksCreated} tasks created, ${tasksFinished} finished`);
+console.log(
+  `${stamp()}  all done: ${steps} steps, ${tasksCreated} tasks created, ${tasksFinished} finished`,
+);

@@ -25,7 +25,7 @@ export { spawn } from "./spawn.ts";
 export { currentTask, Task, type TaskState } from "./task.ts";
 
 // The low-level park/wake API that every wait is built on.
-export { type Outcome, park, Wait, type Waker } from "./wait.ts";
+export { type Outcome, park, suspend, Wait, type Waker } from "./wait.ts";
 // The scheduler and its tasks.
 export { type AssignOptions, Worker, type WorkerCounters, type WorkerOptions } from "./worker.ts";
 

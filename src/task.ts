@@ -51,7 +51,7 @@ export const INTERRUPTED = 16; // a cancel or a child's error waits for its curr
 /** @internal */
 export const UNWINDING = 32; // its frames are being returned top-down
 /** @internal */
-export const CLEANUP_FAILED = 64; // a finally run by cancel threw; the error is in _outcome
+export const CLEANUP_FAILED = 64; // a finally run by cancel threw; the error is in _extra.cleanupError
 
 /** @internal What a promise made by `toPromise()` needs. */
 export interface Deferred {
@@ -62,6 +62,12 @@ export interface Deferred {
 
 /** @internal The rarely used parts of a task, allocated on first use. */
 export interface TaskExtra {
+  /** Its unfinished children, oldest first. */
+  children: Set<Task<unknown>> | null;
+  /** While unwinding: frames at this index and above were pushed by cleanup and resume normally. */
+  unwindFrom: number;
+  /** The first error a cleanup threw while it was cancelled. */
+  cleanupError: unknown;
   /** Tasks parked in `join` on this task. */
   joiners: Task<unknown>[] | null;
   /** Made by toPromise(). */
@@ -106,20 +112,14 @@ export class Task<R = unknown> {
   _state = RUNNABLE;
   /** @internal How the top generator is resumed next (NEXT, THROW or RETURN). After the body ended: the state it ends in. */
   _mode = NEXT;
-  /** @internal The value (or error) for the next resume. */
+  /** @internal The value (or error) for the next resume; once the body ended, its result (or error). */
   _input: unknown = undefined;
   /** @internal Flag bits (QUEUED, CANCELLING, ...). */
   _flags = 0;
   /** @internal What it is parked on (a Wait, a Task being joined, or the children marker). Kept after a wake until the step that takes the outcome. */
   _waitingOn: unknown = null;
-  /** @internal Frames at this index and above were started by cleanup and resume normally while unwinding. */
-  _unwindFrom = 0;
-  /** @internal Its result, or its error. */
-  _outcome: unknown = undefined;
   /** @internal The task that spawned it; null for top-level and detached tasks. */
   readonly _parent: Task<unknown> | null;
-  /** @internal Its unfinished children. */
-  _children: Set<Task<unknown>> | null = null;
   /** @internal Neighbours in the worker's list of live tasks. */
   _prev: Task<unknown> | null = null;
   /** @internal */
@@ -159,9 +159,9 @@ export class Task<R = unknown> {
 
   /** What its routine returned. Throws unless the state is "done". */
   get result(): R {
-    if (this._state === DONE) return this._outcome as R;
+    if (this._state === DONE) return this._input as R;
     if (this._state === FAILED) {
-      throw new Error(`${this.label()} has no result: it failed`, { cause: this._outcome });
+      throw new Error(`${this.label()} has no result: it failed`, { cause: this._input });
     }
     if (this._state === CANCELLED)
       throw new CancelledError(`${this.label()} has no result: it was cancelled`);
@@ -170,7 +170,7 @@ export class Task<R = unknown> {
 
   /** The error it failed with, when the state is "failed"; otherwise undefined. */
   get error(): unknown {
-    return this._state === FAILED ? this._outcome : undefined;
+    return this._state === FAILED ? this._input : undefined;
   }
 
   /** The routine names on its call stack, outermost first ("<anonymous>" where unknown). */
@@ -184,7 +184,8 @@ export class Task<R = unknown> {
 
   /** Its live children, oldest first. */
   get children(): Task<unknown>[] {
-    return this._children === null ? [] : [...this._children];
+    const children = this._extra?.children;
+    return children == null ? [] : [...children];
   }
 
   /** The task that spawned it, or undefined for a top-level or detached task. */
@@ -246,10 +247,24 @@ export class Task<R = unknown> {
     return `${this.label()} (${this.state})`;
   }
 
+  /** @internal Whether it has unfinished children. */
+  _hasChildren(): boolean {
+    const children = this._extra?.children;
+    return children != null && children.size > 0;
+  }
+
   /** @internal */
   _extraFields(): TaskExtra {
     if (this._extra === null) {
-      this._extra = { joiners: null, deferred: null, pendingErrors: null, controller: null };
+      this._extra = {
+        children: null,
+        unwindFrom: 0,
+        cleanupError: undefined,
+        joiners: null,
+        deferred: null,
+        pendingErrors: null,
+        controller: null,
+      };
     }
     return this._extra;
   }
@@ -258,8 +273,8 @@ export class Task<R = unknown> {
   _settleDeferred(): void {
     const deferred = this._extra?.deferred;
     if (deferred == null) return;
-    if (this._state === DONE) deferred.resolve(this._outcome);
-    else if (this._state === FAILED) deferred.reject(this._outcome);
+    if (this._state === DONE) deferred.resolve(this._input);
+    else if (this._state === FAILED) deferred.reject(this._input);
     else deferred.reject(new CancelledError(`${this.label()} was cancelled`));
   }
 }

@@ -50,6 +50,11 @@ export abstract class Wait<T = unknown> {
   /** What the task waits on, in a few words, for `worker.dump()` and error messages. */
   abstract describe(): string;
 
+  /** `yield* wait` parks on it too (by native delegation), typed by what the wake gives. */
+  *[Symbol.iterator](): Generator<unknown, T, any> {
+    return (yield this) as T;
+  }
+
   /** Resumes `task` with `value` if it waits on this object; returns whether it did. */
   wake(task: Task<unknown>, value: T): boolean {
     return task._worker._wake(task, this, false, value);
@@ -149,6 +154,34 @@ const parkRoutine = routine(function* park(
 ): Generator<unknown, unknown, unknown> {
   return yield wait;
 });
+
+/** Parks its task until the task is cancelled. */
+class Suspension extends Wait<never> {
+  park(): void {}
+  describe(): string {
+    return "nothing (suspended until cancelled)";
+  }
+}
+
+/**
+ * A wait that never wakes: `yield suspend()` parks the task until it is
+ * cancelled, at the cost of the task alone (no frame, no registration).
+ * For a task that only holds resources open, or keeps a server running.
+ *
+ * @example
+ * function* server() {
+ *   const listener = open();
+ *   try {
+ *     yield suspend();
+ *   } finally {
+ *     listener.close(); // runs when the task is cancelled
+ *   }
+ * }
+ */
+export function suspend(): Wait<never> {
+  return suspension;
+}
+const suspension = new Suspension();
 
 /** Waits for a promise (or any thenable) to settle. */
 export class PromiseWait extends Wait<unknown> {

@@ -98,7 +98,7 @@ export interface SpawnOptions extends AssignOptions {
 /** The marker a task waits on while its children end. */
 class Children {
   describe(task: Task<unknown>): string {
-    const n = task._children?.size ?? 0;
+    const n = task._extra?.children?.size ?? 0;
     return `its ${n} ${n === 1 ? "child" : "children"}`;
   }
 }
@@ -426,7 +426,8 @@ export class Worker {
       if (t._state >= DONE || t._flags & CANCELLING) continue;
       t._flags |= CANCELLING;
       order.push(t);
-      if (t._children !== null) for (const child of t._children) pending.push(child);
+      const children = t._extra?.children;
+      if (children != null) for (const child of children) pending.push(child);
     }
     for (let i = order.length - 1; i >= 0; i--) this.#beginCancel(order[i] as Task<unknown>);
     if (this.#idleWake !== null) this.#kick();
@@ -547,10 +548,11 @@ export class Worker {
   /** A frame was popped from a task that is unwinding or has an interrupt pending. */
   #afterPop(task: Task<unknown>, mode: number, value: unknown): void {
     const index = (task._callers as unknown[]).length;
-    if (task._flags & UNWINDING && index < task._unwindFrom) {
+    const extra = task._extra;
+    if (task._flags & UNWINDING && extra !== null && index < extra.unwindFrom) {
       // The caller was on the stack when the cancel came: return() it too.
       if (mode === THROW) this.#cleanupFailed(task, value);
-      task._unwindFrom = index;
+      extra.unwindFrom = index;
       task._mode = RETURN;
       task._input = undefined;
     } else {
@@ -577,7 +579,7 @@ export class Worker {
     if (task._flags & CANCELLING) {
       if (task._flags & UNWINDING) return true;
       this.#dropNextResume(task);
-      if (task._children !== null && task._children.size > 0) {
+      if (task._hasChildren()) {
         task._state = WAITING;
         task._waitingOn = CHILDREN;
         return false;
@@ -609,7 +611,7 @@ export class Worker {
     if (flags & CANCELLING) {
       if (kind === FAILED) this.#cleanupFailed(task, value);
       end = task._flags & CLEANUP_FAILED ? FAILED : CANCELLED;
-      outcome = end === FAILED ? task._outcome : undefined;
+      outcome = end === FAILED ? task._extra?.cleanupError : undefined;
     }
     const pending = task._extra?.pendingErrors;
     if (pending != null && pending.length > 0) {
@@ -621,11 +623,11 @@ export class Worker {
       for (const error of pending.splice(0)) this.#report(error, task);
     }
     task._mode = end;
-    task._outcome = outcome;
-    if (task._children !== null && task._children.size > 0) {
+    task._input = outcome;
+    if (task._hasChildren()) {
       task._state = WAITING;
       task._waitingOn = CHILDREN;
-      if (end !== DONE) for (const child of [...task._children]) this._cancel(child);
+      if (end !== DONE) for (const child of task.children) this._cancel(child);
       return;
     }
     this.#finalize(task);
@@ -647,7 +649,7 @@ export class Worker {
       this.#unlink(task);
       this.counters.tasksFinished++;
       const parent: Task<unknown> | null = task._parent;
-      parent?._children?.delete(task);
+      parent?._extra?.children?.delete(task);
       const extra = task._extra;
       if (extra !== null) {
         if (extra.controller !== null && end === CANCELLED && !extra.controller.signal.aborted) {
@@ -673,7 +675,7 @@ export class Worker {
       }
       if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);
       task = null;
-      if (parent !== null && parent._children?.size === 0 && parent._waitingOn === CHILDREN) {
+      if (parent !== null && !parent._hasChildren() && parent._waitingOn === CHILDREN) {
         if (parent._flags & BODY_ENDED) {
           task = parent;
         } else {
@@ -689,7 +691,7 @@ export class Worker {
 
   /** A task failed and nobody joined it: its parent gets the error, else the worker reports it. */
   #propagate(task: Task<unknown>): void {
-    const error = task._outcome;
+    const error = task._input;
     const parent = task._parent;
     task._flags |= HANDLED;
     if (parent === null || parent._state >= DONE || parent._flags & CANCELLING) {
@@ -703,8 +705,8 @@ export class Worker {
         return;
       }
       parent._mode = FAILED;
-      parent._outcome = error;
-      if (parent._children !== null) for (const child of [...parent._children]) this._cancel(child);
+      parent._input = error;
+      for (const child of parent.children) this._cancel(child);
       return;
     }
     // Thrown into the parent at its current yield.
@@ -745,7 +747,7 @@ export class Worker {
       task._flags |= INTERRUPTED;
       return;
     }
-    const hasChildren = task._children !== null && task._children.size > 0;
+    const hasChildren = task._hasChildren();
     if (task._state === WAITING) {
       this.#releaseParked(task);
       if (hasChildren) {
@@ -816,7 +818,7 @@ export class Worker {
       return;
     }
     task._flags |= CLEANUP_FAILED;
-    task._outcome = error;
+    task._extraFields().cleanupError = error;
   }
 
   /** An error nobody handles: to onError, else thrown by the driving call. */
@@ -850,8 +852,9 @@ export class Worker {
     this.#live++;
     this.counters.tasksCreated++;
     if (parent !== null) {
-      if (parent._children === null) parent._children = new Set();
-      parent._children.add(task);
+      const extra = parent._extraFields();
+      if (extra.children === null) extra.children = new Set();
+      extra.children.add(task);
     }
     this.#runQueue.push(task);
     if (this.#idleWake !== null) this.#kick();
@@ -965,14 +968,14 @@ export class Worker {
 /** Marks the task's stack for unwinding: the top frame gets return() on its next step. */
 function startUnwind(task: Task<unknown>): void {
   task._flags |= UNWINDING;
-  task._unwindFrom = task._callers === null ? 0 : task._callers.length;
+  task._extraFields().unwindFrom = task._callers === null ? 0 : task._callers.length;
   task._mode = RETURN;
   task._input = undefined;
 }
 
 function outcomeFor(task: Task<unknown>): Outcome {
-  if (task._state === DONE) return { ok: true, value: task._outcome };
-  if (task._state === FAILED) return { ok: false, error: task._outcome };
+  if (task._state === DONE) return { ok: true, value: task._input };
+  if (task._state === FAILED) return { ok: false, error: task._input };
   return { ok: false, error: new CancelledError(`${task.label()} was cancelled`) };
 }
 

@@ -10,7 +10,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { park, routine, sleep, VirtualClock, Worker } from "../src/index.ts";
+import {
+  park,
+  routine,
+  sleep,
+  suspend,
+  type Task,
+  VirtualClock,
+  Wait,
+  Worker,
+} from "../src/index.ts";
 
 describe("run()", () => {
   it("never blocks the event loop: a 1 ms setInterval keeps firing while thousands of tasks switch (semantic 4)", async () => {
@@ -144,5 +153,64 @@ describe("run()", () => {
     await worker.run();
     assert.equal(cleaned, 1);
     assert.equal(task.state, "cancelled");
+  });
+
+  it("parks a task on suspend() until it is cancelled, and runs its finally", async () => {
+    const worker = new Worker();
+    const trace: string[] = [];
+    function* holder() {
+      try {
+        yield suspend();
+      } finally {
+        trace.push("released");
+      }
+    }
+    const task = worker.assign(holder());
+    setTimeout(() => task.cancel(), 5);
+    await worker.run();
+    assert.deepEqual(trace, ["released"]);
+    assert.match(worker.dump(), /0 live tasks/);
+  });
+});
+
+describe("Wait", () => {
+  it("is the low-level park/wake API: a new way of waiting is a subclass, not a change to the worker", () => {
+    class Bell extends Wait<string> {
+      readonly waiters: Task<unknown>[] = [];
+      park(task: Task<unknown>) {
+        this.waiters.push(task);
+      }
+      override release(task: Task<unknown>) {
+        this.waiters.splice(this.waiters.indexOf(task), 1);
+      }
+      ring(sound: string) {
+        for (const task of this.waiters.splice(0)) this.wake(task, sound);
+      }
+      describe() {
+        return "a bell";
+      }
+    }
+    const bell = new Bell();
+    const heard: string[] = [];
+    const listener = routine(function* listener() {
+      const sound: string = yield bell; // yield parks directly
+      heard.push(sound);
+      heard.push(yield* bell); // yield* delegates natively (no frame of ours) and is typed
+    });
+    const worker = new Worker();
+    const task = worker.assign(listener());
+    while (worker.tick()) {}
+    assert.match(worker.dump(), /task "listener" waiting on a bell/);
+    bell.ring("ding");
+    while (worker.tick()) {}
+    assert.deepEqual(task.stack, ["listener"]);
+    assert.equal(
+      bell.wake(task, "stale"),
+      false,
+      "a wake for a task that does not wait on this bell is ignored",
+    );
+    bell.ring("dong");
+    worker.work();
+    assert.deepEqual(heard, ["ding", "dong"]);
   });
 });
