@@ -1,0 +1,1158 @@
+/**
+ * Properties of the scheduler, checked on random programs.
+ *
+ * fast-check writes small programs in a tiny language: a few routines, each
+ * a list of instructions (`yield`, `call` a later routine, `spawn` one as a
+ * child task, `join` or `cancel` a child, `sleep` 0, 1 or 2 seconds,
+ * `throw`, and `try` blocks that catch), every body wrapped in try/finally.
+ * Each program runs twice: once as real generators on a real `Worker` with a
+ * `VirtualClock`, and once on a reference model further down this file, a
+ * small interpreter with an array for the run queue, explicit call stacks of
+ * instruction pointers and a sorted timer list, written from the scheduling
+ * rules alone and sharing no code with `src/`. Both write the same kind of
+ * trace (one line per instruction run, per `finally`, per value or error a
+ * resume brings, per error reported to `onError`), and the properties say:
+ *
+ * - the real worker's trace, final task states and results are exactly the
+ *   model's (a: calls, spawns, joins and sleeps; b: adding throws and catches;
+ *   c: adding cancels from inside and from outside, and cleanup code in
+ *   `finally` that yields, calls, spawns and throws);
+ * - no error is lost or delivered twice: each thrown error ends in exactly
+ *   one catch block, waiting join or `onError` call;
+ * - under cancellation every routine that started runs its `finally` exactly
+ *   once, no task is left, and a cancelled task ends "cancelled" (or
+ *   "failed", when its cleanup threw or it had failed before the cancel);
+ * - driving the worker with `tick()` (and moving the clock when nothing is
+ *   runnable) gives the same trace as `work()`.
+ *
+ * A failing property prints the shrunk program in the language below, e.g.
+ * `r0: [spawn r1, join 0]  r1: [throw]  tasks: r0`.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { CancelledError, sleep, spawn, type Task, VirtualClock, Worker } from "../src/index.ts";
+
+// ---------------------------------------------------------------- programs
+
+/** One instruction. Routine references point to later routines only, so calls and spawns are bounded. */
+type Instr =
+  | { op: "yield" }
+  | { op: "call"; routine: number }
+  | { op: "spawn"; routine: number }
+  | { op: "join"; child: number }
+  | { op: "sleep"; seconds: 0 | 1 | 2 }
+  | { op: "throw" }
+  | { op: "try"; body: Instr[] }
+  | { op: "cancel"; child: number };
+
+interface RoutineDef {
+  /** Runs when the routine is called. */
+  body: Instr[];
+  /** Runs in the `finally`, only when the routine is cancelled (unwound by `return()`). */
+  cleanup: Instr[];
+}
+
+interface Program {
+  routines: RoutineDef[];
+  /** The routine of each top-level task, assigned in this order. */
+  tasks: number[];
+  /** Top-level tasks cancelled from outside, once `afterSteps` steps have been taken. */
+  cancels: { afterSteps: number; task: number }[];
+}
+
+/** What a program may contain. */
+interface Features {
+  throws: boolean;
+  cancels: boolean;
+}
+
+/** The child a `join i` or `cancel i` means: the i-th (mod count) one this routine spawned so far. */
+function pick<T>(spawned: readonly T[], index: number): T | undefined {
+  return spawned.length === 0 ? undefined : spawned[index % spawned.length];
+}
+
+function instrArb(features: Features, depth: number): fc.Arbitrary<Instr> {
+  const choices: fc.WeightedArbitrary<Instr>[] = [
+    { weight: 3, arbitrary: fc.constant<Instr>({ op: "yield" }) },
+    { weight: 2, arbitrary: fc.nat(5).map((routine): Instr => ({ op: "call", routine })) },
+    { weight: 2, arbitrary: fc.nat(5).map((routine): Instr => ({ op: "spawn", routine })) },
+    { weight: 2, arbitrary: fc.nat(3).map((child): Instr => ({ op: "join", child })) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom<0 | 1 | 2>(0, 1, 2).map((seconds): Instr => ({ op: "sleep", seconds })),
+    },
+  ];
+  if (features.throws) {
+    choices.push({ weight: 1, arbitrary: fc.constant<Instr>({ op: "throw" }) });
+    if (depth < 2) {
+      choices.push({
+        weight: 1,
+        arbitrary: fc
+          .array(instrArb(features, depth + 1), { minLength: 1, maxLength: 3 })
+          .map((body): Instr => ({ op: "try", body })),
+      });
+    }
+  }
+  if (features.cancels) {
+    choices.push({
+      weight: 1,
+      arbitrary: fc.nat(3).map((child): Instr => ({ op: "cancel", child })),
+    });
+  }
+  return fc.oneof(...choices);
+}
+
+/** Random programs with the given features, normalized so that every reference is valid. */
+function programArb(features: Features): fc.Arbitrary<Program> {
+  const routine = fc.record({
+    body: fc.array(instrArb(features, 0), { maxLength: 4 }),
+    cleanup: features.cancels
+      ? fc.array(instrArb(features, 1), { maxLength: 2 })
+      : fc.constant<Instr[]>([]),
+  });
+  return fc
+    .record({
+      routines: fc.array(routine, { minLength: 1, maxLength: 5 }),
+      tasks: fc.array(fc.nat(4), { minLength: 1, maxLength: 4 }),
+      cancels: features.cancels
+        ? fc.array(fc.record({ afterSteps: fc.nat(40), task: fc.nat(3) }), { maxLength: 2 })
+        : fc.constant([]),
+    })
+    .map(normalize);
+}
+
+/**
+ * Makes a raw program valid: routine r may only call or spawn routines after
+ * it (a reference with nowhere to go becomes `yield`), tasks and cancels
+ * point to existing routines and tasks, cancels are sorted by time.
+ */
+function normalize(raw: Program): Program {
+  const n = raw.routines.length;
+  const fix = (r: number, instr: Instr): Instr => {
+    switch (instr.op) {
+      case "call":
+      case "spawn":
+        return r + 1 >= n
+          ? { op: "yield" }
+          : { op: instr.op, routine: r + 1 + (instr.routine % (n - r - 1)) };
+      case "try":
+        return { op: "try", body: instr.body.map((i) => fix(r, i)) };
+      default:
+        return instr;
+    }
+  };
+  const program: Program = {
+    routines: raw.routines.map((def, r) => ({
+      body: def.body.map((i) => fix(r, i)),
+      cleanup: def.cleanup.map((i) => fix(r, i)),
+    })),
+    tasks: raw.tasks.map((k) => k % n),
+    cancels: raw.cancels
+      .map((c) => ({ afterSteps: c.afterSteps, task: c.task % raw.tasks.length }))
+      .sort((a, b) => a.afterSteps - b.afterSteps),
+  };
+  return Object.assign(program, { [fc.toStringMethod]: () => showProgram(program) });
+}
+
+function showInstr(instr: Instr): string {
+  switch (instr.op) {
+    case "call":
+    case "spawn":
+      return `${instr.op} r${instr.routine}`;
+    case "join":
+    case "cancel":
+      return `${instr.op} ${instr.child}`;
+    case "sleep":
+      return `sleep ${instr.seconds}`;
+    case "try":
+      return `try { ${instr.body.map(showInstr).join(", ")} }`;
+    default:
+      return instr.op;
+  }
+}
+
+/** A program as text: `r0: [spawn r1, join 0] finally [yield]  r1: [throw]  tasks: r0  cancel t1 after 3 steps`. */
+function showProgram(program: Program): string {
+  const routines = program.routines.map((def, r) => {
+    const cleanup = def.cleanup.length === 0 ? "" : ` finally [${def.cleanup.map(showInstr).join(", ")}]`;
+    return `r${r}: [${def.body.map(showInstr).join(", ")}]${cleanup}`;
+  });
+  const tasks = `tasks: ${program.tasks.map((k) => `r${k}`).join(" ")}`;
+  const cancels = program.cancels.map((c) => `cancel t${c.task + 1} after ${c.afterSteps} steps`);
+  return [...routines, tasks, ...cancels].join("  ");
+}
+
+/*
+ * The trace. Both interpreters write the same lines:
+ *   t2 #5 start                     routine instance 5 starts on task t2
+ *   t2 #5.1 yield                   instruction 1 of instance 5 (try bodies add a level: #5.3.0)
+ *   t2 #5.2 call #6 / ret v6        a call, and the value it returned
+ *   t2 #5.3 spawn t3 #7             a child task t3 running instance 7
+ *   t2 #5.4 join t3 / joined v7 / join caught E2 (late: the error was read from a task already ended)
+ *   t2 #5.5 sleep 1 / slept
+ *   t2 #5.6 throw E3
+ *   t2 #5.7 try / caught E3
+ *   t2 #5.8 cancel t3
+ *   t2 #5 finally                   its finally block; #5.f.0 ... is cleanup code after a cancel
+ *   onError E3                      the worker reported an error nobody handled
+ */
+
+/** The errors programs throw, tagged with a unique id. */
+class ProgramError extends Error {
+  constructor(readonly id: string) {
+    super(id);
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof ProgramError) return error.id;
+  if (error instanceof CancelledError) return "Cancelled";
+  return `unexpected ${String(error)}`;
+}
+
+// ------------------------------------------------------- the real worker
+
+/** A program running as real generators on a real Worker. */
+class RealRun {
+  readonly trace: string[] = [];
+  readonly clock = new VirtualClock();
+  readonly worker: Worker;
+  /** Every task, in order of creation (top-level tasks first). */
+  readonly tasks: Task<unknown>[] = [];
+  /** For each task hit by a cancel: the trace length when it was, and whether its body had ended. */
+  readonly cancelled = new Map<Task<unknown>, { at: number; bodyEnded: boolean }>();
+  readonly #program: Program;
+  #nextInstance = 1;
+  #nextTask = 1;
+  #nextError = 1;
+  /** Instances whose `finally` ran at the bottom of their task, by task. */
+  readonly #bottomEnded = new Set<string>();
+
+  constructor(program: Program) {
+    this.#program = program;
+    this.worker = new Worker({
+      clock: this.clock,
+      onError: (error) => this.trace.push(`onError ${describeError(error)}`),
+    });
+    for (const k of program.tasks) {
+      const instance = this.#nextInstance++;
+      const label = `t${this.#nextTask++}`;
+      this.tasks.push(this.worker.assign(this.#routine(k, instance, label, true), { name: label }));
+    }
+  }
+
+  /** Runs to the end with work(). */
+  work(): void {
+    this.worker.work();
+  }
+
+  /**
+   * Runs to the end with tick(), applying the program's outside cancels.
+   * Every deadline is a whole number of seconds (sleeps are 0, 1 or 2 from a
+   * clock that starts at 0 and only moves here), so moving the clock one
+   * second whenever nothing is runnable reaches exactly the next deadline.
+   */
+  tickToEnd(): void {
+    const cancels = this.#program.cancels;
+    let next = 0;
+    let steps = 0;
+    let idle = 0;
+    for (;;) {
+      while (next < cancels.length && (cancels[next]?.afterSteps ?? 0) <= steps) {
+        this.#cancel(this.tasks[cancels[next]?.task ?? 0]);
+        next++;
+      }
+      if (this.worker.tick()) {
+        steps++;
+        idle = 0;
+        continue;
+      }
+      if (this.worker.tasks.length === 0) return;
+      if (++idle > 3) throw new Error(`stuck: nothing runnable and no timer due\n${this.worker.dump()}`);
+      this.clock.advance(1);
+    }
+  }
+
+  /** Each task's end: `t1 done v1`, `t2 failed E3`, `t3 cancelled`. */
+  finals(): string[] {
+    return this.tasks.map((t) => {
+      if (t.state === "done") return `${t.name} done ${String(t.result)}`;
+      if (t.state === "failed") return `${t.name} failed ${describeError(t.error)}`;
+      return `${t.name} ${t.state}`;
+    });
+  }
+
+  #cancel(task: Task<unknown> | undefined): void {
+    if (task === undefined) return;
+    const hit = (t: Task<unknown>): void => {
+      if (t.isDone() || this.cancelled.has(t)) return;
+      this.cancelled.set(t, { at: this.trace.length, bodyEnded: this.#bottomEnded.has(t.name) });
+      for (const child of t.children) hit(child);
+    };
+    hit(task);
+    task.cancel();
+  }
+
+  *#routine(
+    k: number,
+    instance: number,
+    label: string,
+    bottom: boolean,
+  ): Generator<unknown, string, unknown> {
+    const def = this.#program.routines[k] as RoutineDef;
+    const spawned: Task<unknown>[] = [];
+    this.trace.push(`${label} #${instance} start`);
+    let ended = false;
+    try {
+      yield* this.#block(def.body, `#${instance}`, label, spawned);
+      ended = true;
+    } catch (error) {
+      ended = true;
+      throw error;
+    } finally {
+      this.trace.push(`${label} #${instance} finally`);
+      if (bottom) this.#bottomEnded.add(label);
+      if (!ended) yield* this.#block(def.cleanup, `#${instance}.f`, label, spawned);
+    }
+    return `v${instance}`;
+  }
+
+  *#block(
+    instrs: readonly Instr[],
+    prefix: string,
+    label: string,
+    spawned: Task<unknown>[],
+  ): Generator<unknown, void, unknown> {
+    const log = (line: string): void => {
+      this.trace.push(`${label} ${line}`);
+    };
+    for (const [pc, instr] of instrs.entries()) {
+      const p = `${prefix}.${pc}`;
+      switch (instr.op) {
+        case "yield":
+          log(`${p} yield`);
+          yield;
+          break;
+        case "call": {
+          const instance = this.#nextInstance++;
+          log(`${p} call #${instance}`);
+          const value = yield this.#routine(instr.routine, instance, label, false);
+          log(`${p} ret ${String(value)}`);
+          break;
+        }
+        case "spawn": {
+          const instance = this.#nextInstance++;
+          const child = `t${this.#nextTask++}`;
+          log(`${p} spawn ${child} #${instance}`);
+          const task = spawn(this.#routine(instr.routine, instance, child, true), { name: child });
+          this.tasks.push(task);
+          spawned.push(task);
+          break;
+        }
+        case "join": {
+          const task = pick(spawned, instr.child);
+          if (task === undefined) {
+            log(`${p} join none`);
+            break;
+          }
+          const late = task.isDone();
+          log(`${p} join ${task.name}`);
+          try {
+            const value = yield* task.join();
+            log(`${p} joined ${String(value)}`);
+          } catch (error) {
+            const reread = late && error === task.error;
+            log(`${p} join caught ${describeError(error)}${reread ? " late" : ""}`);
+          }
+          break;
+        }
+        case "sleep":
+          log(`${p} sleep ${instr.seconds}`);
+          yield sleep(instr.seconds);
+          log(`${p} slept`);
+          break;
+        case "throw": {
+          const id = `E${this.#nextError++}`;
+          log(`${p} throw ${id}`);
+          throw new ProgramError(id);
+        }
+        case "try":
+          log(`${p} try`);
+          try {
+            yield* this.#block(instr.body, p, label, spawned);
+          } catch (error) {
+            log(`${p} caught ${describeError(error)}`);
+          }
+          break;
+        case "cancel": {
+          const task = pick(spawned, instr.child);
+          log(`${p} cancel ${task?.name ?? "none"}`);
+          this.#cancel(task);
+          break;
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------- the reference model
+
+/*
+ * The model runs the same programs from the scheduling rules alone. A value
+ * is a string ("v3"), an error is its id ("E3", or "Cancelled" for what a
+ * join of a cancelled task throws). A routine frame keeps a stack of cursors
+ * (an instruction list and the index of the next instruction); `try` pushes
+ * a cursor that catches. A task keeps its call stack of frames, how its top
+ * frame is resumed next (next, throw or return, with a value), and what it
+ * waits on.
+ */
+
+type Mode = "next" | "throw" | "return";
+type Value = string | undefined;
+
+interface Cursor {
+  instrs: readonly Instr[];
+  pc: number;
+  path: string;
+  /** A `try` body: an error raised inside is caught here. */
+  catches: boolean;
+}
+
+/** Where a suspended routine frame waits, so that its resume can log what it receives. */
+type Suspension =
+  | { kind: "yield" }
+  | { kind: "call"; path: string }
+  | { kind: "sleep"; path: string }
+  | { kind: "join"; path: string; target: MTask; late: boolean };
+
+interface RoutineFrame {
+  kind: "routine";
+  routine: number;
+  instance: number;
+  label: string;
+  spawned: MTask[];
+  status: "new" | "started" | "done";
+  /** Running its body, or its cleanup code (after a return()). */
+  phase: "body" | "cleanup";
+  cursors: Cursor[];
+  at: Suspension | null;
+}
+
+/** `sleep(s)`: a frame that parks for s > 0 (gives up control for 0), then returns. */
+interface SleepFrame {
+  kind: "sleep";
+  seconds: number;
+  status: "new" | "suspended" | "done";
+}
+
+type Frame = RoutineFrame | SleepFrame;
+
+type Yielded =
+  | { kind: "plain" }
+  | { kind: "call"; frame: Frame }
+  | { kind: "timer"; seconds: number }
+  | { kind: "join"; target: MTask };
+
+/** How one resume of a frame ended. */
+type Completion =
+  | { kind: "yield"; yielded: Yielded }
+  | { kind: "return"; value: Value }
+  | { kind: "throw"; error: string };
+
+interface TimerEntry {
+  deadline: number;
+  seq: number;
+  task: MTask;
+}
+
+interface MTask {
+  label: string;
+  parent: MTask | null;
+  /** Live children, oldest first. */
+  children: MTask[];
+  state: "runnable" | "waiting" | "done" | "failed" | "cancelled";
+  /** Call stack, bottom first. */
+  stack: Frame[];
+  /** How the top frame is resumed on the next step. */
+  mode: Mode;
+  input: Value;
+  /** Parked on a timer, on a task (join), or waiting for its children. */
+  parkedOn: TimerEntry | MTask | "children" | null;
+  /** It was woken from a park and has not taken that outcome yet: by a timer, or by the joined task. */
+  woken: "timer" | MTask | null;
+  /** Tasks parked joining it, in order. */
+  joiners: MTask[];
+  /** Children's errors to throw in at its next yield. */
+  pending: string[];
+  bodyEnded: boolean;
+  /** Once the body ended: how it ends, and its result or error. */
+  end: "done" | "failed" | "cancelled";
+  outcome: Value;
+  cancelling: boolean;
+  unwinding: boolean;
+  /** While unwinding: frames at this index and below still get return(). */
+  unwindFrom: number;
+  /** The first error a cleanup threw while unwinding. */
+  cleanupError: string | undefined;
+  /** Its error reached a joiner or its parent. */
+  handled: boolean;
+}
+
+const ended = (t: MTask): boolean =>
+  t.state === "done" || t.state === "failed" || t.state === "cancelled";
+
+function modelError(message: string): Error {
+  return new Error(`model: ${message}`);
+}
+
+class Model {
+  readonly trace: string[] = [];
+  readonly tasks: MTask[] = [];
+  readonly #program: Program;
+  /** The run queue, head first. */
+  readonly #queue: MTask[] = [];
+  /** Parked sleepers; woken by (deadline, seq). */
+  #timers: TimerEntry[] = [];
+  #now = 0;
+  #seq = 0;
+  #live = 0;
+  #nextInstance = 1;
+  #nextTask = 1;
+  #nextError = 1;
+  /** The task stepping now. */
+  #current: MTask | null = null;
+
+  constructor(program: Program) {
+    this.#program = program;
+    for (const k of program.tasks) {
+      const instance = this.#nextInstance++;
+      const label = `t${this.#nextTask++}`;
+      this.#createTask(null, this.#routineFrame(k, instance, label));
+    }
+  }
+
+  /** Steps until no task is left; when nothing is runnable, jumps the clock to the next deadline. */
+  run(): void {
+    const cancels = this.#program.cancels;
+    let next = 0;
+    let steps = 0;
+    for (;;) {
+      while (next < cancels.length && (cancels[next]?.afterSteps ?? 0) <= steps) {
+        this.#cancel(this.tasks[cancels[next]?.task ?? 0] as MTask);
+        next++;
+      }
+      if (this.#step()) {
+        if (++steps > 100_000) throw modelError("too many steps");
+        continue;
+      }
+      if (this.#live === 0) return;
+      if (this.#timers.length === 0) throw modelError("stuck: nothing runnable, no timer");
+      this.#now = Math.min(...this.#timers.map((e) => e.deadline));
+    }
+  }
+
+  finals(): string[] {
+    return this.tasks.map((t) => {
+      if (t.state === "done" || t.state === "failed") return `${t.label} ${t.state} ${t.outcome}`;
+      return `${t.label} ${t.state}`;
+    });
+  }
+
+  // ---- one step
+
+  #step(): boolean {
+    // Due timers wake first, earliest deadline first, ties in the order they were set.
+    const due = this.#timers
+      .filter((e) => e.deadline <= this.#now)
+      .sort((a, b) => a.deadline - b.deadline || a.seq - b.seq);
+    this.#timers = this.#timers.filter((e) => e.deadline > this.#now);
+    for (const entry of due) {
+      const t = entry.task;
+      t.state = "runnable";
+      t.parkedOn = null;
+      t.woken = "timer";
+      t.mode = "next";
+      t.input = undefined;
+      this.#queue.push(t);
+    }
+    const task = this.#queue.shift();
+    if (task === undefined) return false;
+    const frame = task.stack[task.stack.length - 1];
+    if (frame === undefined) throw modelError(`${task.label} queued with an empty stack`);
+    const { mode, input } = task;
+    task.mode = "next";
+    task.input = undefined;
+    task.woken = null;
+    this.#current = task;
+    const completion =
+      frame.kind === "sleep" ? this.#resumeSleep(frame, mode, input) : this.#resume(frame, mode, input);
+    this.#current = null;
+    if (completion.kind === "throw") this.#frameThrew(task, completion.error);
+    else if (completion.kind === "return") this.#frameReturned(task, completion.value);
+    else this.#yielded(task, completion.yielded);
+    return true;
+  }
+
+  #yielded(task: MTask, yielded: Yielded): void {
+    if (task.pending.length > 0) {
+      // A child's error waits: it is thrown in at this yield, and what was yielded is dropped.
+      task.mode = "throw";
+      task.input = task.pending.shift();
+      this.#queue.push(task);
+      return;
+    }
+    switch (yielded.kind) {
+      case "plain":
+        this.#queue.push(task);
+        return;
+      case "call":
+        task.stack.push(yielded.frame);
+        this.#queue.push(task);
+        return;
+      case "timer": {
+        const entry = { deadline: this.#now + yielded.seconds, seq: this.#seq++, task };
+        this.#timers.push(entry);
+        task.state = "waiting";
+        task.parkedOn = entry;
+        return;
+      }
+      case "join": {
+        const target = yielded.target;
+        if (ended(target)) {
+          this.#setOutcome(task, target);
+          this.#queue.push(task);
+        } else {
+          task.state = "waiting";
+          task.parkedOn = target;
+          target.joiners.push(task);
+        }
+        return;
+      }
+    }
+  }
+
+  /** A joiner's next resume: the target's result, its error, or Cancelled. */
+  #setOutcome(joiner: MTask, target: MTask): void {
+    joiner.mode = target.state === "done" ? "next" : "throw";
+    joiner.input = target.state === "cancelled" ? "Cancelled" : target.outcome;
+  }
+
+  #frameReturned(task: MTask, value: Value): void {
+    task.stack.pop();
+    if (task.stack.length === 0) return this.#bodyEnded(task, "done", value);
+    const index = task.stack.length - 1;
+    if (task.unwinding && index < task.unwindFrom) {
+      task.unwindFrom = index;
+      task.mode = "return";
+      task.input = undefined;
+    } else if (task.pending.length > 0) {
+      task.mode = "throw";
+      task.input = task.pending.shift();
+    } else {
+      task.mode = "next";
+      task.input = value;
+    }
+    this.#queue.push(task);
+  }
+
+  #frameThrew(task: MTask, error: string): void {
+    task.stack.pop();
+    if (task.stack.length === 0) return this.#bodyEnded(task, "failed", error);
+    const index = task.stack.length - 1;
+    if (task.unwinding && index < task.unwindFrom) {
+      this.#cleanupFailed(task, error);
+      task.unwindFrom = index;
+      task.mode = "return";
+      task.input = undefined;
+    } else {
+      task.mode = "throw";
+      task.input = error;
+    }
+    this.#queue.push(task);
+  }
+
+  #cleanupFailed(task: MTask, error: string): void {
+    if (task.cleanupError === undefined) task.cleanupError = error;
+    else this.#report(error);
+  }
+
+  #bodyEnded(task: MTask, kind: "done" | "failed", value: Value): void {
+    task.bodyEnded = true;
+    task.unwinding = false;
+    let end: MTask["end"] = kind;
+    let outcome = value;
+    if (task.cancelling) {
+      if (kind === "failed") this.#cleanupFailed(task, value as string);
+      end = task.cleanupError === undefined ? "cancelled" : "failed";
+      outcome = task.cleanupError;
+    }
+    if (task.pending.length > 0 && end === "done") {
+      end = "failed";
+      outcome = task.pending.shift();
+    }
+    for (const error of task.pending.splice(0)) this.#report(error);
+    task.end = end;
+    task.outcome = outcome;
+    if (task.children.length > 0) {
+      task.state = "waiting";
+      task.parkedOn = "children";
+      if (end !== "done") for (const child of [...task.children]) this.#cancel(child);
+      return;
+    }
+    this.#finalize(task);
+  }
+
+  /** The task's body ended and its children have: it ends, wakes its joiners, and may end its parent. */
+  #finalize(first: MTask): void {
+    let task: MTask | null = first;
+    while (task !== null) {
+      const t: MTask = task;
+      t.state = t.end;
+      t.parkedOn = null;
+      this.#live--;
+      const parent = t.parent;
+      if (parent !== null) parent.children.splice(parent.children.indexOf(t), 1);
+      const joiners = t.joiners.splice(0);
+      if (joiners.length > 0 && t.state === "failed") t.handled = true;
+      for (const joiner of joiners) {
+        if (joiner.state !== "waiting" || joiner.parkedOn !== t) continue;
+        joiner.state = "runnable";
+        joiner.parkedOn = null;
+        joiner.woken = t;
+        this.#setOutcome(joiner, t);
+        this.#queue.push(joiner);
+      }
+      if (t.state === "failed" && !t.handled) this.#propagate(t);
+      task = null;
+      if (parent !== null && parent.children.length === 0 && parent.parkedOn === "children") {
+        if (parent.bodyEnded) {
+          task = parent;
+        } else {
+          // A cancelled parent waited for its children before unwinding.
+          parent.state = "runnable";
+          parent.parkedOn = null;
+          this.#startUnwind(parent);
+          this.#queue.push(parent);
+        }
+      }
+    }
+  }
+
+  /** A failed task nobody joined: its parent gets the error, else onError. */
+  #propagate(task: MTask): void {
+    const error = task.outcome as string;
+    const parent = task.parent;
+    task.handled = true;
+    if (parent === null || ended(parent) || parent.cancelling) return this.#report(error);
+    if (parent.bodyEnded) {
+      if (parent.end !== "done") return this.#report(error);
+      parent.end = "failed";
+      parent.outcome = error;
+      for (const child of [...parent.children]) this.#cancel(child);
+      return;
+    }
+    if (parent === this.#current) throw modelError("a child failed during its parent's step");
+    if (parent.state === "runnable" && (parent.woken !== null || parent.mode !== "next")) {
+      parent.pending.push(error);
+      return;
+    }
+    if (parent.state === "waiting") {
+      this.#releaseParked(parent);
+      parent.state = "runnable";
+      this.#queue.push(parent);
+    }
+    parent.mode = "throw";
+    parent.input = error;
+  }
+
+  #cancel(root: MTask): void {
+    if (ended(root) || root.cancelling) return;
+    const order: MTask[] = [];
+    const mark = (t: MTask): void => {
+      if (ended(t) || t.cancelling) return;
+      t.cancelling = true;
+      for (const child of t.children) mark(child);
+      order.push(t);
+    };
+    mark(root);
+    for (const t of order) this.#beginCancel(t);
+  }
+
+  /** One task of a cancelled tree (children come before parents). */
+  #beginCancel(task: MTask): void {
+    for (const error of task.pending.splice(0)) this.#report(error);
+    if (task.bodyEnded) {
+      if (task.end === "done") task.end = "cancelled";
+      return;
+    }
+    if (task === this.#current) throw modelError("a task cancelled during its own step");
+    const hasChildren = task.children.length > 0;
+    if (task.state === "waiting") {
+      this.#releaseParked(task);
+      if (hasChildren) {
+        task.parkedOn = "children";
+        return;
+      }
+      task.state = "runnable";
+      this.#startUnwind(task);
+      this.#queue.push(task);
+      return;
+    }
+    this.#dropNextResume(task);
+    if (hasChildren) {
+      this.#queue.splice(this.#queue.indexOf(task), 1);
+      task.state = "waiting";
+      task.parkedOn = "children";
+      return;
+    }
+    this.#startUnwind(task);
+  }
+
+  /** A queued task will never take its pending resume: an error in it is reported, not lost. */
+  #dropNextResume(task: MTask): void {
+    const woken = task.woken;
+    task.woken = null;
+    if (task.mode !== "throw") return;
+    if (woken === "timer") return;
+    if (woken !== null && woken.state !== "failed") return;
+    this.#report(task.input as string);
+  }
+
+  #releaseParked(task: MTask): void {
+    const on = task.parkedOn;
+    task.parkedOn = null;
+    if (on === null || on === "children") return;
+    if ("deadline" in on) this.#timers = this.#timers.filter((e) => e !== on);
+    else on.joiners.splice(on.joiners.indexOf(task), 1);
+  }
+
+  #startUnwind(task: MTask): void {
+    task.unwinding = true;
+    task.unwindFrom = task.stack.length - 1;
+    task.mode = "return";
+    task.input = undefined;
+  }
+
+  #report(error: string): void {
+    this.trace.push(`onError ${error}`);
+  }
+
+  #createTask(parent: MTask | null, frame: Frame): MTask {
+    const task: MTask = {
+      label: (frame as RoutineFrame).label,
+      parent,
+      children: [],
+      state: "runnable",
+      stack: [frame],
+      mode: "next",
+      input: undefined,
+      parkedOn: null,
+      woken: null,
+      joiners: [],
+      pending: [],
+      bodyEnded: false,
+      end: "done",
+      outcome: undefined,
+      cancelling: false,
+      unwinding: false,
+      unwindFrom: 0,
+      cleanupError: undefined,
+      handled: false,
+    };
+    this.tasks.push(task);
+    this.#live++;
+    parent?.children.push(task);
+    this.#queue.push(task);
+    if (parent?.cancelling) this.#cancel(task);
+    return task;
+  }
+
+  // ---- frames
+
+  #routineFrame(routine: number, instance: number, label: string): RoutineFrame {
+    return {
+      kind: "routine",
+      routine,
+      instance,
+      label,
+      spawned: [],
+      status: "new",
+      phase: "body",
+      cursors: [],
+      at: null,
+    };
+  }
+
+  #resumeSleep(frame: SleepFrame, mode: Mode, input: Value): Completion {
+    if (frame.status === "new" && mode === "next") {
+      frame.status = "suspended";
+      const yielded: Yielded =
+        frame.seconds === 0 ? { kind: "plain" } : { kind: "timer", seconds: frame.seconds };
+      return { kind: "yield", yielded };
+    }
+    frame.status = "done";
+    return mode === "throw" ? { kind: "throw", error: input as string } : { kind: "return", value: undefined };
+  }
+
+  #log(frame: RoutineFrame, line: string): void {
+    this.trace.push(`${frame.label} ${line}`);
+  }
+
+  #resume(frame: RoutineFrame, mode: Mode, input: Value): Completion {
+    if (frame.status === "done") throw modelError(`resumed a finished frame #${frame.instance}`);
+    if (frame.status === "new") {
+      // A generator that never started: throw() and return() end it without running anything.
+      if (mode === "throw") {
+        frame.status = "done";
+        return { kind: "throw", error: input as string };
+      }
+      if (mode === "return") {
+        frame.status = "done";
+        return { kind: "return", value: undefined };
+      }
+      frame.status = "started";
+      this.#log(frame, `#${frame.instance} start`);
+      const body = (this.#program.routines[frame.routine] as RoutineDef).body;
+      frame.cursors = [{ instrs: body, pc: 0, path: `#${frame.instance}`, catches: false }];
+      return this.#exec(frame);
+    }
+    const at = frame.at;
+    frame.at = null;
+    if (at === null) throw modelError(`frame #${frame.instance} resumed but not suspended`);
+    if (mode === "return") return this.#returnFrom(frame);
+    if (mode === "throw") {
+      const error = input as string;
+      if (at.kind !== "join") return this.#raise(frame, error);
+      const target = at.target;
+      const reread = at.late && target.state === "failed" && target.outcome === error;
+      this.#log(frame, `${at.path} join caught ${error}${reread ? " late" : ""}`);
+      return this.#exec(frame);
+    }
+    if (at.kind === "call") this.#log(frame, `${at.path} ret ${String(input)}`);
+    else if (at.kind === "sleep") this.#log(frame, `${at.path} slept`);
+    else if (at.kind === "join") this.#log(frame, `${at.path} joined ${String(input)}`);
+    return this.#exec(frame);
+  }
+
+  /** return() at the frame's yield: its finally runs, then (after a cancel) its cleanup code. */
+  #returnFrom(frame: RoutineFrame): Completion {
+    if (frame.phase === "cleanup") throw modelError(`return() into cleanup of #${frame.instance}`);
+    this.#log(frame, `#${frame.instance} finally`);
+    const cleanup = (this.#program.routines[frame.routine] as RoutineDef).cleanup;
+    frame.phase = "cleanup";
+    frame.cursors = [{ instrs: cleanup, pc: 0, path: `#${frame.instance}.f`, catches: false }];
+    return this.#exec(frame);
+  }
+
+  /** An error at the current point: the innermost `try` catches it, else it leaves the frame. */
+  #raise(frame: RoutineFrame, error: string): Completion {
+    for (let cursor = frame.cursors.pop(); cursor !== undefined; cursor = frame.cursors.pop()) {
+      if (cursor.catches) {
+        this.#log(frame, `${cursor.path} caught ${error}`);
+        return this.#exec(frame);
+      }
+    }
+    frame.status = "done";
+    if (frame.phase === "body") this.#log(frame, `#${frame.instance} finally`);
+    return { kind: "throw", error };
+  }
+
+  /** Runs the frame's instructions until it yields, returns or throws. */
+  #exec(frame: RoutineFrame): Completion {
+    for (;;) {
+      const cursor = frame.cursors[frame.cursors.length - 1];
+      if (cursor === undefined) {
+        frame.status = "done";
+        if (frame.phase === "cleanup") return { kind: "return", value: undefined };
+        this.#log(frame, `#${frame.instance} finally`);
+        return { kind: "return", value: `v${frame.instance}` };
+      }
+      const instr = cursor.instrs[cursor.pc];
+      if (instr === undefined) {
+        frame.cursors.pop();
+        continue;
+      }
+      const p = `${cursor.path}.${cursor.pc}`;
+      cursor.pc++;
+      switch (instr.op) {
+        case "yield":
+          this.#log(frame, `${p} yield`);
+          frame.at = { kind: "yield" };
+          return { kind: "yield", yielded: { kind: "plain" } };
+        case "call": {
+          const instance = this.#nextInstance++;
+          this.#log(frame, `${p} call #${instance}`);
+          frame.at = { kind: "call", path: p };
+          const callee = this.#routineFrame(instr.routine, instance, frame.label);
+          return { kind: "yield", yielded: { kind: "call", frame: callee } };
+        }
+        case "spawn": {
+          const instance = this.#nextInstance++;
+          const label = `t${this.#nextTask++}`;
+          this.#log(frame, `${p} spawn ${label} #${instance}`);
+          const child = this.#createTask(
+            this.#current,
+            this.#routineFrame(instr.routine, instance, label),
+          );
+          frame.spawned.push(child);
+          break;
+        }
+        case "join": {
+          const target = pick(frame.spawned, instr.child);
+          if (target === undefined) {
+            this.#log(frame, `${p} join none`);
+            break;
+          }
+          this.#log(frame, `${p} join ${target.label}`);
+          frame.at = { kind: "join", path: p, target, late: ended(target) };
+          return { kind: "yield", yielded: { kind: "join", target } };
+        }
+        case "sleep": {
+          this.#log(frame, `${p} sleep ${instr.seconds}`);
+          frame.at = { kind: "sleep", path: p };
+          const sleeper: SleepFrame = { kind: "sleep", seconds: instr.seconds, status: "new" };
+          return { kind: "yield", yielded: { kind: "call", frame: sleeper } };
+        }
+        case "throw": {
+          const id = `E${this.#nextError++}`;
+          this.#log(frame, `${p} throw ${id}`);
+          return this.#raise(frame, id);
+        }
+        case "try":
+          this.#log(frame, `${p} try`);
+          frame.cursors.push({ instrs: instr.body, pc: 0, path: p, catches: true });
+          break;
+        case "cancel": {
+          const target = pick(frame.spawned, instr.child);
+          this.#log(frame, `${p} cancel ${target?.label ?? "none"}`);
+          if (target !== undefined) this.#cancel(target);
+          break;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------- properties
+
+function runModel(program: Program): { trace: string[]; finals: string[] } {
+  const model = new Model(program);
+  model.run();
+  return { trace: model.trace, finals: model.finals() };
+}
+
+/** The problems with how the errors in a trace were delivered: each thrown one must end in exactly one place. */
+function errorProblems(trace: readonly string[]): string[] {
+  const thrown = new Set<string>();
+  const delivered = new Map<string, number>();
+  const problems: string[] = [];
+  for (const line of trace) {
+    const throwMatch = / throw (E\d+)$/.exec(line);
+    if (throwMatch !== null) thrown.add(throwMatch[1] as string);
+    if (line.endsWith(" late")) continue; // a join re-reading an error already delivered
+    const match = /(?: caught|^onError) (\S+)$/.exec(line);
+    if (match === null) continue;
+    const error = match[1] as string;
+    if (error === "Cancelled" && !line.startsWith("onError")) continue;
+    if (!/^E\d+$/.test(error)) problems.push(`delivered something not thrown: ${line}`);
+    delivered.set(error, (delivered.get(error) ?? 0) + 1);
+  }
+  for (const error of thrown) {
+    const count = delivered.get(error) ?? 0;
+    if (count !== 1) problems.push(`${error} was delivered ${count} times`);
+  }
+  return problems;
+}
+
+const plain: Features = { throws: false, cancels: false };
+const withThrows: Features = { throws: true, cancels: false };
+const withCancels: Features = { throws: true, cancels: true };
+
+test("a. without errors or cancels, the worker's trace, states and results are the model's", () => {
+  fc.assert(
+    fc.property(programArb(plain), (program) => {
+      const real = new RealRun(program);
+      real.work();
+      const model = runModel(program);
+      assert.deepEqual(real.trace, model.trace);
+      assert.deepEqual(real.finals(), model.finals);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test("b. with throws and catches, the traces still agree and every error is delivered exactly once", () => {
+  fc.assert(
+    fc.property(programArb(withThrows), (program) => {
+      const real = new RealRun(program);
+      real.work();
+      const model = runModel(program);
+      assert.deepEqual(real.trace, model.trace);
+      assert.deepEqual(real.finals(), model.finals);
+      assert.deepEqual(errorProblems(real.trace), []);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test("c. under cancels, every finally runs once, no task is left, cancelled tasks end cancelled", () => {
+  fc.assert(
+    fc.property(programArb(withCancels), (program) => {
+      const real = new RealRun(program);
+      real.tickToEnd();
+      assert.deepEqual(real.worker.tasks, []);
+      const started = new Map<string, number>();
+      for (const line of real.trace) {
+        const match = /^\S+ (#\d+) (start|finally)$/.exec(line);
+        if (match === null) continue;
+        const delta = match[2] === "start" ? 1 : -1;
+        started.set(match[1] as string, (started.get(match[1] as string) ?? 0) + delta);
+        assert.ok((started.get(match[1] as string) ?? 0) >= 0, `finally before start: ${line}`);
+      }
+      for (const [instance, open] of started) assert.equal(open, 0, `${instance} never ran its finally`);
+      for (const task of real.tasks) assert.ok(task.isDone(), `${task.name} is ${task.state}`);
+      for (const [task, { at, bodyEnded }] of real.cancelled) {
+        if (task.state === "cancelled" || bodyEnded) continue;
+        assert.equal(task.state, "failed", `cancelled ${task.name} ended ${task.state}`);
+        const thrownAfter = real.trace
+          .slice(at)
+          .some((line) => line.startsWith(`${task.name} `) && line.endsWith(` throw ${describeError(task.error)}`));
+        assert.ok(thrownAfter, `cancelled ${task.name} failed with ${describeError(task.error)}, not from its cleanup`);
+      }
+      assert.deepEqual(errorProblems(real.trace), []);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test("c. under cancels, the worker's trace, states and results are the model's", () => {
+  fc.assert(
+    fc.property(programArb(withCancels), (program) => {
+      const real = new RealRun(program);
+      real.tickToEnd();
+      const model = runModel(program);
+      assert.deepEqual(real.trace, model.trace);
+      assert.deepEqual(real.finals(), model.finals);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test("d. driving with tick() gives the same trace as work()", () => {
+  fc.assert(
+    fc.property(
+      programArb(withCancels).map((program) => normalize({ ...program, cancels: [] })),
+      (program) => {
+        const byWork = new RealRun(program);
+        byWork.work();
+        const byTick = new RealRun(program);
+        byTick.tickToEnd();
+        assert.deepEqual(byTick.trace, byWork.trace);
+        assert.deepEqual(byTick.finals(), byWork.finals());
+        assert.equal(byTick.clock.now(), byWork.clock.now());
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
