@@ -9,15 +9,13 @@
 import type { Clock } from "./clock.ts";
 import { describeValue } from "./describe.ts";
 import { CancelledError } from "./errors.ts";
-import { routine } from "./names.ts";
 import { CANCELLED, Task } from "./task.ts";
 import { Worker } from "./worker.ts";
+import { namedYieldOnce } from "./yield-once.ts";
 
 type Callable<T> = Generator<unknown, T, any> | Task<T> | PromiseLike<T>;
 
-const callRoutine = routine(function* call(x: unknown): Generator<unknown, unknown, unknown> {
-  return yield x;
-});
+const CallRoutine = namedYieldOnce("call");
 
 /**
  * A routine that calls a generator, joins a task, or waits for a promise,
@@ -34,7 +32,7 @@ export function call<T>(x: Callable<T>): Generator<unknown, T, any> {
   if (!isCallable(x)) {
     throw new TypeError(`call() expects a generator, a Task or a promise, got ${describeValue(x)}`);
   }
-  return callRoutine(x) as Generator<unknown, T, any>;
+  return new CallRoutine(x) as Generator<unknown, T, any>;
 }
 
 function isCallable(x: unknown): boolean {

@@ -7,12 +7,12 @@
  * the function's name there once, under a private symbol, and every
  * generator the function makes then carries the name at no cost per call.
  * A plain function that returns a generator has no such link, so for those
- * `routine()` wraps the function and tags each generator it returns.
+ * `routine()` wraps the function and writes the name on each generator it
+ * returns (unless it already has one).
  */
 import { describeValue, isGeneratorFunction } from "./describe.ts";
 
 const routineName = Symbol("clockwork.routineName");
-const tagged = new WeakMap<object, string>();
 
 /**
  * Marks a generator function as a routine, so the tasks and stack frames it
@@ -39,14 +39,25 @@ export function routine<A extends unknown[], R>(
   const wrapper = {
     [name](this: unknown, ...args: A): Generator<unknown, R, any> {
       const generator = fn.apply(this, args);
-      if (typeof generator === "object" && generator !== null) tagged.set(generator, name);
+      if (
+        typeof generator === "object" &&
+        generator !== null &&
+        !Object.hasOwn(generator, routineName)
+      ) {
+        Object.defineProperty(generator, routineName, { value: name });
+      }
       return generator;
     },
   }[name] as (...args: A) => Generator<unknown, R, any>;
   return wrapper;
 }
 
+/** @internal Names every generator-like object that inherits from `prototype`. */
+export function nameRoutinePrototype(prototype: object, name: string): void {
+  Object.defineProperty(prototype, routineName, { value: name });
+}
+
 /** The routine name of a generator object, or undefined when it has none. */
 export function nameOf(generator: object): string | undefined {
-  return (generator as { [routineName]?: string })[routineName] ?? tagged.get(generator);
+  return (generator as { [routineName]?: string })[routineName];
 }

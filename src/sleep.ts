@@ -1,32 +1,51 @@
 /**
  * Timers: `sleep` and `repeat`.
  *
- * `sleep(s)` parks the task on the worker's timer queue; a parked sleeper
- * costs no steps. It becomes runnable at the first step at or after its
- * deadline (the deadline is set when the sleep starts, in the worker's
- * clock), and equal deadlines wake in the order they were set.
+ * `sleep(s)` gives a wait object: yielding it parks the task on the
+ * worker's timer queue, where it costs no steps, until the first step at
+ * or after its deadline; equal deadlines wake in the order they were set.
+ * The deadline counts from the call to `sleep()` when it is made inside a
+ * step (in that worker's clock), else from the moment the task parks.
+ *
+ * Why a sleep is both a wait and a generator: `yield sleep(1)` parks at
+ * once (one step, no frame to push and pop), while the generator protocol
+ * lets `yield* sleep(1)` work too and lets a sleep be assigned as a task of
+ * its own. It is one small object that is also its own timer-queue entry.
  */
 import { checkSeconds } from "./clock.ts";
 import { describeValue } from "./describe.ts";
-import { routine } from "./names.ts";
-import type { Task } from "./task.ts";
+import { nameRoutinePrototype, routine } from "./names.ts";
+import { running, type Task } from "./task.ts";
 import type { TimerEntry } from "./timer-queue.ts";
 import { Wait } from "./wait.ts";
 
-/** A sleeper's wait and its entry in the timer queue, in one object. */
-class SleepWait extends Wait<void> implements TimerEntry<Task<unknown>> {
-  deadline = 0;
-  seq = 0;
-  owner: Task<unknown> | null = null;
-  readonly #seconds: number;
+const NOT_SET = -1;
 
-  constructor(seconds: number) {
+/** A sleep: its wait, its generator protocol, and its entry in the timer queue, in one object. */
+class Sleep extends Wait<void> implements Generator<unknown, void, any>, TimerEntry<Task<unknown>> {
+  /** When it wakes, in the worker's clock; NOT_SET until known. */
+  deadline: number;
+  /** Set by the timer queue, for the order of equal deadlines. */
+  seq = 0;
+  /** The parked task, while it sleeps. */
+  owner: Task<unknown> | null = null;
+  /** How long it sleeps. */
+  readonly seconds: number;
+  /** Whether it was yielded by its own next() (when it runs as a frame or under yield*). */
+  #started = false;
+
+  constructor(seconds: number, deadline: number) {
     super();
-    this.#seconds = seconds;
+    this.seconds = seconds;
+    this.deadline = deadline;
   }
 
   park(task: Task<unknown>): void {
-    this.deadline = task._worker.clock.now() + this.#seconds;
+    if (this.seconds === 0) {
+      this.wake(task); // sleep(0) only gives up control
+      return;
+    }
+    if (this.deadline === NOT_SET) this.deadline = task._worker.clock.now() + this.seconds;
     this.owner = task;
     task._worker._addTimer(this);
   }
@@ -36,19 +55,41 @@ class SleepWait extends Wait<void> implements TimerEntry<Task<unknown>> {
   }
 
   describe(): string {
-    return `sleep(${this.#seconds}) until ${this.deadline.toFixed(3)}`;
+    return this.deadline === NOT_SET
+      ? `sleep(${this.seconds})`
+      : `sleep(${this.seconds}) until ${this.deadline.toFixed(3)}`;
+  }
+
+  next(): IteratorResult<unknown, void> {
+    if (this.#started) return { value: undefined, done: true };
+    this.#started = true;
+    return { value: this, done: false };
+  }
+
+  return(value?: unknown): IteratorResult<unknown, void> {
+    this.#started = true;
+    return { value: value as undefined, done: true };
+  }
+
+  throw(error: unknown): IteratorResult<unknown, void> {
+    this.#started = true;
+    throw error;
+  }
+
+  override [Symbol.iterator](): Generator<unknown, void, any> {
+    return this;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Sleep";
   }
 }
-
-const sleepRoutine = routine(function* sleep(seconds: number): Generator<unknown, void, unknown> {
-  if (seconds === 0) yield;
-  else yield new SleepWait(seconds);
-});
+nameRoutinePrototype(Sleep.prototype, "sleep");
 
 /**
- * Waits at least `seconds` (in the worker's clock) without costing steps.
- * `sleep(0)` just gives up control. Negative or NaN seconds throw a
- * RangeError at the call.
+ * Waits at least `seconds` (in the worker's clock) without costing steps:
+ * `yield sleep(0.5)` or `yield* sleep(0.5)`. `sleep(0)` just gives up
+ * control. Negative, NaN or infinite seconds throw a RangeError at the call.
  *
  * @example
  * function* blink() {
@@ -60,7 +101,11 @@ const sleepRoutine = routine(function* sleep(seconds: number): Generator<unknown
  */
 export function sleep(seconds: number): Generator<unknown, void, any> {
   checkSeconds("sleep()", seconds);
-  return sleepRoutine(seconds);
+  const task = running.task;
+  return new Sleep(
+    seconds,
+    task === undefined || seconds === 0 ? NOT_SET : task._worker.clock.now() + seconds,
+  );
 }
 
 const repeatRoutine = routine(function* repeat(

@@ -23,7 +23,7 @@ import type { SpawnOptions } from "./worker.ts";
  *   return [yield* a.join(), yield* b.join()];
  * }
  */
-export function spawn<R>(routine: Generator<unknown, R, any>, options: SpawnOptions = {}): Task<R> {
+export function spawn<R>(routine: Generator<unknown, R, any>, options?: SpawnOptions): Task<R> {
   const parent = running.task;
   if (parent === undefined) {
     throw new Error(

@@ -12,8 +12,9 @@
  * controller) are allocated on first use.
  */
 import { CancelledError } from "./errors.ts";
-import { nameOf, routine } from "./names.ts";
+import { nameOf } from "./names.ts";
 import type { Worker } from "./worker.ts";
+import { namedYieldOnce } from "./yield-once.ts";
 
 /** The states a task can be in, as reported by `task.state`. */
 export type TaskState = "runnable" | "waiting" | "done" | "failed" | "cancelled";
@@ -62,8 +63,8 @@ export interface Deferred {
 
 /** @internal The rarely used parts of a task, allocated on first use. */
 export interface TaskExtra {
-  /** Its unfinished children, oldest first. */
-  children: Set<Task<unknown>> | null;
+  /** Its unfinished children, in no order (each child's `_slot` is its index here). */
+  children: Task<unknown>[] | null;
   /** While unwinding: frames at this index and above were pushed by cleanup and resume normally. */
   unwindFrom: number;
   /** The first error a cleanup threw while it was cancelled. */
@@ -120,10 +121,8 @@ export class Task<R = unknown> {
   _waitingOn: unknown = null;
   /** @internal The task that spawned it; null for top-level and detached tasks. */
   readonly _parent: Task<unknown> | null;
-  /** @internal Neighbours in the worker's list of live tasks. */
-  _prev: Task<unknown> | null = null;
-  /** @internal */
-  _next: Task<unknown> | null = null;
+  /** @internal Its index in its parent's children, or in the worker's top-level tasks, while it is live. */
+  _slot = 0;
   /** @internal */
   _extra: TaskExtra | null = null;
 
@@ -185,7 +184,7 @@ export class Task<R = unknown> {
   /** Its live children, oldest first. */
   get children(): Task<unknown>[] {
     const children = this._extra?.children;
-    return children == null ? [] : [...children];
+    return children == null ? [] : byAge(children);
   }
 
   /** The task that spawned it, or undefined for a top-level or detached task. */
@@ -214,7 +213,7 @@ export class Task<R = unknown> {
    * `CancelledError` if it was cancelled. `yield task` does the same.
    */
   join(): Generator<unknown, R, any> {
-    return joinRoutine(this) as Generator<unknown, R, any>;
+    return new JoinRoutine(this) as Generator<unknown, R, any>;
   }
 
   /** Cancels it: its children first, then its stack unwinds top-down so every `finally` runs. */
@@ -250,7 +249,7 @@ export class Task<R = unknown> {
   /** @internal Whether it has unfinished children. */
   _hasChildren(): boolean {
     const children = this._extra?.children;
-    return children != null && children.size > 0;
+    return children != null && children.length > 0;
   }
 
   /** @internal */
@@ -279,8 +278,9 @@ export class Task<R = unknown> {
   }
 }
 
-const joinRoutine = routine(function* join(
-  task: Task<unknown>,
-): Generator<unknown, unknown, unknown> {
-  return yield task;
-});
+/** @internal Tasks sorted oldest first. */
+export function byAge(tasks: readonly Task<unknown>[]): Task<unknown>[] {
+  return [...tasks].sort((a, b) => a.id - b.id);
+}
+
+const JoinRoutine = namedYieldOnce("join");

@@ -18,8 +18,9 @@
  * Everything that waits (sleep, join, promises, and later channels,
  * processes and sockets) is built on this, never on the worker's loop.
  */
-import { routine } from "./names.ts";
+
 import type { Task } from "./task.ts";
+import { namedYieldOnce } from "./yield-once.ts";
 
 /** The outcome a wake gave to a task that never took it. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -146,14 +147,10 @@ export function park<T>(
   if (typeof setup !== "function") {
     throw new TypeError(`park() expects a setup function, got ${typeof setup}`);
   }
-  return parkRoutine(new CallbackWait<T>(setup, description)) as Generator<unknown, T, any>;
+  return new ParkRoutine(new CallbackWait<T>(setup, description)) as Generator<unknown, T, any>;
 }
 
-const parkRoutine = routine(function* park(
-  wait: Wait<unknown>,
-): Generator<unknown, unknown, unknown> {
-  return yield wait;
-});
+const ParkRoutine = namedYieldOnce("park");
 
 /** Parks its task until the task is cancelled. */
 class Suspension extends Wait<never> {

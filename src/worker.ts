@@ -42,6 +42,7 @@ import { nameOf } from "./names.ts";
 import { RunQueue } from "./run-queue.ts";
 import {
   BODY_ENDED,
+  byAge,
   CANCELLED,
   CANCELLING,
   CLEANUP_FAILED,
@@ -98,7 +99,7 @@ export interface SpawnOptions extends AssignOptions {
 /** The marker a task waits on while its children end. */
 class Children {
   describe(task: Task<unknown>): string {
-    const n = task._extra?.children?.size ?? 0;
+    const n = task._extra?.children?.length ?? 0;
     return `its ${n} ${n === 1 ? "child" : "children"}`;
   }
 }
@@ -146,9 +147,8 @@ export class Worker {
   readonly #timerPollSteps: number;
   /** Steps left until the next read of the clock for due timers. */
   #timerPollCountdown = 0;
-  /** The oldest and newest live tasks (a linked list through _prev/_next). */
-  #first: Task<unknown> | null = null;
-  #last: Task<unknown> | null = null;
+  /** Live top-level tasks, in no order (each task's `_slot` is its index here; children live in their parents). */
+  readonly #roots: Task<unknown>[] = [];
   /** Number of live tasks. */
   #live = 0;
   /** The id the next task gets. */
@@ -187,7 +187,7 @@ export class Worker {
    * Adds a top-level task running `routine` (a generator object) and
    * returns it. Its first step comes on a later tick.
    */
-  assign<R>(routine: Generator<unknown, R, any>, options: AssignOptions = {}): Task<R> {
+  assign<R>(routine: Generator<unknown, R, any>, options?: AssignOptions): Task<R> {
     checkGenerator("assign()", routine);
     return this.#createTask(routine, null, checkName("assign()", options));
   }
@@ -195,13 +195,18 @@ export class Worker {
   /** Live (unfinished) tasks, oldest first. */
   get tasks(): readonly Task<unknown>[] {
     const out: Task<unknown>[] = [];
-    for (let t = this.#first; t !== null; t = t._next) out.push(t);
-    return out;
+    const pending = [...this.#roots];
+    for (let t = pending.pop(); t !== undefined; t = pending.pop()) {
+      out.push(t);
+      const children = t._extra?.children;
+      if (children != null) pending.push(...children);
+    }
+    return byAge(out);
   }
 
   /** Cancels every live top-level task (and so every task). */
   cancelAll(): void {
-    for (const task of this.tasks) if (task._parent === null) this._cancel(task);
+    for (const task of byAge(this.#roots)) this._cancel(task);
   }
 
   // --------------------------------------------------------------- driving
@@ -320,7 +325,7 @@ export class Worker {
       if (stack.length > 0) lines.push(`${indent}  at ${stack.join(" > ")}`);
       for (const child of task.children) visit(child, depth + 1);
     };
-    for (let t = this.#first; t !== null; t = t._next) if (t._parent === null) visit(t, 0);
+    for (const t of byAge(this.#roots)) visit(t, 0);
     return lines.join("\n");
   }
 
@@ -394,11 +399,11 @@ export class Worker {
   _spawn<R>(
     parent: Task<unknown>,
     routine: Generator<unknown, R, any>,
-    options: SpawnOptions,
+    options: SpawnOptions | undefined,
   ): Task<R> {
     checkGenerator("spawn()", routine);
     const name = checkName("spawn()", options);
-    const task = this.#createTask(routine, options.detached === true ? null : parent, name);
+    const task = this.#createTask(routine, options?.detached === true ? null : parent, name);
     if (task._parent !== null && parent._flags & CANCELLING) this._cancel(task);
     return task;
   }
@@ -426,8 +431,8 @@ export class Worker {
       if (t._state >= DONE || t._flags & CANCELLING) continue;
       t._flags |= CANCELLING;
       order.push(t);
-      const children = t._extra?.children;
-      if (children != null) for (const child of children) pending.push(child);
+      // Pushed oldest first, so the youngest is marked first and, after the reversal below, handled last.
+      for (const child of t.children) pending.push(child);
     }
     for (let i = order.length - 1; i >= 0; i--) this.#beginCancel(order[i] as Task<unknown>);
     if (this.#idleWake !== null) this.#kick();
@@ -438,6 +443,11 @@ export class Worker {
   /** The step ended with `yield value` (not null): call, park, join, or refuse it. */
   #dispatch(task: Task<unknown>, value: unknown): void {
     if (typeof value === "object" && value !== null) {
+      // Waits first: a sleep is also a generator, but yielding it parks.
+      if (value instanceof Wait) {
+        this.#park(task, value);
+        return;
+      }
       const v = value as { next?: unknown; throw?: unknown; then?: unknown };
       if (typeof v.next === "function" && typeof v.throw === "function") {
         // Call: push the generator; it starts on this task's next step.
@@ -446,10 +456,6 @@ export class Worker {
         else task._callers.push(top);
         task._top = value as Generator<unknown, unknown, unknown>;
         this.#runQueue.push(task);
-        return;
-      }
-      if (value instanceof Wait) {
-        this.#park(task, value);
         return;
       }
       if (value instanceof Task) {
@@ -649,7 +655,7 @@ export class Worker {
       this.#unlink(task);
       this.counters.tasksFinished++;
       const parent: Task<unknown> | null = task._parent;
-      parent?._extra?.children?.delete(task);
+
       const extra = task._extra;
       if (extra !== null) {
         if (extra.controller !== null && end === CANCELLED && !extra.controller.signal.aborted) {
@@ -843,31 +849,29 @@ export class Worker {
     name: string | undefined,
   ): Task<R> {
     const task = new Task<R>(this, this.#nextId++, routine, parent, name);
-    if (this.#last === null) this.#first = task;
-    else {
-      this.#last._next = task;
-      task._prev = this.#last;
-    }
-    this.#last = task;
-    this.#live++;
-    this.counters.tasksCreated++;
+    let siblings = this.#roots;
     if (parent !== null) {
       const extra = parent._extraFields();
-      if (extra.children === null) extra.children = new Set();
-      extra.children.add(task);
+      if (extra.children === null) extra.children = [];
+      siblings = extra.children;
     }
+    task._slot = siblings.length;
+    siblings.push(task);
+    this.#live++;
+    this.counters.tasksCreated++;
     this.#runQueue.push(task);
     if (this.#idleWake !== null) this.#kick();
     return task;
   }
 
   #unlink(task: Task<unknown>): void {
-    if (task._prev === null) this.#first = task._next;
-    else task._prev._next = task._next;
-    if (task._next === null) this.#last = task._prev;
-    else task._next._prev = task._prev;
-    task._prev = null;
-    task._next = null;
+    const siblings =
+      task._parent === null ? this.#roots : (task._parent._extra?.children as Task<unknown>[]);
+    const last = siblings.pop() as Task<unknown>;
+    if (last !== task) {
+      siblings[task._slot] = last;
+      last._slot = task._slot;
+    }
     this.#live--;
   }
 
@@ -1039,6 +1043,7 @@ function checkGenerator(call: string, value: unknown): void {
 }
 
 function checkName(call: string, options: unknown): string | undefined {
+  if (options === undefined) return undefined;
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`${call} expects an options object, got ${describeValue(options)}`);
   }

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { routine, sleep, spawn, VirtualClock, Worker } from "../src/index.ts";
+import { repeat, routine, sleep, spawn, VirtualClock, Worker } from "../src/index.ts";
 
 describe("names", () => {
   it("come from options.name, else the routine's name, else task#N", () => {
@@ -44,9 +44,17 @@ describe("names", () => {
     const napper = routine(function* napper() {
       yield sleep(1);
     });
-    const task = worker.assign(napper());
+    const waiter = routine(function* waiter() {
+      const child = spawn(napper());
+      yield child.join(); // a call of the library's "join" routine
+    });
+    const task = worker.assign(waiter());
+    const repeating = worker.assign(repeat(1, () => {}));
     while (worker.tick()) {}
-    assert.deepEqual(task.stack, ["napper", "sleep"]);
+    assert.deepEqual(task.stack, ["waiter", "join"]);
+    assert.deepEqual(repeating.stack, ["repeat"]);
+    assert.equal(repeating.name, "repeat");
+    assert.match(worker.dump(), /task "napper" waiting on sleep\(1\) until 1\.000/);
   });
 });
 
@@ -65,7 +73,7 @@ describe("task.stack", () => {
     const task = worker.assign(root());
     assert.deepEqual(task.stack, ["root"]);
     while (worker.tick()) {}
-    assert.deepEqual(task.stack, ["root", "<anonymous>", "leaf", "sleep"]);
+    assert.deepEqual(task.stack, ["root", "<anonymous>", "leaf"]);
     worker.work();
     assert.deepEqual(task.stack, []);
   });
@@ -96,7 +104,7 @@ describe("dump()", () => {
     assert.match(dump, /\n {2}task "main" waiting on task "child"\n {4}at main\n/);
     assert.match(
       dump,
-      /\n {4}task "child" waiting on sleep\(2\) until 2\.000\n {6}at child > sleep\n/,
+      /\n {4}task "child" waiting on sleep\(2\) until 2\.000\n {6}at child\n/,
     );
     assert.match(dump, /\n {2}task "spinner" runnable\n {4}at spinner/);
   });
