@@ -102,10 +102,7 @@ describe("dump()", () => {
       /^worker: 3 live tasks, 1 runnable, 1 sleeping; 6 steps, 3 tasks created, 0 finished; clock 0\.000 s/,
     );
     assert.match(dump, /\n {2}task "main" waiting on task "child"\n {4}at main\n/);
-    assert.match(
-      dump,
-      /\n {4}task "child" waiting on sleep\(2\) until 2\.000\n {6}at child\n/,
-    );
+    assert.match(dump, /\n {4}task "child" waiting on sleep\(2\) until 2\.000\n {6}at child\n/);
     assert.match(dump, /\n {2}task "spinner" runnable\n {4}at spinner/);
   });
 });
