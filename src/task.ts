@@ -69,6 +69,8 @@ export interface TaskExtra {
   unwindFrom: number;
   /** The first error a cleanup threw while it was cancelled. */
   cleanupError: unknown;
+  /** How many joiners were handed its error and have not yet dropped it unseen. */
+  unseenBy: number;
   /** Tasks parked in `join` on this task. */
   joiners: Task<unknown>[] | null;
   /** Made by toPromise(). */
@@ -259,6 +261,7 @@ export class Task<R = unknown> {
         children: null,
         unwindFrom: 0,
         cleanupError: undefined,
+        unseenBy: 0,
         joiners: null,
         deferred: null,
         pendingErrors: null,

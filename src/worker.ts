@@ -105,6 +105,9 @@ class Children {
 }
 const CHILDREN = new Children();
 
+/** The marker a task "waits on" while it is queued with the outcome of a task that had already ended. */
+const ENDED = { describe: () => "an ended task" };
+
 /** How often (in steps) the real clock is read for due timers: each read costs ~0.1 us. */
 const REAL_CLOCK_POLL_STEPS = 16;
 /** How long run() steps before it lets the event loop in, in milliseconds. */
@@ -504,9 +507,11 @@ export class Worker {
       return;
     }
     if (target._state >= DONE) {
+      // A re-read of an ended task: its error (if any) was already handed on, so a cancel that drops it reports nothing.
       const outcome = outcomeFor(target);
       task._mode = outcome.ok ? NEXT : THROW;
       task._input = outcome.ok ? outcome.value : outcome.error;
+      task._waitingOn = ENDED;
       this.#runQueue.push(task);
       return;
     }
@@ -664,7 +669,10 @@ export class Worker {
         const joiners = extra.joiners;
         extra.joiners = null;
         if (joiners !== null && joiners.length > 0) {
-          if (end === FAILED) task._flags |= HANDLED;
+          if (end === FAILED) {
+            task._flags |= HANDLED;
+            extra.unseenBy = joiners.length;
+          }
           const outcome = outcomeFor(task);
           for (const joiner of joiners)
             joiner._worker._wake(
@@ -718,7 +726,8 @@ export class Worker {
     // Thrown into the parent at its current yield.
     if (
       parent === running.task ||
-      (parent._state === RUNNABLE && (parent._waitingOn !== null || parent._mode !== NEXT))
+      (parent._state === RUNNABLE &&
+        ((parent._waitingOn !== null && parent._waitingOn !== ENDED) || parent._mode !== NEXT))
     ) {
       const extra = parent._extraFields();
       if (extra.pendingErrors === null) extra.pendingErrors = [error];
@@ -731,12 +740,14 @@ export class Worker {
       parent._state = RUNNABLE;
       this.#runQueue.push(parent);
     }
+    parent._waitingOn = null; // the re-read of an ended task it was queued with is replaced
     parent._mode = THROW;
     parent._input = error;
   }
 
   /** Starts cancelling one task whose tree is already marked CANCELLING (children first). */
   #beginCancel(task: Task<unknown>): void {
+    task._flags &= ~INTERRUPTED; // set again below if it is stepping now
     const extra = task._extra;
     if (extra !== null) {
       if (extra.controller !== null && !extra.controller.signal.aborted) {
@@ -808,12 +819,20 @@ export class Worker {
         this.#report(error, task);
       }
     } else if (on instanceof Task) {
-      const joiners = on._extra?.joiners;
+      const extra = on._extra;
+      const joiners = extra?.joiners;
       const index = joiners?.indexOf(task) ?? -1;
       if (index >= 0) joiners?.splice(index, 1);
-      // The joined task's error was handed over but will never be seen: report it instead.
-      if (outcome !== undefined && !outcome.ok && on._state === FAILED)
+      // Every joiner that was handed the joined task's error dropped it unseen: report it rather than lose it.
+      if (
+        outcome !== undefined &&
+        !outcome.ok &&
+        on._state === FAILED &&
+        extra != null &&
+        --extra.unseenBy === 0
+      ) {
         this.#report(outcome.error, on);
+      }
     }
   }
 
