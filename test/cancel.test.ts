@@ -296,4 +296,59 @@ describe("cancel", () => {
     worker.work();
     assert.deepEqual(trace, ["child is runnable", "child is cancelled"]);
   });
+
+  it("does not report again an error the task had already handled, when it is cancelled right after joining", () => {
+    const { worker, errors } = virtualWorker();
+    const failing = routine(function* failing(): Generator<unknown, never> {
+      throw new Error("E1");
+    });
+    const caught: string[] = [];
+    function* joiner() {
+      const child = spawn(failing());
+      try {
+        yield* child.join();
+      } catch (error) {
+        caught.push((error as Error).message);
+      }
+      yield* child.join(); // re-reads the ended child: queued with its error again
+    }
+    const task = worker.assign(joiner());
+    worker.tick(); // the joiner spawns, joins and parks
+    worker.tick(); // the child fails; the joiner is handed E1
+    worker.tick(); // the joiner catches E1 and joins again: queued with E1 once more
+    task.cancel(); // before it takes the re-read
+    worker.work();
+    assert.deepEqual(caught, ["E1"]);
+    assert.deepEqual(errors, [], "E1 was handled once; nothing is reported");
+    assert.equal(task.state, "cancelled");
+  });
+
+  it("runs the first yield of cleanup even when a child's error was waiting for the task", () => {
+    const { clock, worker, errors } = virtualWorker();
+    const trace: string[] = [];
+    const failing = routine(function* failing(): Generator<unknown, never> {
+      throw new Error("child failed");
+    });
+    function* parent() {
+      spawn(failing());
+      spawn(failing());
+      try {
+        yield;
+      } finally {
+        trace.push(`cleanup starts at ${clock.now()}`);
+        yield sleep(5);
+        trace.push(`cleanup ends at ${clock.now()}`);
+      }
+    }
+    const task = worker.assign(parent());
+    for (let i = 0; i < 3; i++) worker.tick();
+    task.cancel();
+    worker.work();
+    assert.deepEqual(trace, ["cleanup starts at 0", "cleanup ends at 5"]);
+    assert.equal(
+      errors.length,
+      2,
+      "both children's errors are reported, since the parent cannot take them",
+    );
+  });
 });
