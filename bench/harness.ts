@@ -11,7 +11,7 @@ import type { ClockworkApi } from "./clockwork.ts";
 // ---------------------------------------------------------------------------
 // Shapes
 
-/** What every case gets: the mode, and helpers that depend on it. */
+/** What every case gets: the mode (quick: smaller counts, fewer runs). */
 export interface Env {
   readonly quick: boolean;
 }
@@ -84,10 +84,6 @@ export const noop = (): void => {};
 
 export function fail(error: string): { readonly error: string } {
   return { error };
-}
-
-export function isRangeError(e: unknown): boolean {
-  return e instanceof RangeError;
 }
 
 export function message(e: unknown): string {
@@ -235,9 +231,9 @@ export interface TimingOptions {
   readonly maxRuns: number;
 }
 
-/** Default budgets: the quick mode does one or two measured runs. */
+/** Default budgets: the quick mode makes at most 10 runs in about 0.6 s (slow cases: one). */
 export function timing(env: Env, slow = false): TimingOptions {
-  if (env.quick) return { budgetMs: slow ? 300 : 600, minRuns: 1, maxRuns: 3 };
+  if (env.quick) return { budgetMs: slow ? 300 : 600, minRuns: 1, maxRuns: 10 };
   return { budgetMs: slow ? 4000 : 3000, minRuns: slow ? 1 : 3, maxRuns: 15 };
 }
 
@@ -249,9 +245,14 @@ export type RunFn = () => Promise<number | undefined> | number | undefined;
 
 /**
  * Median duration of one run, in ms. One warm-up run (timed, not counted)
- * sizes the number of measured runs to the budget; tinybench then makes them,
- * with a forced gc before each so that one run's garbage is not collected in
- * the next.
+ * sizes the number of measured runs to the budget; tinybench then makes them.
+ *
+ * There is a forced gc before the warm-up, not before each run: a full gc
+ * between runs kills the previous run's objects and with them the hidden
+ * classes that optimised code was specialised on, so V8 deoptimises that code
+ * ("weak objects", "code dependencies") and every run starts cold again
+ * (measured on clockwork's Worker.work/_step: 60 to 780 ns per step instead of
+ * a steady ~65). A run's garbage is part of the steady-state cost anyway.
  */
 export async function timeRun(fn: RunFn, options: TimingOptions): Promise<number> {
   gc();
@@ -273,9 +274,9 @@ export async function timeRun(fn: RunFn, options: TimingOptions): Promise<number
   });
   const wrap = (r: number | undefined) => (r === undefined ? undefined : { overriddenDuration: r });
   if (isAsync) {
-    bench.add("run", async () => wrap(await fn()), { async: true, beforeEach: gc });
+    bench.add("run", async () => wrap(await fn()), { async: true });
   } else {
-    bench.add("run", () => wrap(fn() as number | undefined), { async: false, beforeEach: gc });
+    bench.add("run", () => wrap(fn() as number | undefined), { async: false });
   }
   await bench.run();
   const task = bench.tasks[0];

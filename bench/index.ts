@@ -133,6 +133,11 @@ async function main(): Promise<void> {
   console.log(
     `clockwork benchmarks (${quick ? "quick" : "full"}): node ${process.version}, ${cpus().length} x ${cpu}`,
   );
+  if (quick) {
+    console.log(
+      "quick mode: counts 10x smaller and few runs, a smoke run; figures are indicative only",
+    );
+  }
   const core = await loadClockwork();
   if (core.ok) console.log("clockwork core: loaded from src/index.ts");
   else console.log(`clockwork core: NOT LOADED, ${core.reason}; every clockwork case is skipped`);

@@ -8,6 +8,7 @@ import co from "co";
 import { run as effectionRun, type Operation } from "effection";
 import csp from "js-csp";
 import { call } from "redux-saga/effects";
+import { asyncRec } from "./async-rec.ts";
 import type { CwRoutine } from "./clockwork.ts";
 import {
   type Case,
@@ -33,16 +34,14 @@ interface Params {
   deep: number;
   /** The depth that must complete. */
   huge: number;
-  /** Bottom-level steps timed at depth 1, `mid` and `deep`. */
-  k1: number;
-  kMid: number;
-  kDeep: number;
+  /** Bottom-level steps timed, the same at every depth (so garbage per run is the same). */
+  k: number;
 }
 
 export function params(env: Env): Params {
   return env.quick
-    ? { mid: 1_000, deep: 10_000, huge: 1_000_000, k1: 20_000, kMid: 1_000, kDeep: 1_000 }
-    : { mid: 1_000, deep: 10_000, huge: 1_000_000, k1: 100_000, kMid: 5_000, kDeep: 5_000 };
+    ? { mid: 1_000, deep: 10_000, huge: 1_000_000, k: 5_000 }
+    : { mid: 1_000, deep: 10_000, huge: 1_000_000, k: 20_000 };
 }
 
 function metrics(p: Params): Metric[] {
@@ -75,9 +74,9 @@ async function profile(env: Env, once: RunOnce): Promise<Values> {
   const out: Record<string, Value> = {};
   let overflowed = false;
   for (const [key, depth, k] of [
-    ["d1", 1, p.k1],
-    ["mid", p.mid, p.kMid],
-    ["deep", p.deep, p.kDeep],
+    ["d1", 1, p.k],
+    ["mid", p.mid, p.k],
+    ["deep", p.deep, p.k],
   ] as const) {
     try {
       const ms = await timeRun(() => once(depth, k), timing(env));
@@ -103,21 +102,37 @@ async function completes(depth: number, once: RunOnce): Promise<Value> {
   }
 }
 
+/**
+ * What a run tells its routines (k, the bottom steps) and they tell it back
+ * (ms, the bottom loop's time). The routines are made once per case, not per
+ * run: a fresh closure per run is optimised erratically after the forced gc
+ * that precedes each run (measured: 40 to 600 ns per step for the same code).
+ */
+interface Bottom {
+  k: number;
+  ms: number;
+}
+
+function bottom(): Bottom {
+  return { k: 0, ms: 0 };
+}
+
 export const cases: Case[] = [
   {
     name: "limit (hand trampoline)",
     kind: "limit",
     how: "bare generators on an explicit stack: a yielded generator is pushed, a finished one popped, only the top is resumed",
     async run(env) {
+      const b = bottom();
+      function* rec(n: number): Generator<unknown, unknown, unknown> {
+        if (n > 0) return yield rec(n - 1);
+        const t0 = performance.now();
+        for (let i = 0; i < b.k; i++) yield;
+        b.ms = performance.now() - t0;
+        return b.k;
+      }
       return profile(env, (depth, k) => {
-        let bottomMs = 0;
-        function* rec(n: number): Generator<unknown, unknown, unknown> {
-          if (n > 0) return yield rec(n - 1);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) yield;
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         const stack: Generator<unknown, unknown, unknown>[] = [rec(depth)];
         let value: unknown;
         let result: unknown;
@@ -134,7 +149,7 @@ export const cases: Case[] = [
           }
         }
         check(result, k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -143,20 +158,21 @@ export const cases: Case[] = [
     kind: "peer",
     how: "native delegation `return yield* rec(n - 1)`, bottom does plain `yield`, driven by a next() loop",
     async run(env) {
+      const b = bottom();
+      function* rec(n: number): Generator<undefined, number, unknown> {
+        if (n > 0) return yield* rec(n - 1);
+        const t0 = performance.now();
+        for (let i = 0; i < b.k; i++) yield;
+        b.ms = performance.now() - t0;
+        return b.k;
+      }
       return profile(env, (depth, k) => {
-        let bottomMs = 0;
-        function* rec(n: number): Generator<undefined, number, unknown> {
-          if (n > 0) return yield* rec(n - 1);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) yield;
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         const g = rec(depth);
         let r = g.next();
         while (!r.done) r = g.next();
         check(r.value, k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -165,17 +181,12 @@ export const cases: Case[] = [
     kind: "peer",
     how: "`return await rec(n - 1)`, bottom does `await null`",
     async run(env) {
+      const b = bottom();
+      const rec = asyncRec(b);
       return profile(env, async (depth, k) => {
-        let bottomMs = 0;
-        async function rec(n: number): Promise<number> {
-          if (n > 0) return await rec(n - 1);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) await null;
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         check(await rec(depth), k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -184,18 +195,19 @@ export const cases: Case[] = [
     kind: "peer",
     how: "`return yield rec(n - 1)` (co runs a yielded generator as a nested co), bottom yields a resolved promise",
     async run(env) {
+      const b = bottom();
       const resolved = Promise.resolve();
+      function* rec(n: number): Generator<unknown, unknown, unknown> {
+        if (n > 0) return yield rec(n - 1);
+        const t0 = performance.now();
+        for (let i = 0; i < b.k; i++) yield resolved;
+        b.ms = performance.now() - t0;
+        return b.k;
+      }
       return profile(env, async (depth, k) => {
-        let bottomMs = 0;
-        function* rec(n: number): Generator<unknown, unknown, unknown> {
-          if (n > 0) return yield rec(n - 1);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) yield resolved;
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         check(await co(rec, depth), k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -204,19 +216,20 @@ export const cases: Case[] = [
     kind: "peer",
     how: "`return yield call(rec, n - 1)`, bottom does `yield call(() => resolvedPromise)` (as in switch)",
     async run(env) {
+      const b = bottom();
       const resolved = Promise.resolve();
       const tick = () => resolved;
+      function* rec(n: number): Generator<unknown, unknown, unknown> {
+        if (n > 0) return yield call(rec, n - 1);
+        const t0 = performance.now();
+        for (let i = 0; i < b.k; i++) yield call(tick);
+        b.ms = performance.now() - t0;
+        return b.k;
+      }
       return profile(env, async (depth, k) => {
-        let bottomMs = 0;
-        function* rec(n: number): Generator<unknown, unknown, unknown> {
-          if (n > 0) return yield call(rec, n - 1);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) yield call(tick);
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         check(await startQuietSaga(rec, depth).toPromise(), k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -225,17 +238,18 @@ export const cases: Case[] = [
     kind: "peer",
     how: "each level a go block: `return yield go(rec, [n - 1])` (take its result channel), bottom does `yield null`",
     async run(env) {
+      const b = bottom();
+      function* rec(n: number): Generator<unknown, unknown, unknown> {
+        if (n > 0) return yield csp.go(rec, [n - 1]);
+        const t0 = performance.now();
+        for (let i = 0; i < b.k; i++) yield null;
+        b.ms = performance.now() - t0;
+        return b.k;
+      }
       return profile(env, async (depth, k) => {
-        let bottomMs = 0;
-        function* rec(n: number): Generator<unknown, unknown, unknown> {
-          if (n > 0) return yield csp.go(rec, [n - 1]);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) yield null;
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         check(await takePromise(csp.go(rec, [depth])), k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -244,17 +258,18 @@ export const cases: Case[] = [
     kind: "peer",
     how: "native delegation `return yield* rec(n - 1)` (Effection's way to call an operation), bottom does yieldNow() (as in switch)",
     async run(env) {
+      const b = bottom();
+      function* rec(n: number): Operation<number> {
+        if (n > 0) return yield* rec(n - 1);
+        const t0 = performance.now();
+        for (let i = 0; i < b.k; i++) yield* yieldNow();
+        b.ms = performance.now() - t0;
+        return b.k;
+      }
       return profile(env, async (depth, k) => {
-        let bottomMs = 0;
-        function* rec(n: number): Operation<number> {
-          if (n > 0) return yield* rec(n - 1);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) yield* yieldNow();
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         check(await effectionRun(() => rec(depth)), k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -263,20 +278,21 @@ export const cases: Case[] = [
     kind: "clockwork",
     how: "`return yield rec(n - 1)` (trampolined on the task's own stack), bottom does plain `yield`; assign() + work()",
     async run(cw, env) {
+      const b = bottom();
+      function* rec(n: number): CwRoutine<unknown> {
+        if (n > 0) return yield rec(n - 1);
+        const t0 = performance.now();
+        for (let i = 0; i < b.k; i++) yield;
+        b.ms = performance.now() - t0;
+        return b.k;
+      }
       return profile(env, (depth, k) => {
-        let bottomMs = 0;
-        function* rec(n: number): CwRoutine<unknown> {
-          if (n > 0) return yield rec(n - 1);
-          const t0 = performance.now();
-          for (let i = 0; i < k; i++) yield;
-          bottomMs = performance.now() - t0;
-          return k;
-        }
+        b.k = k;
         const w = new cw.Worker();
         const task = w.assign(rec(depth));
         w.work();
         check(task.result, k);
-        return bottomMs;
+        return b.ms;
       });
     },
   },
@@ -299,7 +315,7 @@ export const suite: Suite = {
     return [
       {
         title: "recursion: one resume at the bottom of a call chain",
-        params: `${fmtCount(p.k1)} bottom steps timed at depth 1, ${fmtCount(p.kMid)} at depth ${fmtCount(p.mid)} and ${fmtCount(p.deep)}; depth ${fmtCount(p.huge)} run once (not tried after an overflow)`,
+        params: `${fmtCount(p.k)} bottom steps timed at depths 1, ${fmtCount(p.mid)} and ${fmtCount(p.deep)}; depth ${fmtCount(p.huge)} run once (not tried after an overflow)`,
         goal: `depth ${fmtCount(p.deep)} within 1.5x of depth 1; depth ${fmtCount(p.huge)} completes on the default stack`,
         baseline: "limit (hand trampoline)",
         metrics: metrics(p),
