@@ -43,6 +43,8 @@ export interface ClockworkApi {
   }) => CwWorker;
   VirtualClock: new (start?: number) => CwVirtualClock;
   sleep(seconds: number): CwRoutine<void>;
+  /** A wait that never wakes: `yield suspend()` parks until cancelled. */
+  suspend(): unknown;
   spawn<R>(routine: CwRoutine<R>, options?: { name?: string; detached?: boolean }): CwTask<R>;
   run<R>(routine: CwRoutine<R>): Promise<R>;
   wrap<R>(routine: CwRoutine<R>): R;
@@ -52,7 +54,7 @@ export type CoreLoad =
   | { readonly ok: true; readonly api: ClockworkApi }
   | { readonly ok: false; readonly reason: string };
 
-const required = ["Worker", "VirtualClock", "sleep", "spawn", "run", "wrap"] as const;
+const required = ["Worker", "VirtualClock", "sleep", "suspend", "spawn", "run", "wrap"] as const;
 
 /** Imports ../src/index.ts; never throws: a failure comes back as a reason. */
 export async function loadClockwork(): Promise<CoreLoad> {

@@ -162,7 +162,32 @@ export const cases: Case[] = [
   {
     name: "clockwork",
     kind: "clockwork",
-    how: "one Worker on a VirtualClock; each task at `yield sleep(1e9)`, tick() until false; cancelAll() afterwards",
+    how: "one Worker; each task at `yield suspend()` (parked until cancelled), tick() until false; cancelAll() afterwards",
+    async run(cw, env) {
+      return measure(env, (n, keep) => {
+        const w = new cw.Worker();
+        const parked = function* (): CwRoutine {
+          yield cw.suspend();
+        };
+        for (let i = 0; i < n; i++) keep[i] = w.assign(parked());
+        while (w.tick()) {
+          // step every task until it is parked
+        }
+        return async () => {
+          w.cancelAll();
+          while (w.tick()) {
+            // let the cancellations unwind
+          }
+          if (w.tasks.length !== 0)
+            throw new Error(`${w.tasks.length} tasks left after cancelAll()`);
+        };
+      });
+    },
+  },
+  {
+    name: "clockwork, asleep",
+    kind: "clockwork",
+    how: "(for comparison, not the goal) one Worker on a VirtualClock; each task at `yield sleep(1e9)`, tick() until false; cancelAll() afterwards",
     async run(cw, env) {
       return measure(env, (n, keep) => {
         const w = new cw.Worker({ clock: new cw.VirtualClock() });

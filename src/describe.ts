@@ -43,3 +43,24 @@ const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as 
 export function isGeneratorFunction(value: unknown): value is (...args: never[]) => Generator {
   return typeof value === "function" && value instanceof (GeneratorFunction as typeof Function);
 }
+
+/** Native generator objects inherit from %GeneratorPrototype%; `instanceof` this is a fast check. */
+function NativeGenerator(): void {}
+NativeGenerator.prototype = (
+  GeneratorFunction as { prototype: { prototype: object } }
+).prototype.prototype;
+
+/**
+ * True for generator objects and for objects with the generator protocol
+ * (next, throw and return), such as the library's own small routines.
+ * Native generators are recognised by their prototype, which is cheaper
+ * than three property loads on objects of many shapes.
+ */
+export function isGenerator(value: unknown): value is Generator<unknown, unknown, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  if (value instanceof (NativeGenerator as unknown as typeof Object)) return true;
+  const v = value as { next?: unknown; throw?: unknown; return?: unknown };
+  return (
+    typeof v.next === "function" && typeof v.throw === "function" && typeof v.return === "function"
+  );
+}

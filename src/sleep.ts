@@ -32,7 +32,7 @@ class Sleep extends Wait<void> implements Generator<unknown, void, any>, TimerEn
   /** How long it sleeps. */
   readonly seconds: number;
   /** Whether it was yielded by its own next() (when it runs as a frame or under yield*). */
-  #started = false;
+  private _started = false;
 
   constructor(seconds: number, deadline: number) {
     super();
@@ -61,18 +61,18 @@ class Sleep extends Wait<void> implements Generator<unknown, void, any>, TimerEn
   }
 
   next(): IteratorResult<unknown, void> {
-    if (this.#started) return { value: undefined, done: true };
-    this.#started = true;
+    if (this._started) return { value: undefined, done: true };
+    this._started = true;
     return { value: this, done: false };
   }
 
   return(value?: unknown): IteratorResult<unknown, void> {
-    this.#started = true;
+    this._started = true;
     return { value: value as undefined, done: true };
   }
 
   throw(error: unknown): IteratorResult<unknown, void> {
-    this.#started = true;
+    this._started = true;
     throw error;
   }
 

@@ -182,15 +182,15 @@ const suspension = new Suspension();
 
 /** Waits for a promise (or any thenable) to settle. */
 export class PromiseWait extends Wait<unknown> {
-  readonly #promise: PromiseLike<unknown>;
+  private readonly _promise: PromiseLike<unknown>;
 
   constructor(promise: PromiseLike<unknown>) {
     super();
-    this.#promise = promise;
+    this._promise = promise;
   }
 
   park(task: Task<unknown>): void {
-    this.#promise.then(
+    this._promise.then(
       (value) => this.wake(task, value),
       (error: unknown) => this.fail(task, error),
     );

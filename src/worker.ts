@@ -36,7 +36,7 @@
  * gets a step before any task gets two.
  */
 import { type Clock, checkSeconds, realClock, VirtualClock } from "./clock.ts";
-import { describeValue, isGeneratorFunction } from "./describe.ts";
+import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
 import { nameOf } from "./names.ts";
 import { RunQueue } from "./run-queue.ts";
@@ -451,8 +451,7 @@ export class Worker {
         this.#park(task, value);
         return;
       }
-      const v = value as { next?: unknown; throw?: unknown; then?: unknown };
-      if (typeof v.next === "function" && typeof v.throw === "function") {
+      if (isGenerator(value)) {
         // Call: push the generator; it starts on this task's next step.
         const top = task._top as Generator<unknown, unknown, unknown>;
         if (task._callers === null) task._callers = [top];
@@ -465,7 +464,7 @@ export class Worker {
         this.#join(task, value);
         return;
       }
-      if (typeof v.then === "function") {
+      if (typeof (value as { then?: unknown }).then === "function") {
         this.#park(task, new PromiseWait(value as PromiseLike<unknown>));
         return;
       }
@@ -1041,15 +1040,7 @@ function badYieldMessage(task: Task<unknown>, value: unknown): string {
 }
 
 function checkGenerator(call: string, value: unknown): void {
-  if (typeof value === "object" && value !== null) {
-    const v = value as { next?: unknown; throw?: unknown; return?: unknown };
-    if (
-      typeof v.next === "function" &&
-      typeof v.throw === "function" &&
-      typeof v.return === "function"
-    )
-      return;
-  }
+  if (isGenerator(value)) return;
   if (isGeneratorFunction(value)) {
     const name = value.name || "routine";
     throw new TypeError(

@@ -12,27 +12,27 @@ import { nameRoutinePrototype } from "./names.ts";
 
 export class YieldOnce<T> implements Generator<unknown, T, any> {
   /** What it yields on its first resume. */
-  readonly #value: unknown;
+  private readonly _value: unknown;
   /** Whether it has yielded (or was ended before it could). */
-  #started = false;
+  private _started = false;
 
   constructor(value: unknown) {
-    this.#value = value;
+    this._value = value;
   }
 
   next(input?: unknown): IteratorResult<unknown, T> {
-    if (this.#started) return { value: input as T, done: true };
-    this.#started = true;
-    return { value: this.#value, done: false };
+    if (this._started) return { value: input as T, done: true };
+    this._started = true;
+    return { value: this._value, done: false };
   }
 
   return(value?: unknown): IteratorResult<unknown, T> {
-    this.#started = true;
+    this._started = true;
     return { value: value as T, done: true };
   }
 
   throw(error: unknown): IteratorResult<unknown, T> {
-    this.#started = true;
+    this._started = true;
     throw error;
   }
 
