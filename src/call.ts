@@ -9,13 +9,20 @@
 import type { Clock } from "./clock.ts";
 import { describeValue } from "./describe.ts";
 import { CancelledError } from "./errors.ts";
+import { nameRoutinePrototype } from "./names.ts";
 import { CANCELLED, Task } from "./task.ts";
 import { Worker } from "./worker.ts";
-import { namedYieldOnce } from "./yield-once.ts";
+import { YieldOnce } from "./yield-once.ts";
 
 type Callable<T> = Generator<unknown, T, any> | Task<T> | PromiseLike<T>;
 
-const CallRoutine = namedYieldOnce("call");
+/** The frame of `call(x)`: yields x, returns what it gives. */
+class CallRoutine<T> extends YieldOnce<T> {
+  constructor(x: unknown) {
+    super(x);
+  }
+}
+nameRoutinePrototype(CallRoutine.prototype, "call");
 
 /**
  * A routine that calls a generator, joins a task, or waits for a promise,
@@ -32,7 +39,7 @@ export function call<T>(x: Callable<T>): Generator<unknown, T, any> {
   if (!isCallable(x)) {
     throw new TypeError(`call() expects a generator, a Task or a promise, got ${describeValue(x)}`);
   }
-  return new CallRoutine(x) as Generator<unknown, T, any>;
+  return new CallRoutine<T>(x);
 }
 
 function isCallable(x: unknown): boolean {

@@ -12,9 +12,9 @@
  * controller) are allocated on first use.
  */
 import { CancelledError } from "./errors.ts";
-import { nameOf } from "./names.ts";
+import { nameOf, nameRoutinePrototype } from "./names.ts";
 import type { Worker } from "./worker.ts";
-import { namedYieldOnce } from "./yield-once.ts";
+import { YieldOnce } from "./yield-once.ts";
 
 /** The states a task can be in, as reported by `task.state`. */
 export type TaskState = "runnable" | "waiting" | "done" | "failed" | "cancelled";
@@ -215,7 +215,7 @@ export class Task<R = unknown> {
    * `CancelledError` if it was cancelled. `yield task` does the same.
    */
   join(): Generator<unknown, R, any> {
-    return new JoinRoutine(this) as Generator<unknown, R, any>;
+    return new JoinRoutine<R>(this);
   }
 
   /** Cancels it: its children first, then its stack unwinds top-down so every `finally` runs. */
@@ -286,4 +286,10 @@ export function byAge(tasks: readonly Task<unknown>[]): Task<unknown>[] {
   return [...tasks].sort((a, b) => a.id - b.id);
 }
 
-const JoinRoutine = namedYieldOnce("join");
+/** The frame of `task.join()`: yields the task, returns its result. */
+class JoinRoutine<R> extends YieldOnce<R> {
+  constructor(task: Task<R>) {
+    super(task);
+  }
+}
+nameRoutinePrototype(JoinRoutine.prototype, "join");

@@ -19,8 +19,9 @@
  * processes and sockets) is built on this, never on the worker's loop.
  */
 
+import { nameRoutinePrototype } from "./names.ts";
 import type { Task } from "./task.ts";
-import { namedYieldOnce } from "./yield-once.ts";
+import { YieldOnce } from "./yield-once.ts";
 
 /** The outcome a wake gave to a task that never took it. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -147,10 +148,16 @@ export function park<T>(
   if (typeof setup !== "function") {
     throw new TypeError(`park() expects a setup function, got ${typeof setup}`);
   }
-  return new ParkRoutine(new CallbackWait<T>(setup, description)) as Generator<unknown, T, any>;
+  return new ParkRoutine<T>(new CallbackWait<T>(setup, description));
 }
 
-const ParkRoutine = namedYieldOnce("park");
+/** The frame of `park()`: yields its wait, returns what the wake gives. */
+class ParkRoutine<T> extends YieldOnce<T> {
+  constructor(wait: Wait<T>) {
+    super(wait);
+  }
+}
+nameRoutinePrototype(ParkRoutine.prototype, "park");
 
 /** Parks its task until the task is cancelled. */
 class Suspension extends Wait<never> {

@@ -451,6 +451,10 @@ export class Worker {
         this.#park(task, value);
         return;
       }
+      if (value instanceof Task) {
+        this.#join(task, value);
+        return;
+      }
       if (isGenerator(value)) {
         // Call: push the generator; it starts on this task's next step.
         const top = task._top as Generator<unknown, unknown, unknown>;
@@ -458,10 +462,6 @@ export class Worker {
         else task._callers.push(top);
         task._top = value as Generator<unknown, unknown, unknown>;
         this.#runQueue.push(task);
-        return;
-      }
-      if (value instanceof Task) {
-        this.#join(task, value);
         return;
       }
       if (typeof (value as { then?: unknown }).then === "function") {

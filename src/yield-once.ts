@@ -6,9 +6,10 @@
  * would do the same, at about a hundred bytes and a slower resume; this is
  * two fields, and it still works with `yield`, `yield*` and `assign()`.
  * Each use is a subclass, so its frames carry the routine name (see
- * names.ts).
+ * names.ts). Fields are plain (not #private) and set in the constructor:
+ * class-field initialisers make allocation several times slower in the
+ * V8 of Node 20, and these objects are made on hot paths.
  */
-import { nameRoutinePrototype } from "./names.ts";
 
 export class YieldOnce<T> implements Generator<unknown, T, any> {
   /** What it yields on its first resume. */
@@ -43,11 +44,4 @@ export class YieldOnce<T> implements Generator<unknown, T, any> {
   get [Symbol.toStringTag](): string {
     return "Generator";
   }
-}
-
-/** Makes a YieldOnce subclass whose frames are named `name`. */
-export function namedYieldOnce(name: string): typeof YieldOnce {
-  const Named = { [name]: class extends YieldOnce<unknown> {} }[name] as typeof YieldOnce;
-  nameRoutinePrototype(Named.prototype, name);
-  return Named;
 }
