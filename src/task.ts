@@ -81,7 +81,7 @@ export interface TaskExtra {
   controller: AbortController | null;
 }
 
-/** The module-wide "which task is stepping now". */
+/** @internal The module-wide "which task is stepping now". */
 export const running: { task: Task<unknown> | undefined } = { task: undefined };
 
 /**
