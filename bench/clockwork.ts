@@ -1,6 +1,6 @@
 // The part of the clockwork core API (docs: /DESIGN.md, "Core API (contract)")
 // that the benchmarks use, and its loader. The core is imported at run time so
-// that the peers still run and print when src/index.ts is missing or broken.
+// that the peers still run and print when the build (dist/index.js) is missing or broken.
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -56,22 +56,27 @@ export type CoreLoad =
 
 const required = ["Worker", "VirtualClock", "sleep", "suspend", "spawn", "run", "wrap"] as const;
 
-/** Imports ../src/index.ts; never throws: a failure comes back as a reason. */
+/**
+ * Imports the built package (../dist/index.js, what users install; `npm run
+ * bench` builds it first), never the TypeScript sources through a loader:
+ * the two can run at different speeds. Never throws: a failure comes back
+ * as a reason.
+ */
 export async function loadClockwork(): Promise<CoreLoad> {
-  const url = new URL("../src/index.ts", import.meta.url);
+  const url = new URL("../dist/index.js", import.meta.url);
   if (!existsSync(fileURLToPath(url))) {
-    return { ok: false, reason: "src/index.ts does not exist (the core has not landed yet)" };
+    return { ok: false, reason: "dist/index.js does not exist (run npm run build)" };
   }
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url.href)) as Record<string, unknown>;
   } catch (e) {
     const why = e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e);
-    return { ok: false, reason: `importing src/index.ts failed (${why})` };
+    return { ok: false, reason: `importing dist/index.js failed (${why})` };
   }
   const missing = required.filter((name) => typeof mod[name] !== "function");
   if (missing.length > 0) {
-    return { ok: false, reason: `src/index.ts does not export ${missing.join(", ")}` };
+    return { ok: false, reason: `dist/index.js does not export ${missing.join(", ")}` };
   }
   return { ok: true, api: mod as unknown as ClockworkApi };
 }

@@ -33,7 +33,7 @@ export interface PeerCase extends CaseBase {
   run(env: Env): Promise<Values>;
 }
 
-/** A clockwork case runs only when the core (src/index.ts) could be imported. */
+/** A clockwork case runs only when the core (dist/index.js) could be imported. */
 export interface ClockworkCase extends CaseBase {
   readonly kind: "clockwork";
   run(cw: ClockworkApi, env: Env): Promise<Values>;

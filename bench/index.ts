@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     );
   }
   const core = await loadClockwork();
-  if (core.ok) console.log("clockwork core: loaded from src/index.ts");
+  if (core.ok) console.log("clockwork core: loaded from dist/index.js (the build)");
   else console.log(`clockwork core: NOT LOADED, ${core.reason}; every clockwork case is skipped`);
 
   const started = performance.now();

@@ -12,14 +12,18 @@
 
 // Bridges to plain code and promises.
 export { call, run, wrap } from "./call.ts";
+// Coordination between tasks.
+export { Channel, ChannelClosedError } from "./channel.ts";
 // Time.
 export { type Clock, realClock, VirtualClock } from "./clock.ts";
 // Errors.
 export { CancelledError, TimeoutError, WouldBlockError } from "./errors.ts";
-
+export { Future } from "./future.ts";
+export { all, race, timeout } from "./group.ts";
 // Naming routines, so tasks and stacks read as the program does.
 export { routine } from "./names.ts";
 export { Result } from "./result.ts";
+export { Semaphore } from "./semaphore.ts";
 export { repeat, sleep } from "./sleep.ts";
 export { spawn } from "./spawn.ts";
 export { currentTask, Task, type TaskState } from "./task.ts";

@@ -39,7 +39,7 @@ import { type Clock, checkSeconds, realClock, VirtualClock } from "./clock.ts";
 import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
 import { nameOf } from "./names.ts";
-import { RunQueue } from "./run-queue.ts";
+import { Ring } from "./ring.ts";
 import {
   BODY_ENDED,
   byAge,
@@ -143,7 +143,7 @@ export class Worker {
   /** Whether driving calls time each step. */
   readonly #profile: boolean;
   /** Tasks that can take a step, in order. */
-  readonly #runQueue = new RunQueue<Task<unknown>>();
+  readonly #runQueue = new Ring<Task<unknown>>();
   /** Sleeping tasks, by deadline. */
   readonly #timers = new TimerQueue<Task<unknown>>();
   /** Steps between two reads of the clock for due timers (1 unless the clock is the real one). */

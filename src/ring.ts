@@ -1,11 +1,14 @@
 /**
- * The run queue: the tasks that can take a step, in the order they will.
+ * Ring: a first-in first-out queue, for the run queue and for the values
+ * and waiters of channels and semaphores.
  *
  * A ring buffer over a power-of-two array: `push` at the tail and `shift`
  * at the head are O(1) with no allocation in the steady state (an array's
- * own `shift()` moves every element once the array is large).
+ * own `shift()` moves every element once the array is large). `unshift`
+ * puts an item back at the head (a channel taking back a value that a
+ * cancelled receiver never saw).
  */
-export class RunQueue<T> {
+export class Ring<T> {
   /** Slots; `undefined` where empty. Length is a power of two. */
   #items: (T | undefined)[] = new Array(16).fill(undefined);
   /** Index of the first item. */
@@ -26,6 +29,19 @@ export class RunQueue<T> {
       items[(this.#head + this.#size) & (items.length - 1)] = item;
     }
     this.#size++;
+  }
+
+  unshift(item: T): void {
+    if (this.#size === this.#items.length) this.#grow();
+    const mask = this.#items.length - 1;
+    this.#head = (this.#head - 1) & mask;
+    this.#items[this.#head] = item;
+    this.#size++;
+  }
+
+  /** The item at the head, without removing it. */
+  peek(): T | undefined {
+    return this.#size === 0 ? undefined : this.#items[this.#head];
   }
 
   shift(): T | undefined {

@@ -1,0 +1,222 @@
+/**
+ * Channel: values passed between tasks, first in first out.
+ *
+ * A channel has a buffer of `capacity` values (0: unbuffered, a send waits
+ * for a receiver) and two queues of parked operations, receivers and
+ * senders. Invariants, after every operation:
+ * - receivers wait only while the buffer is empty and no sender waits;
+ * - senders wait only while the buffer is full (or, unbuffered, while no
+ *   receiver waits);
+ * so at most one of the two queues holds live operations.
+ *
+ * No barging: a slot freed by a receive goes at once to the oldest waiting
+ * sender (its value moves into the buffer), so a later `trySend` cannot
+ * take it. Cancellation leaves no trace: a parked operation that is
+ * released drops out of its queue (a cancelled send sends nothing), and a
+ * value handed to a receiver that is cancelled before it could take it goes
+ * back to the head of the channel, so it is received exactly once.
+ */
+import { describeValue } from "./describe.ts";
+import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
+import { Ring } from "./ring.ts";
+import type { Task } from "./task.ts";
+import type { Outcome } from "./wait.ts";
+
+/** Thrown by sends on a closed channel, and by receives once it is closed and drained. */
+export class ChannelClosedError extends Error {
+  override name = "ChannelClosedError";
+}
+
+class Receive<T> extends Operation<T> {
+  readonly _channel: Channel<T>;
+  constructor(channel: Channel<T>) {
+    super();
+    this._channel = channel;
+  }
+  attempt(): T | typeof MUST_WAIT {
+    return this._channel._take();
+  }
+  enqueue(): void {
+    this._channel._receivers.push(this);
+  }
+  override release(_task: Task<unknown>, outcome?: Outcome): void {
+    if (this._task !== null) this._channel._receivers.drop(this);
+    else if (outcome?.ok === true) this._channel._giveBack(outcome.value as T);
+  }
+  describe(): string {
+    return `receive from ${this._channel.describe()}`;
+  }
+}
+
+class Send<T> extends Operation<void> {
+  readonly _channel: Channel<T>;
+  readonly _value: T;
+  constructor(channel: Channel<T>, value: T) {
+    super();
+    this._channel = channel;
+    this._value = value;
+  }
+  attempt(): undefined | typeof MUST_WAIT {
+    return this._channel._put(this._value);
+  }
+  enqueue(): void {
+    this._channel._senders.push(this);
+  }
+  override release(): void {
+    // Still queued: the send never happened. Already served: the value was taken.
+    if (this._task !== null) this._channel._senders.drop(this);
+  }
+  describe(): string {
+    return `send to ${this._channel.describe()}`;
+  }
+}
+
+/**
+ * A first-in first-out channel between tasks.
+ *
+ * @example
+ * const jobs = new Channel<string>(10);
+ * function* producer() {
+ *   for (const url of urls) yield* jobs.send(url);
+ *   jobs.close();
+ * }
+ * function* consumer() {
+ *   for (;;) {
+ *     const url = yield* jobs.receive(); // throws ChannelClosedError once closed and drained
+ *     yield* check(url);
+ *   }
+ * }
+ */
+export class Channel<T> {
+  /** How many values the buffer holds. */
+  readonly capacity: number;
+  /** @internal Buffered values, oldest first. */
+  readonly _buffer = new Ring<T>();
+  /** @internal Parked receivers. */
+  readonly _receivers = new WaitQueue<Receive<T>>();
+  /** @internal Parked senders, each with its value. */
+  readonly _senders = new WaitQueue<Send<T>>();
+  #closed = false;
+
+  /** `capacity` 0 (the default) makes an unbuffered channel: a send waits for a receiver. */
+  constructor(capacity = 0) {
+    if (typeof capacity !== "number" || !Number.isInteger(capacity) || capacity < 0) {
+      throw new RangeError(
+        `new Channel() expects a capacity that is a whole number, 0 or more, got ${describeValue(capacity)}`,
+      );
+    }
+    this.capacity = capacity;
+  }
+
+  /** Sends a value: waits while the channel is full; throws ChannelClosedError once it is closed. */
+  send(value: T): Generator<unknown, void, any> {
+    return new Send(this, value);
+  }
+
+  /** Receives the oldest value: waits while there is none; throws ChannelClosedError once closed and drained. */
+  receive(): Generator<unknown, T, any> {
+    return new Receive(this);
+  }
+
+  /** Sends without waiting: false if it would have to wait. Throws ChannelClosedError once closed. */
+  trySend(value: T): boolean {
+    return this._put(value) !== MUST_WAIT;
+  }
+
+  /** Receives without waiting. */
+  tryReceive(): { ok: true; value: T } | { ok: false } {
+    if (this._buffer.size === 0 && this._senders.live === 0) return { ok: false };
+    return { ok: true, value: this._take() as T };
+  }
+
+  /**
+   * Closes the channel: sends fail from now on, and so do the waiting
+   * senders; values already buffered can still be received, after which
+   * receives fail with ChannelClosedError.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const send of this._senders.drain())
+      this.#fail(send, "it was closed while the task waited to send");
+    if (this._buffer.size === 0) {
+      for (const receive of this._receivers.drain())
+        this.#fail(receive, "it was closed while the task waited to receive");
+    }
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Values buffered now. */
+  get size(): number {
+    return this._buffer.size;
+  }
+
+  /** "a channel (3/10 buffered, closed)", for dump() and messages. */
+  describe(): string {
+    const state = `${this._buffer.size}/${this.capacity} buffered${this.#closed ? ", closed" : ""}`;
+    return `a channel (${state})`;
+  }
+
+  /** @internal A receive, now: a value, or MUST_WAIT. */
+  _take(): T | typeof MUST_WAIT {
+    if (this._buffer.size > 0) {
+      const value = this._buffer.shift() as T;
+      // The freed slot goes to the oldest waiting sender.
+      const send = this._senders.shift();
+      if (send !== undefined) {
+        this._buffer.push(send._value);
+        this.#serve(send, undefined);
+      }
+      return value;
+    }
+    const send = this._senders.shift();
+    if (send !== undefined) {
+      this.#serve(send, undefined);
+      return send._value;
+    }
+    if (this.#closed)
+      throw new ChannelClosedError(`cannot receive: ${this.describe()} is closed and drained`);
+    return MUST_WAIT;
+  }
+
+  /** @internal A send, now: undefined when done, or MUST_WAIT. */
+  _put(value: T): undefined | typeof MUST_WAIT {
+    if (this.#closed)
+      throw new ChannelClosedError(
+        `cannot send ${describeValue(value)}: ${this.describe()} is closed`,
+      );
+    const receive = this._receivers.shift();
+    if (receive !== undefined) {
+      this.#serve(receive, value);
+      return undefined;
+    }
+    if (this._buffer.size < this.capacity) {
+      this._buffer.push(value);
+      return undefined;
+    }
+    return MUST_WAIT;
+  }
+
+  /** @internal A value handed to a receiver that was cancelled before it took it: it goes back first in line. */
+  _giveBack(value: T): void {
+    const receive = this._receivers.shift();
+    if (receive !== undefined) this.#serve(receive, value);
+    else this._buffer.unshift(value);
+  }
+
+  #serve<V>(op: Operation<V>, value: V): void {
+    const task = op._task as Task<unknown>;
+    op._task = null;
+    op.wake(task, value);
+  }
+
+  #fail(op: Operation<unknown>, why: string): void {
+    const task = op._task as Task<unknown>;
+    op._task = null;
+    op.fail(task, new ChannelClosedError(`${this.describe()}: ${why}`));
+  }
+}
