@@ -70,7 +70,7 @@ const cancelledEnding = (): Ending => ({
 });
 
 /** The body of each member task: runs the routine, reports how it ended, never fails. */
-function* member(body: Generator<unknown, unknown, any>, group: Group, index: number) {
+function* runMember(body: Generator<unknown, unknown, any>, group: Group, index: number) {
   let ended = false;
   try {
     const value: unknown = yield body;
@@ -84,13 +84,37 @@ function* member(body: Generator<unknown, unknown, any>, group: Group, index: nu
   }
 }
 
+type Member = (body: Generator<unknown, unknown, any>, group: Group, index: number) => Generator;
+
+// A member task's outer frame is named after the call that started it: "all > fetchPage".
+const members: Record<"all" | "race" | "timeout", Member> = {
+  all: routine(function* all(body: Generator<unknown, unknown, any>, group: Group, index: number) {
+    yield* runMember(body, group, index);
+  }),
+  race: routine(function* race(
+    body: Generator<unknown, unknown, any>,
+    group: Group,
+    index: number,
+  ) {
+    yield* runMember(body, group, index);
+  }),
+  timeout: routine(function* timeout(
+    body: Generator<unknown, unknown, any>,
+    group: Group,
+    index: number,
+  ) {
+    yield* runMember(body, group, index);
+  }),
+};
+
 function startMembers(
+  kind: keyof typeof members,
   bodies: readonly Generator<unknown, unknown, any>[],
   group: Group,
 ): Task<unknown>[] {
   return bodies.map((body, index) => {
     const name = nameOf(body);
-    return spawn(member(body, group, index), name === undefined ? undefined : { name });
+    return spawn(members[kind](body, group, index), name === undefined ? undefined : { name });
   });
 }
 
@@ -117,7 +141,7 @@ function checkRoutines(call: string, routines: unknown): Generator<unknown, unkn
 
 const allRoutine = routine(function* all(bodies: Generator<unknown, unknown, any>[]) {
   const group = new Group(bodies.length);
-  const tasks = startMembers(bodies, group);
+  const tasks = startMembers("all", bodies, group);
   while (group.running > 0 && group.firstFailure < 0) yield group;
   if (group.firstFailure >= 0) {
     for (const task of tasks) task.cancel();
@@ -149,7 +173,7 @@ const raceRoutine = routine(function* race(bodies: Generator<unknown, unknown, a
   if (bodies.length === 0)
     throw new TypeError("race() needs at least one routine: a race of none never ends");
   const group = new Group(bodies.length);
-  const tasks = startMembers(bodies, group);
+  const tasks = startMembers("race", bodies, group);
   while (group.first < 0) yield group;
   for (const task of tasks) task.cancel();
   yield* settle(group);
@@ -175,8 +199,8 @@ const timeoutRoutine = routine(function* timeout(
   body: Generator<unknown, unknown, any>,
 ) {
   const group = new Group(2);
-  const [task] = startMembers([body], group) as [Task<unknown>];
-  const timer = spawn(member(sleep(seconds), group, 1), { name: "timeout" });
+  const [task] = startMembers("timeout", [body], group) as [Task<unknown>];
+  const timer = spawn(members.timeout(sleep(seconds), group, 1), { name: "timer" });
   while (group.first < 0) yield group;
   task.cancel();
   timer.cancel();
