@@ -45,7 +45,7 @@ export function isGeneratorFunction(value: unknown): value is (...args: never[])
 }
 
 /** Native generator objects inherit from %GeneratorPrototype%; `instanceof` this is a fast check. */
-function NativeGenerator(): void {}
+export function NativeGenerator(): void {}
 NativeGenerator.prototype = (
   GeneratorFunction as { prototype: { prototype: object } }
 ).prototype.prototype;
@@ -58,7 +58,7 @@ NativeGenerator.prototype = (
  */
 export function isGenerator(value: unknown): value is Generator<unknown, unknown, unknown> {
   if (typeof value !== "object" || value === null) return false;
-  if (value instanceof (NativeGenerator as unknown as typeof Object)) return true;
+  if (value instanceof NativeGenerator) return true;
   const v = value as { next?: unknown; throw?: unknown; return?: unknown };
   return (
     typeof v.next === "function" && typeof v.throw === "function" && typeof v.return === "function"
