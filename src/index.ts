@@ -35,3 +35,6 @@ export { type AssignOptions, Worker, type WorkerCounters, type WorkerOptions } f
 
 /** A routine: a generator object as made by calling a generator function. */
 export type Routine<R = void> = Generator<unknown, R, any>;
+
+// Keeps the hidden classes of hot objects alive across full GCs (see the file).
+import "./keep-shapes.ts";
