@@ -9,7 +9,7 @@
 import type { Clock } from "./clock.ts";
 import { describeValue } from "./describe.ts";
 import { CancelledError } from "./errors.ts";
-import { nameRoutinePrototype } from "./names.ts";
+import { routineName } from "./names.ts";
 import { CANCELLED, Task } from "./task.ts";
 import { Worker } from "./worker.ts";
 import { YieldOnce } from "./yield-once.ts";
@@ -18,11 +18,15 @@ type Callable<T> = Generator<unknown, T, any> | Task<T> | PromiseLike<T>;
 
 /** The frame of `call(x)`: yields x, returns what it gives. */
 class CallRoutine<T> extends YieldOnce<T> {
+  /** @internal Its frames are named "call". */
+  get [routineName](): string {
+    return "call";
+  }
+
   constructor(x: unknown) {
     super(x);
   }
 }
-nameRoutinePrototype(CallRoutine.prototype, "call");
 
 /**
  * A routine that calls a generator, joins a task, or waits for a promise,

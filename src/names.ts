@@ -12,7 +12,12 @@
  */
 import { describeValue, isGeneratorFunction } from "./describe.ts";
 
-const routineName = Symbol("clockwork.routineName");
+/**
+ * @internal The key under which a routine's name is found. Library classes
+ * that act as routines define it as a getter in the class body: adding a
+ * property to a prototype later can turn it into a slow (dictionary) object.
+ */
+export const routineName: unique symbol = Symbol("clockwork.routineName");
 
 /**
  * Marks a generator function as a routine, so the tasks and stack frames it
@@ -50,11 +55,6 @@ export function routine<A extends unknown[], R>(
     },
   }[name] as (...args: A) => Generator<unknown, R, any>;
   return wrapper;
-}
-
-/** @internal Names every generator-like object that inherits from `prototype`. */
-export function nameRoutinePrototype(prototype: object, name: string): void {
-  Object.defineProperty(prototype, routineName, { value: name });
 }
 
 /** The routine name of a generator object, or undefined when it has none. */

@@ -14,7 +14,7 @@
  */
 import { checkSeconds } from "./clock.ts";
 import { describeValue } from "./describe.ts";
-import { nameRoutinePrototype, routine } from "./names.ts";
+import { routine, routineName } from "./names.ts";
 import { running, type Task } from "./task.ts";
 import type { TimerEntry } from "./timer-queue.ts";
 import { Wait } from "./wait.ts";
@@ -23,6 +23,11 @@ const NOT_SET = -1;
 
 /** A sleep: its wait, its generator protocol, and its entry in the timer queue, in one object. */
 class Sleep extends Wait<void> implements Generator<unknown, void, any>, TimerEntry<Task<unknown>> {
+  /** @internal Its frames are named "sleep". */
+  get [routineName](): string {
+    return "sleep";
+  }
+
   /** When it wakes, in the worker's clock; NOT_SET until known. */
   deadline: number;
   /** Set by the timer queue, for the order of equal deadlines. */
@@ -84,7 +89,6 @@ class Sleep extends Wait<void> implements Generator<unknown, void, any>, TimerEn
     return "Sleep";
   }
 }
-nameRoutinePrototype(Sleep.prototype, "sleep");
 
 /**
  * Waits at least `seconds` (in the worker's clock) without costing steps:

@@ -12,7 +12,7 @@
  * controller) are allocated on first use.
  */
 import { CancelledError } from "./errors.ts";
-import { nameOf, nameRoutinePrototype } from "./names.ts";
+import { nameOf, routineName } from "./names.ts";
 import type { Worker } from "./worker.ts";
 import { YieldOnce } from "./yield-once.ts";
 
@@ -288,8 +288,12 @@ export function byAge(tasks: readonly Task<unknown>[]): Task<unknown>[] {
 
 /** The frame of `task.join()`: yields the task, returns its result. */
 class JoinRoutine<R> extends YieldOnce<R> {
+  /** @internal Its frames are named "join". */
+  get [routineName](): string {
+    return "join";
+  }
+
   constructor(task: Task<R>) {
     super(task);
   }
 }
-nameRoutinePrototype(JoinRoutine.prototype, "join");

@@ -19,7 +19,7 @@
  * processes and sockets) is built on this, never on the worker's loop.
  */
 
-import { nameRoutinePrototype } from "./names.ts";
+import { routineName } from "./names.ts";
 import type { Task } from "./task.ts";
 import { YieldOnce } from "./yield-once.ts";
 
@@ -153,11 +153,15 @@ export function park<T>(
 
 /** The frame of `park()`: yields its wait, returns what the wake gives. */
 class ParkRoutine<T> extends YieldOnce<T> {
+  /** @internal Its frames are named "park". */
+  get [routineName](): string {
+    return "park";
+  }
+
   constructor(wait: Wait<T>) {
     super(wait);
   }
 }
-nameRoutinePrototype(ParkRoutine.prototype, "park");
 
 /** Parks its task until the task is cancelled. */
 class Suspension extends Wait<never> {
