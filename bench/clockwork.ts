@@ -36,6 +36,28 @@ export interface CwWorker {
   readonly tasks: readonly CwTask<unknown>[];
 }
 
+/** A first-in first-out channel between tasks; capacity 0 (the default) is unbuffered. */
+export interface CwChannel<T> {
+  readonly capacity: number;
+  /** `yield* ch.send(v)`: waits while the channel is full (unbuffered: until a receiver takes it). */
+  send(value: T): CwRoutine<void>;
+  /** `yield* ch.receive()`: waits while there is nothing to receive. */
+  receive(): CwRoutine<T>;
+  close(): void;
+}
+
+/** Permits shared by tasks, served first in first out. */
+export interface CwSemaphore {
+  readonly permits: number;
+  /** Permits free now. */
+  readonly available: number;
+  /** `yield* sem.acquire()`: takes a permit, waiting for one if none is free. */
+  acquire(): CwRoutine<void>;
+  release(): void;
+  /** Runs `body` holding a permit; releases it however the body ends. */
+  withPermit<R>(body: CwRoutine<R>): CwRoutine<R>;
+}
+
 export interface ClockworkApi {
   Worker: new (options?: {
     clock?: CwClock;
@@ -48,13 +70,25 @@ export interface ClockworkApi {
   spawn<R>(routine: CwRoutine<R>, options?: { name?: string; detached?: boolean }): CwTask<R>;
   run<R>(routine: CwRoutine<R>): Promise<R>;
   wrap<R>(routine: CwRoutine<R>): R;
+  Channel: new <T>(capacity?: number) => CwChannel<T>;
+  Semaphore: new (permits: number) => CwSemaphore;
 }
 
 export type CoreLoad =
   | { readonly ok: true; readonly api: ClockworkApi }
   | { readonly ok: false; readonly reason: string };
 
-const required = ["Worker", "VirtualClock", "sleep", "suspend", "spawn", "run", "wrap"] as const;
+const required = [
+  "Worker",
+  "VirtualClock",
+  "sleep",
+  "suspend",
+  "spawn",
+  "run",
+  "wrap",
+  "Channel",
+  "Semaphore",
+] as const;
 
 /**
  * Imports the built package (../dist/index.js, what users install; `npm run

@@ -9,6 +9,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { suite as channel } from "./channel.ts";
 import { type CoreLoad, loadClockwork } from "./clockwork.ts";
 import {
   type CellResult,
@@ -32,7 +33,7 @@ import { suite as spawnJoin } from "./spawn-join.ts";
 import { suite as switchSuite } from "./switch.ts";
 import { suite as virtualTime } from "./virtual-time.ts";
 
-const suites = [switchSuite, spawnJoin, parked, recursion, sleepers, virtualTime];
+const suites = [switchSuite, spawnJoin, parked, recursion, sleepers, virtualTime, channel];
 
 /** A case that takes longer than this is reported as timed out. */
 const caseTimeoutMs = (quick: boolean) => (quick ? 60_000 : 240_000);
