@@ -17,6 +17,7 @@
  * task; the owner's queue skips operations whose `_task` is null, which is
  * how a cancelled waiter leaves no trace without an O(n) removal.
  */
+import { Ring } from "./ring.ts";
 import type { Task } from "./task.ts";
 import { Wait } from "./wait.ts";
 
@@ -90,42 +91,31 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
 
 /**
  * A FIFO of parked operations with lazy removal: a released operation has
- * `_task === null` and is skipped. `live` counts the others.
+ * `_task === null` and is skipped. `live` counts the others. Built on a
+ * ring buffer that never shrinks, so a queue that empties and fills again
+ * on every message (a ping-pong) allocates nothing.
  */
 export class WaitQueue<O extends Operation<unknown>> {
-  #items: O[] = [];
-  #head = 0;
+  #ring = new Ring<O>();
   /** Operations still waiting. */
   live = 0;
 
   push(op: O): void {
-    this.#items.push(op);
+    this.#ring.push(op);
     this.live++;
   }
 
   /** Removes and returns the oldest live operation (its `_task` is still set). */
   shift(): O | undefined {
-    const items = this.#items;
-    while (this.#head < items.length) {
-      const op = items[this.#head] as O;
-      items[this.#head++] = undefined as unknown as O;
+    if (this.live === 0) {
+      if (this.#ring.size !== 0) this.#ring = new Ring<O>(); // only released ones are left
+      return undefined;
+    }
+    for (let op = this.#ring.shift(); op !== undefined; op = this.#ring.shift()) {
       if (op._task !== null) {
         this.live--;
-        this.#compact();
         return op;
       }
-    }
-    this.#compact();
-    return undefined;
-  }
-
-  /** The oldest live operation, left in place. */
-  peek(): O | undefined {
-    const items = this.#items;
-    while (this.#head < items.length) {
-      const op = items[this.#head] as O;
-      if (op._task !== null) return op;
-      items[this.#head++] = undefined as unknown as O;
     }
     return undefined;
   }
@@ -134,28 +124,19 @@ export class WaitQueue<O extends Operation<unknown>> {
   drop(op: O): void {
     op._task = null;
     this.live--;
-    if (this.#items.length > 64 && this.#items.length - this.#head > 2 * this.live + 32) {
-      this.#items = this.#items.slice(this.#head).filter((o) => o._task !== null);
-      this.#head = 0;
+    const ring = this.#ring;
+    if (ring.size > 64 && ring.size > 2 * this.live + 32) {
+      const kept = new Ring<O>();
+      for (const o of ring.toArray()) if (o._task !== null) kept.push(o);
+      this.#ring = kept;
     }
   }
 
-  /** Every live operation, oldest first, and empties the queue. */
+  /** Every live operation, oldest first; the queue is left empty. */
   drain(): O[] {
-    const out = this.#items.slice(this.#head).filter((o) => o._task !== null);
-    this.#items = [];
-    this.#head = 0;
+    const out = this.#ring.toArray().filter((o) => o._task !== null);
+    this.#ring = new Ring<O>();
     this.live = 0;
     return out;
-  }
-
-  #compact(): void {
-    if (this.#head === this.#items.length) {
-      this.#items.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
   }
 }

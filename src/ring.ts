@@ -39,11 +39,6 @@ export class Ring<T> {
     this.#size++;
   }
 
-  /** The item at the head, without removing it. */
-  peek(): T | undefined {
-    return this.#size === 0 ? undefined : this.#items[this.#head];
-  }
-
   shift(): T | undefined {
     if (this.#size === 0) return undefined;
     const items = this.#items;
