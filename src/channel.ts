@@ -165,11 +165,14 @@ export class Channel<T> {
   _take(): T | typeof MUST_WAIT {
     if (this._buffer.size > 0) {
       const value = this._buffer.shift() as T;
-      // The freed slot goes to the oldest waiting sender.
-      const send = this._senders.shift();
-      if (send !== undefined) {
-        this._buffer.push(send._value);
-        this.#serve(send, undefined);
+      // A freed slot goes to the oldest waiting sender (none is free while values taken back
+      // from cancelled receivers still hold the buffer over its capacity).
+      if (this._buffer.size < this.capacity) {
+        const send = this._senders.shift();
+        if (send !== undefined) {
+          this._buffer.push(send._value);
+          this.#serve(send, undefined);
+        }
       }
       return value;
     }

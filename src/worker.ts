@@ -488,8 +488,8 @@ export class Worker {
       wait.park(task);
     } catch (error) {
       if (task._state === WAITING && task._waitingOn === wait) {
+        // The wait failed at once: like a wake with an error (so a cancel drops it, as it would a wake's).
         task._state = RUNNABLE;
-        task._waitingOn = null;
         task._mode = THROW;
         task._input = error;
         this.#runQueue.push(task);
