@@ -18,12 +18,7 @@ import {
   VirtualClock,
   Worker,
 } from "../src/index.ts";
-
-function virtualWorker() {
-  const clock = new VirtualClock();
-  const errors: unknown[] = [];
-  return { clock, errors, worker: new Worker({ clock, onError: (e) => errors.push(e) }) };
-}
+import { collectingWorker } from "./support.ts";
 
 describe("cancel", () => {
   it("unwinds the call stack top-down, running every finally (semantic 9)", () => {
@@ -50,7 +45,7 @@ describe("cancel", () => {
         trace.push("outer finally");
       }
     });
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const task = worker.assign(outer());
     while (worker.tick()) {}
     assert.deepEqual(task.stack, ["outer", "middle", "inner"]);
@@ -62,7 +57,7 @@ describe("cancel", () => {
   });
 
   it("lets cleanup yield and sleep; it runs as ordinary steps", () => {
-    const { clock, worker } = virtualWorker();
+    const { clock, worker } = collectingWorker();
     const trace: string[] = [];
     function* polite() {
       try {
@@ -104,7 +99,7 @@ describe("cancel", () => {
         trace.push("parent finally");
       }
     });
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const task = worker.assign(parent());
     while (worker.tick()) {}
     task.cancel();
@@ -122,7 +117,7 @@ describe("cancel", () => {
   });
 
   it("releases what the task waits on: a join, a promise", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     function* forever() {
       for (;;) yield sleep(1);
     }
@@ -158,7 +153,7 @@ describe("cancel", () => {
         trace.push("finally");
       }
     }
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const task = worker.assign(quitter());
     worker.work();
     assert.deepEqual(trace, ["cancelling myself", "still in this step", "finally"]);
@@ -166,7 +161,7 @@ describe("cancel", () => {
   });
 
   it("does nothing to a finished task, and cancelling twice is the same as once", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     let finallies = 0;
     function* quick() {
       try {
@@ -191,7 +186,7 @@ describe("cancel", () => {
   });
 
   it("cancels a task that never started without running any of it", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     let ran = false;
     function* never() {
       ran = true;
@@ -205,7 +200,7 @@ describe("cancel", () => {
   });
 
   it("fails the task with the error if a cleanup throws, so the error is not lost", () => {
-    const { worker, errors } = virtualWorker();
+    const { worker, errors } = collectingWorker();
     function* inner() {
       try {
         yield sleep(10);
@@ -235,7 +230,7 @@ describe("cancel", () => {
   });
 
   it("aborts the task's signal, so promise-based APIs stop too", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     let signal: AbortSignal | undefined;
     function* fetcher() {
       signal = currentTask()?.signal;
@@ -251,7 +246,7 @@ describe("cancel", () => {
   });
 
   it("cancels every task with cancelAll()", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     let cleanups = 0;
     const loop = routine(function* loop() {
       try {
@@ -274,7 +269,7 @@ describe("cancel", () => {
   });
 
   it("cancels a child spawned by a task that is already cancelling, before it runs", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const trace: string[] = [];
     const late = routine(function* late() {
       trace.push("late child ran");
@@ -298,7 +293,7 @@ describe("cancel", () => {
   });
 
   it("does not report again an error the task had already handled, when it is cancelled right after joining", () => {
-    const { worker, errors } = virtualWorker();
+    const { worker, errors } = collectingWorker();
     const failing = routine(function* failing(): Generator<unknown, never> {
       throw new Error("E1");
     });
@@ -324,7 +319,7 @@ describe("cancel", () => {
   });
 
   it("runs the first yield of cleanup even when a child's error was waiting for the task", () => {
-    const { clock, worker, errors } = virtualWorker();
+    const { clock, worker, errors } = collectingWorker();
     const trace: string[] = [];
     const failing = routine(function* failing(): Generator<unknown, never> {
       throw new Error("child failed");

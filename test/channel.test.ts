@@ -21,12 +21,7 @@ import {
   Worker,
   wrap,
 } from "../src/index.ts";
-
-function virtualWorker() {
-  const clock = new VirtualClock();
-  const errors: unknown[] = [];
-  return { clock, errors, worker: new Worker({ clock, onError: (e) => errors.push(e) }) };
-}
+import { collectingWorker } from "./support.ts";
 
 describe("Channel", () => {
   it("hands each value from a sender to a receiver; an unbuffered send waits for the receiver", () => {
@@ -42,7 +37,7 @@ describe("Channel", () => {
       yield;
       trace.push(`received ${yield* channel.receive()}`);
     }
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     worker.assign(sender());
     worker.assign(receiver());
     worker.work();
@@ -50,7 +45,7 @@ describe("Channel", () => {
   });
 
   it("buffers up to its capacity: a producer and a consumer with a bounded buffer", () => {
-    const { clock, worker } = virtualWorker();
+    const { clock, worker } = collectingWorker();
     const buffer = new Channel<number>(3);
     const sentAt: number[] = [];
     const received: number[] = [];
@@ -82,7 +77,7 @@ describe("Channel", () => {
   });
 
   it("serves waiting receivers first in first out", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<number>();
     const got: string[] = [];
     const receiver = routine(function* receiver(name: string) {
@@ -101,7 +96,7 @@ describe("Channel", () => {
   });
 
   it("gives a freed slot to the oldest waiting sender, not to a later trySend (no barging)", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<string>(1);
     assert.equal(channel.trySend("first"), true);
     assert.equal(channel.trySend("second"), false, "full");
@@ -118,7 +113,7 @@ describe("Channel", () => {
   });
 
   it("closes: waiting senders fail, buffered values are still received, then receives fail", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<number>(1);
     const trace: string[] = [];
     function* blockedSender() {
@@ -152,7 +147,7 @@ describe("Channel", () => {
   });
 
   it("wakes waiting receivers with ChannelClosedError when closed empty", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<number>();
     const outcomes: string[] = [];
     const listener = routine(function* listener() {
@@ -171,7 +166,7 @@ describe("Channel", () => {
   });
 
   it("loses no value when a receiver is cancelled after a value was handed to it", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<string>();
     const got: string[] = [];
     const receiver = routine(function* receiver(name: string) {
@@ -188,7 +183,7 @@ describe("Channel", () => {
   });
 
   it("leaves no stale waiter behind a cancelled receive or send", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<number>();
     function* receiveForever() {
       yield* channel.receive();
@@ -210,7 +205,7 @@ describe("Channel", () => {
   });
 
   it("keeps each sender's order: fan-in of three producers", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<string>(2);
     const producer = routine(function* producer(name: string) {
       for (let i = 0; i < 4; i++) {
@@ -236,7 +231,7 @@ describe("Channel", () => {
   });
 
   it("chains stages into a pipeline", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const numbers = new Channel<number>();
     const squares = new Channel<number>();
     const generate = routine(function* generate() {
@@ -271,7 +266,7 @@ describe("Channel", () => {
   });
 
   it("parks on `yield channel.receive()` too, and shows what a task waits on", () => {
-    const { worker } = virtualWorker();
+    const { worker } = collectingWorker();
     const channel = new Channel<number>(4);
     const waiter = routine(function* waiter() {
       const value: number = yield channel.receive();

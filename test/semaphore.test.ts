@@ -19,11 +19,7 @@ import {
   Worker,
   wrap,
 } from "../src/index.ts";
-
-function virtualWorker() {
-  const clock = new VirtualClock();
-  return { clock, worker: new Worker({ clock }) };
-}
+import { virtualWorker } from "./support.ts";
 
 describe("Semaphore", () => {
   it("limits a pool of workers: at most N hold a permit at once", () => {

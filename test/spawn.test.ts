@@ -19,11 +19,7 @@ import {
   VirtualClock,
   Worker,
 } from "../src/index.ts";
-
-function virtualWorker(onError?: (error: unknown) => void) {
-  const clock = new VirtualClock();
-  return { clock, worker: new Worker(onError ? { clock, onError } : { clock }) };
-}
+import { virtualWorker } from "./support.ts";
 
 describe("spawn", () => {
   it("returns the child at once; the child's first step comes later (semantic 7)", () => {
