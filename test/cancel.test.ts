@@ -9,15 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  CancelledError,
-  currentTask,
-  routine,
-  sleep,
-  spawn,
-  VirtualClock,
-  Worker,
-} from "../src/index.ts";
+import { CancelledError, currentTask, routine, sleep, spawn } from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
 
 describe("cancel", () => {

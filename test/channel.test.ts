@@ -11,16 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  Channel,
-  ChannelClosedError,
-  routine,
-  sleep,
-  spawn,
-  VirtualClock,
-  Worker,
-  wrap,
-} from "../src/index.ts";
+import { Channel, ChannelClosedError, routine, sleep, spawn, Worker, wrap } from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
 
 describe("Channel", () => {

@@ -9,16 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  Future,
-  routine,
-  Semaphore,
-  sleep,
-  spawn,
-  VirtualClock,
-  Worker,
-  wrap,
-} from "../src/index.ts";
+import { Future, routine, Semaphore, sleep, spawn, Worker, wrap } from "../src/index.ts";
 import { virtualWorker } from "./support.ts";
 
 describe("Semaphore", () => {
