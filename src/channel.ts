@@ -29,19 +29,24 @@ export class ChannelClosedError extends Error {
 
 class Receive<T> extends Operation<T> {
   readonly _channel: Channel<T>;
+  /** The place in line of the value handed to it, should it have to give the value back. */
+  _seq: number;
   constructor(channel: Channel<T>) {
     super();
     this._channel = channel;
+    this._seq = 0;
   }
   attempt(): T | typeof MUST_WAIT {
-    return this._channel._take();
+    const value = this._channel._take();
+    this._seq = this._channel._takenSeq;
+    return value;
   }
   enqueue(): void {
     this._channel._receivers.push(this);
   }
   override release(_task: Task<unknown>, outcome?: Outcome): void {
     if (this._task !== null) this._channel._receivers.drop(this);
-    else if (outcome?.ok === true) this._channel._giveBack(outcome.value as T);
+    else if (outcome?.ok === true) this._channel._giveBack(outcome.value as T, this._seq);
   }
   describe(): string {
     return `receive from ${this._channel.describe()}`;
@@ -92,6 +97,15 @@ export class Channel<T> {
   readonly capacity: number;
   /** @internal Buffered values, oldest first. */
   readonly _buffer = new Ring<T>();
+  /**
+   * @internal Values taken back from receivers cancelled before they took
+   * them, by their place in line: they come out before the buffer.
+   */
+  readonly _returned: { seq: number; value: T }[] = [];
+  /** @internal The place in line of the value the last take gave out. */
+  _takenSeq = 0;
+  /** How many values have been taken (places in line are numbered by it). */
+  #takes = 0;
   /** @internal Parked receivers. */
   readonly _receivers = new WaitQueue<Receive<T>>();
   /** @internal Parked senders, each with its value. */
@@ -125,7 +139,7 @@ export class Channel<T> {
 
   /** Receives without waiting. */
   tryReceive(): { ok: true; value: T } | { ok: false } {
-    if (this._buffer.size === 0 && this._senders.live === 0) return { ok: false };
+    if (this.size === 0 && this._senders.live === 0) return { ok: false };
     return { ok: true, value: this._take() as T };
   }
 
@@ -139,7 +153,7 @@ export class Channel<T> {
     this.#closed = true;
     for (const send of this._senders.drain())
       this.#fail(send, "it was closed while the task waited to send");
-    if (this._buffer.size === 0) {
+    if (this.size === 0) {
       for (const receive of this._receivers.drain())
         this.#fail(receive, "it was closed while the task waited to receive");
     }
@@ -152,22 +166,28 @@ export class Channel<T> {
 
   /** Values buffered now. */
   get size(): number {
-    return this._buffer.size;
+    return this._buffer.size + this._returned.length;
   }
 
   /** "a channel (3/10 buffered, closed)", for dump() and messages. */
   describe(): string {
-    const state = `${this._buffer.size}/${this.capacity} buffered${this.#closed ? ", closed" : ""}`;
+    const state = `${this.size}/${this.capacity} buffered${this.#closed ? ", closed" : ""}`;
     return `a channel (${state})`;
   }
 
   /** @internal A receive, now: a value, or MUST_WAIT. */
   _take(): T | typeof MUST_WAIT {
+    const returned = this._returned.shift();
+    if (returned !== undefined) {
+      this._takenSeq = returned.seq;
+      return returned.value;
+    }
+    this._takenSeq = ++this.#takes;
     if (this._buffer.size > 0) {
       const value = this._buffer.shift() as T;
       // A freed slot goes to the oldest waiting sender (none is free while values taken back
       // from cancelled receivers still hold the buffer over its capacity).
-      if (this._buffer.size < this.capacity) {
+      if (this.size < this.capacity) {
         const send = this._senders.shift();
         if (send !== undefined) {
           this._buffer.push(send._value);
@@ -194,21 +214,30 @@ export class Channel<T> {
       );
     const receive = this._receivers.shift();
     if (receive !== undefined) {
+      receive._seq = ++this.#takes;
       this.#serve(receive, value);
       return undefined;
     }
-    if (this._buffer.size < this.capacity) {
+    if (this.size < this.capacity) {
       this._buffer.push(value);
       return undefined;
     }
     return MUST_WAIT;
   }
 
-  /** @internal A value handed to a receiver that was cancelled before it took it: it goes back first in line. */
-  _giveBack(value: T): void {
+  /** @internal A value handed to a receiver that was cancelled before it took it: it goes back to its place in line. */
+  _giveBack(value: T, seq: number): void {
     const receive = this._receivers.shift();
-    if (receive !== undefined) this.#serve(receive, value);
-    else this._buffer.unshift(value);
+    if (receive !== undefined) {
+      receive._seq = seq;
+      this.#serve(receive, value);
+      return;
+    }
+    // Ahead of the buffer, among the other values taken back, in the order they were first taken.
+    const returned = this._returned;
+    let i = returned.length;
+    while (i > 0 && (returned[i - 1] as { seq: number }).seq > seq) i--;
+    returned.splice(i, 0, { seq, value });
   }
 
   #serve<V>(op: Operation<V>, value: V): void {

@@ -4,9 +4,7 @@
  *
  * A ring buffer over a power-of-two array: `push` at the tail and `shift`
  * at the head are O(1) with no allocation in the steady state (an array's
- * own `shift()` moves every element once the array is large). `unshift`
- * puts an item back at the head (a channel taking back a value that a
- * cancelled receiver never saw).
+ * own `shift()` moves every element once the array is large).
  */
 export class Ring<T> {
   /** Slots; `undefined` where empty. Length is a power of two. */
@@ -28,14 +26,6 @@ export class Ring<T> {
     } else {
       items[(this.#head + this.#size) & (items.length - 1)] = item;
     }
-    this.#size++;
-  }
-
-  unshift(item: T): void {
-    if (this.#size === this.#items.length) this.#grow();
-    const mask = this.#items.length - 1;
-    this.#head = (this.#head - 1) & mask;
-    this.#items[this.#head] = item;
     this.#size++;
   }
 
