@@ -173,6 +173,26 @@ describe("Channel", () => {
     assert.equal(doomed.state, "cancelled");
   });
 
+  it("keeps the order of values taken back from several cancelled receivers", () => {
+    const { worker } = collectingWorker();
+    const channel = new Channel<string>(2);
+    function* receiveOnce() {
+      yield* channel.receive();
+    }
+    const first = worker.assign(receiveOnce());
+    const second = worker.assign(receiveOnce());
+    while (worker.tick()) {}
+    channel.trySend("a"); // handed to the first receiver
+    channel.trySend("b"); // handed to the second
+    channel.trySend("c"); // buffered
+    worker.cancelAll(); // both receivers are cancelled before they could take their values
+    worker.work();
+    assert.deepEqual([first.state, second.state], ["cancelled", "cancelled"]);
+    const left: string[] = [];
+    for (let r = channel.tryReceive(); r.ok; r = channel.tryReceive()) left.push(r.value);
+    assert.deepEqual(left, ["a", "b", "c"]);
+  });
+
   it("leaves no stale waiter behind a cancelled receive or send", () => {
     const { worker } = collectingWorker();
     const channel = new Channel<number>();
