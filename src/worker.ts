@@ -36,7 +36,7 @@
  * gets a step before any task gets two.
  */
 import { type Clock, checkSeconds, realClock, VirtualClock } from "./clock.ts";
-import { describeValue, isGenerator, isGeneratorFunction, NativeGenerator } from "./describe.ts";
+import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
 import { nameOf } from "./names.ts";
 import { Ring } from "./ring.ts";
@@ -112,9 +112,6 @@ const ENDED = { describe: () => "an ended task" };
 const REAL_CLOCK_POLL_STEPS = 16;
 /** How long run() steps before it lets the event loop in, in milliseconds. */
 const RUN_SLICE_MS = 1;
-
-/** %GeneratorPrototype%.next, shared by every native generator. */
-const nativeNext = (NativeGenerator.prototype as Generator<unknown, unknown, unknown>).next;
 
 /** The number of milliseconds on the host's monotonic clock. */
 const hostNow = (): number => performance.now();
@@ -371,13 +368,9 @@ export class Worker {
     running.task = task;
     let result: IteratorResult<unknown, unknown>;
     try {
-      // Native generators are resumed through %GeneratorPrototype%.next itself: a program has
-      // many generator shapes, and loading `next` from each would make this call site megamorphic.
       result =
         mode === NEXT
-          ? generator instanceof NativeGenerator
-            ? nativeNext.call(generator, input)
-            : generator.next(input)
+          ? generator.next(input)
           : mode === THROW
             ? generator.throw(input)
             : generator.return(input);
