@@ -1,0 +1,302 @@
+/// <reference types="node" />
+/**
+ * Child processes as routines: `clockwork-microthreads/process`.
+ *
+ * The original library polled a child in a loop until it exited. Here the
+ * task parks until Node reports the exit, and costs nothing meanwhile. It
+ * is built only on the core's public API (a Future that the child's events
+ * settle, waited for like any other wait).
+ *
+ * Never a shell: argv goes to the program as it is. Output is collected as
+ * it arrives, so nothing read is lost, whatever ends the run. Cancelling the
+ * task (or the `timeout` option, or output past `maxBuffer`) sends SIGTERM,
+ * then SIGKILL after a grace period, and the routine's cleanup waits for the
+ * exit, so the child is reaped before the task ends.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { Future, routine, TimeoutError } from "../index.ts";
+
+/** Options for `new Command()` and `exec()`. */
+export interface CommandOptions {
+  /** Working directory of the child. */
+  cwd?: string;
+  /** Environment of the child (default: this process's). */
+  env?: Record<string, string>;
+  /** Written to the child's standard input, which is then closed. */
+  input?: string | Uint8Array;
+  /** Seconds the child may run; then it is stopped and `run()` throws TimeoutError. */
+  timeout?: number;
+  /** Bytes each of stdout and stderr may hold; past that the child is stopped and `run()` throws CommandError. */
+  maxBuffer?: number;
+  /** Seconds between SIGTERM and SIGKILL when the child has to be stopped (default 2). */
+  killGrace?: number;
+}
+
+/** How a command ended. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  /** The exit code, or null if a signal ended the child. */
+  exitCode: number | null;
+  /** The signal that ended the child, or null. */
+  signal: string | null;
+}
+
+/** A command that could not run, was stopped, or (with exec) exited non-zero. */
+export class CommandError extends Error {
+  override name = "CommandError";
+  readonly argv: readonly string[];
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+
+  constructor(message: string, argv: readonly string[], result: CommandResult) {
+    super(message);
+    this.argv = argv;
+    this.exitCode = result.exitCode;
+    this.signal = result.signal;
+    this.stdout = result.stdout;
+    this.stderr = result.stderr;
+  }
+}
+
+const DEFAULT_GRACE = 2;
+
+type Exit = { code: number | null; signal: string | null } | { error: Error };
+
+/**
+ * A child process, run by a routine.
+ *
+ * @example
+ * const echo = new Command(["/bin/echo", "cat"]);
+ * worker.assign(echo.run());
+ * await worker.run();
+ * echo.stdout; // "cat\n"
+ */
+export class Command {
+  readonly argv: readonly string[];
+  readonly options: Readonly<CommandOptions>;
+  /** What the child wrote to stdout so far. */
+  stdout = "";
+  /** What the child wrote to stderr so far. */
+  stderr = "";
+  /** Its exit code, once it exited (null if a signal ended it, or before). */
+  exitCode: number | null = null;
+  /** The signal that ended it, if one did. */
+  signal: string | null = null;
+  /** The child's process id while it runs, else undefined. */
+  pid: number | undefined = undefined;
+
+  constructor(argv: string[], options: CommandOptions = {}) {
+    checkArgv("new Command()", argv);
+    checkOptions("new Command()", options);
+    this.argv = [...argv];
+    this.options = { ...options };
+  }
+
+  /**
+   * Runs the command to its end and gives its result. A non-zero exit is
+   * not an error here (see `exitCode`); a program that cannot be found is.
+   */
+  run(): Generator<unknown, CommandResult, any> {
+    return runCommand(this) as Generator<unknown, CommandResult, any>;
+  }
+
+  /** The result fields as one object. */
+  result(): CommandResult {
+    return {
+      stdout: this.stdout,
+      stderr: this.stderr,
+      exitCode: this.exitCode,
+      signal: this.signal,
+    };
+  }
+}
+
+const runCommand = routine(function* run(command: Command): Generator<unknown, CommandResult, any> {
+  const { argv, options } = command;
+  const [program, ...args] = argv as [string, ...string[]];
+  const exited = new Future<Exit>();
+  let stopping: string | undefined;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  let child: ChildProcess;
+  command.stdout = "";
+  command.stderr = "";
+  command.exitCode = null;
+  command.signal = null;
+  try {
+    child = spawn(program, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      shell: false,
+    });
+  } catch (error) {
+    throw new CommandError(
+      `cannot start ${program}: ${(error as Error).message}`,
+      argv,
+      command.result(),
+    );
+  }
+  command.pid = child.pid;
+
+  /** Stops the child: SIGTERM now, SIGKILL after the grace period. */
+  const stop = (why: string): void => {
+    if (stopping !== undefined || child.exitCode !== null || child.signalCode !== null) return;
+    stopping = why;
+    child.kill("SIGTERM");
+    killTimer = setTimeout(
+      () => child.kill("SIGKILL"),
+      (options.killGrace ?? DEFAULT_GRACE) * 1000,
+    );
+  };
+
+  const limit = options.maxBuffer ?? Number.POSITIVE_INFINITY;
+  let outBytes = 0;
+  let errBytes = 0;
+  child.stdout?.setEncoding("utf8");
+  child.stderr?.setEncoding("utf8");
+  child.stdout?.on("data", (chunk: string) => {
+    command.stdout += chunk;
+    outBytes += Buffer.byteLength(chunk);
+    if (outBytes > limit) stop(`its stdout passed maxBuffer (${limit} bytes)`);
+  });
+  child.stderr?.on("data", (chunk: string) => {
+    command.stderr += chunk;
+    errBytes += Buffer.byteLength(chunk);
+    if (errBytes > limit) stop(`its stderr passed maxBuffer (${limit} bytes)`);
+  });
+  child.on("error", (error) => {
+    if (!exited.settled) exited.resolve({ error });
+  });
+  // "close" comes after the exit and after both output streams have ended: nothing read is lost.
+  child.on("close", (code, signal) => {
+    if (!exited.settled) exited.resolve({ code, signal });
+  });
+  child.on("exit", () => {
+    // A stopped child's own children may still hold its output pipes open: after the grace
+    // period, stop reading them, so that the exit is reported all the same.
+    if (stopping === undefined) return;
+    setTimeout(
+      () => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      },
+      (options.killGrace ?? DEFAULT_GRACE) * 1000,
+    ).unref();
+  });
+  child.stdin?.on("error", () => {
+    // The child may exit without reading its input (EPIPE): its exit status tells the story.
+  });
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  else child.stdin?.end();
+  const deadline =
+    options.timeout === undefined
+      ? undefined
+      : setTimeout(
+          () => stop(`it ran past its timeout of ${options.timeout} s`),
+          options.timeout * 1000,
+        );
+
+  let exit: Exit;
+  try {
+    exit = yield* exited.wait();
+  } finally {
+    if (deadline !== undefined) clearTimeout(deadline);
+    if (!exited.settled) {
+      // Cancelled: stop the child and wait until it is gone (cleanup may wait; it runs as steps).
+      stop("its task was cancelled");
+      yield* exited.wait();
+    }
+    if (killTimer !== undefined) clearTimeout(killTimer);
+    command.pid = undefined;
+  }
+  if ("error" in exit) {
+    const code = (exit.error as NodeJS.ErrnoException).code;
+    const message =
+      code === "ENOENT"
+        ? `command not found: ${program}`
+        : `cannot run ${program}: ${exit.error.message}`;
+    throw new CommandError(message, argv, command.result());
+  }
+  command.exitCode = exit.code;
+  command.signal = exit.signal;
+  if (stopping?.startsWith("it ran past")) {
+    throw new TimeoutError(`${describeArgv(argv)} was stopped: ${stopping}`);
+  }
+  if (stopping !== undefined) {
+    throw new CommandError(
+      `${describeArgv(argv)} was stopped: ${stopping}`,
+      argv,
+      command.result(),
+    );
+  }
+  return command.result();
+});
+
+/**
+ * Runs a command and gives its result; with `check` (the default) a
+ * non-zero exit or a signal throws CommandError (with exitCode, signal,
+ * stdout and stderr).
+ *
+ * @example
+ * const { stdout } = yield* exec(["git", "rev-parse", "HEAD"]);
+ */
+export function exec(
+  argv: string[],
+  options: CommandOptions & { check?: boolean } = {},
+): Generator<unknown, CommandResult, any> {
+  checkArgv("exec()", argv);
+  const { check = true, ...rest } = options;
+  return execRoutine(new Command(argv, rest), check) as Generator<unknown, CommandResult, any>;
+}
+
+const execRoutine = routine(function* exec(command: Command, check: boolean) {
+  const result = yield* command.run();
+  if (check && (result.exitCode !== 0 || result.signal !== null)) {
+    const how =
+      result.signal !== null
+        ? `was ended by ${result.signal}`
+        : `exited with code ${result.exitCode}`;
+    const tail = result.stderr.trim().split("\n").slice(-3).join("\n");
+    throw new CommandError(
+      `${describeArgv(command.argv)} ${how}${tail ? `: ${tail}` : ""}`,
+      command.argv,
+      result,
+    );
+  }
+  return result;
+});
+
+function describeArgv(argv: readonly string[]): string {
+  return JSON.stringify(argv.join(" "));
+}
+
+function checkArgv(call: string, argv: unknown): asserts argv is string[] {
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === "string")) {
+    throw new TypeError(
+      `${call} expects argv: a non-empty array of strings, the program first (never a shell line), got ${JSON.stringify(argv)}`,
+    );
+  }
+}
+
+function checkOptions(call: string, options: CommandOptions): void {
+  for (const key of ["timeout", "killGrace"] as const) {
+    const value = options[key];
+    if (
+      value !== undefined &&
+      (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value))
+    ) {
+      throw new RangeError(
+        `${call} option "${key}" expects zero or more seconds, got ${String(value)}`,
+      );
+    }
+  }
+  const { maxBuffer } = options;
+  if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !(maxBuffer > 0))) {
+    throw new RangeError(
+      `${call} option "maxBuffer" expects a number of bytes above 0, got ${String(maxBuffer)}`,
+    );
+  }
+}

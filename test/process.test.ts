@@ -1,0 +1,165 @@
+/**
+ * Child processes: `clockwork-microthreads/process`.
+ *
+ * The original library ran a child and polled it in a loop until it exited.
+ * Here a task parks until the child has exited and its output has been read
+ * to the end, and costs nothing meanwhile. Never a shell. Cancelling the
+ * task stops the child (SIGTERM, then SIGKILL) and waits until it is gone.
+ * These tests run real programs, with generous time bounds.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { currentTask, spawn, TimeoutError, Worker } from "../src/index.ts";
+import { Command, CommandError, exec } from "../src/node/process.ts";
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("Command", () => {
+  it("runs a child and keeps its output (the original Command test)", async () => {
+    const worker = new Worker();
+    const echo = new Command(["/bin/echo", "cat"]);
+    worker.assign(echo.run());
+    await worker.run();
+    assert.equal(echo.stdout, "cat\n");
+    assert.equal(echo.stderr, "");
+    assert.equal(echo.exitCode, 0);
+    assert.equal(echo.signal, null);
+  });
+
+  it("does not throw for a non-zero exit; it reports it", async () => {
+    const worker = new Worker();
+    const failing = new Command(["sh", "-c", "echo oops >&2; exit 3"]);
+    const task = worker.assign(failing.run());
+    await worker.run();
+    assert.deepEqual(task.result, { stdout: "", stderr: "oops\n", exitCode: 3, signal: null });
+  });
+
+  it("writes its input to the child's stdin", async () => {
+    const worker = new Worker();
+    const cat = new Command(["cat"], { input: "hello\nworld\n" });
+    worker.assign(cat.run());
+    await worker.run();
+    assert.equal(cat.stdout, "hello\nworld\n");
+  });
+
+  it("says 'command not found' for a program that does not exist", async () => {
+    const worker = new Worker({ onError: () => {} });
+    const missing = new Command(["no-such-program-clockwork"]);
+    const task = worker.assign(missing.run());
+    await worker.run();
+    assert.ok(task.error instanceof CommandError);
+    assert.equal(task.error.message, "command not found: no-such-program-clockwork");
+  });
+
+  it("stops the child when its task is cancelled, and waits until it is gone", async () => {
+    const worker = new Worker();
+    const sleeper = new Command(["sleep", "60"]);
+    let pid: number | undefined;
+    const started = Date.now();
+    function* main() {
+      const child = spawn(sleeper.run());
+      while (sleeper.pid === undefined) yield;
+      pid = sleeper.pid;
+      assert.equal(isAlive(pid), true);
+      child.cancel();
+      try {
+        yield* child.join();
+      } catch {
+        // CancelledError
+      }
+      return isAlive(pid);
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.equal(task.result, false, "the child is gone (reaped) when the cancelled task ends");
+    assert.equal(sleeper.signal, null, "the fields keep what was known");
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("stops a child that runs past its timeout: TimeoutError, output kept", async () => {
+    const worker = new Worker({ onError: () => {} });
+    const slow = new Command(["sh", "-c", "echo started; exec sleep 60"], { timeout: 0.2 });
+    const task = worker.assign(slow.run());
+    const started = Date.now();
+    await worker.run();
+    assert.ok(task.error instanceof TimeoutError, String(task.error));
+    assert.match(task.error.message, /ran past its timeout of 0\.2 s/);
+    assert.equal(slow.stdout, "started\n");
+    assert.equal(slow.signal, "SIGTERM");
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("kills a child that ignores SIGTERM after the grace period", async () => {
+    const worker = new Worker({ onError: () => {} });
+    const stubborn = new Command(
+      ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"],
+      {
+        timeout: 0.3,
+        killGrace: 0.2,
+      },
+    );
+    worker.assign(stubborn.run());
+    const started = Date.now();
+    await worker.run();
+    assert.equal(stubborn.signal, "SIGKILL");
+    assert.equal(stubborn.stdout, "ready\n");
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("stops a child whose output passes maxBuffer, keeping what was read", async () => {
+    const worker = new Worker({ onError: () => {} });
+    const chatty = new Command(["sh", "-c", "while :; do echo yes; done"], { maxBuffer: 1000 });
+    const task = worker.assign(chatty.run());
+    await worker.run();
+    assert.ok(task.error instanceof CommandError);
+    assert.match(task.error.message, /stdout passed maxBuffer \(1000 bytes\)/);
+    assert.ok(chatty.stdout.length > 1000, "what was read is kept");
+    assert.ok(chatty.stdout.startsWith("yes\nyes\n"));
+  });
+
+  it("refuses a shell line, an empty argv, and bad options", () => {
+    assert.throws(
+      () => new Command("ls -l" as never),
+      /non-empty array of strings.*never a shell line/,
+    );
+    assert.throws(() => new Command([]), TypeError);
+    assert.throws(
+      () => new Command(["ls"], { timeout: -1 }),
+      /option "timeout" expects zero or more seconds, got -1/,
+    );
+    assert.throws(() => new Command(["ls"], { maxBuffer: 0 }), RangeError);
+  });
+});
+
+describe("exec", () => {
+  it("gives the result, and throws CommandError for a non-zero exit by default", async () => {
+    const worker = new Worker();
+    function* main() {
+      const ok = yield* exec(["sh", "-c", "echo fine"]);
+      let failure: unknown;
+      try {
+        yield* exec(["sh", "-c", "echo broken >&2; exit 2"]);
+      } catch (error) {
+        failure = error;
+      }
+      const unchecked = yield* exec(["sh", "-c", "exit 4"], { check: false });
+      return { ok, failure, unchecked, task: currentTask()?.name };
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    const { ok, failure, unchecked } = task.result;
+    assert.equal(ok.stdout, "fine\n");
+    assert.ok(failure instanceof CommandError);
+    assert.equal(failure.exitCode, 2);
+    assert.equal(failure.stderr, "broken\n");
+    assert.match(failure.message, /"sh -c echo broken >&2; exit 2" exited with code 2: broken/);
+    assert.equal(unchecked.exitCode, 4);
+  });
+});
