@@ -177,33 +177,36 @@ export class Channel<T> {
 
   /** @internal A receive, now: a value, or MUST_WAIT. */
   _take(): T | typeof MUST_WAIT {
+    let value: T;
     const returned = this._returned.shift();
     if (returned !== undefined) {
+      value = returned.value;
       this._takenSeq = returned.seq;
-      return returned.value;
-    }
-    this._takenSeq = ++this.#takes;
-    if (this._buffer.size > 0) {
-      const value = this._buffer.shift() as T;
-      // A freed slot goes to the oldest waiting sender (none is free while values taken back
-      // from cancelled receivers still hold the buffer over its capacity).
-      if (this.size < this.capacity) {
-        const send = this._senders.shift();
-        if (send !== undefined) {
-          this._buffer.push(send._value);
-          this.#serve(send, undefined);
-        }
+    } else if (this._buffer.size > 0) {
+      value = this._buffer.shift() as T;
+      this._takenSeq = ++this.#takes;
+    } else {
+      const send = this._senders.shift();
+      if (send !== undefined) {
+        this._takenSeq = ++this.#takes;
+        this.#serve(send, undefined);
+        return send._value;
       }
-      return value;
+      if (this.#closed) {
+        throw new ChannelClosedError(`cannot receive: ${this.describe()} is closed and drained`);
+      }
+      return MUST_WAIT;
     }
-    const send = this._senders.shift();
-    if (send !== undefined) {
-      this.#serve(send, undefined);
-      return send._value;
+    // A freed slot goes at once to the oldest waiting sender (there is none to give while
+    // values taken back from cancelled receivers still hold the buffer at or over capacity).
+    if (this.size < this.capacity) {
+      const send = this._senders.shift();
+      if (send !== undefined) {
+        this._buffer.push(send._value);
+        this.#serve(send, undefined);
+      }
     }
-    if (this.#closed)
-      throw new ChannelClosedError(`cannot receive: ${this.describe()} is closed and drained`);
-    return MUST_WAIT;
+    return value;
   }
 
   /** @internal A send, now: undefined when done, or MUST_WAIT. */

@@ -193,6 +193,26 @@ describe("Channel", () => {
     assert.deepEqual(left, ["a", "b", "c"]);
   });
 
+  it("gives the slot freed by taking a value back to the waiting sender, not to a later trySend", () => {
+    const { worker } = collectingWorker();
+    const channel = new Channel<string>(1);
+    function* receiveOnce() {
+      yield* channel.receive();
+    }
+    const doomed = worker.assign(receiveOnce());
+    while (worker.tick()) {}
+    channel.trySend("a"); // handed to the receiver
+    doomed.cancel(); // "a" comes back: the buffer is full again
+    function* sender() {
+      yield* channel.send("b"); // waits for a slot
+    }
+    worker.assign(sender());
+    worker.work();
+    assert.deepEqual(channel.tryReceive(), { ok: true, value: "a" });
+    assert.equal(channel.trySend("barger"), false, "the freed slot went to the waiting sender");
+    assert.deepEqual(channel.tryReceive(), { ok: true, value: "b" });
+  });
+
   it("leaves no stale waiter behind a cancelled receive or send", () => {
     const { worker } = collectingWorker();
     const channel = new Channel<number>();
