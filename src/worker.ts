@@ -980,7 +980,7 @@ export class Worker {
     const listed = waiting.map((t) => `${t.label()} (${this.describeState(t)})`);
     return new WouldBlockError(
       `work() would block: no task is runnable and no timer is pending, but ${waiting.length} ` +
-        `${waiting.length === 1 ? "task waits" : "tasks wait"} on what only the event loop can deliver: ` +
+        `${waiting.length === 1 ? "task waits" : "tasks wait"} on what only the event loop or code outside the worker can deliver: ` +
         `${listed.join(", ")}. Use "await worker.run()" for such programs.`,
       waiting.map((t) => t.name),
     );

@@ -206,11 +206,14 @@ describe("Channel", () => {
     function* sender() {
       yield* channel.send("b"); // waits for a slot
     }
-    worker.assign(sender());
-    worker.work();
+    const waiting = worker.assign(sender());
+    while (worker.tick()) {}
+    assert.equal(waiting.state, "waiting");
     assert.deepEqual(channel.tryReceive(), { ok: true, value: "a" });
     assert.equal(channel.trySend("barger"), false, "the freed slot went to the waiting sender");
     assert.deepEqual(channel.tryReceive(), { ok: true, value: "b" });
+    worker.work();
+    assert.equal(waiting.state, "done");
   });
 
   it("leaves no stale waiter behind a cancelled receive or send", () => {
