@@ -9,7 +9,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { currentTask, spawn, TimeoutError, Worker } from "../src/index.ts";
+import {
+  Channel,
+  ChannelClosedError,
+  currentTask,
+  spawn,
+  TimeoutError,
+  Worker,
+} from "../src/index.ts";
 import { Command, CommandError, exec } from "../src/node/process.ts";
 
 function isAlive(pid: number): boolean {
@@ -122,6 +129,56 @@ describe("Command", () => {
     assert.match(task.error.message, /stdout passed maxBuffer \(1000 bytes\)/);
     assert.ok(chatty.stdout.length > 1000, "what was read is kept");
     assert.ok(chatty.stdout.startsWith("yes\nyes\n"));
+  });
+
+  it("streams stdout line by line as it arrives, for long-running children", async () => {
+    const worker = new Worker();
+    const lines = new Channel<string>();
+    const talker = new Command(["sh", "-c", "echo one; sleep 0.1; echo two; printf three"], {
+      lines,
+    });
+    const seen: string[] = [];
+    function* reader() {
+      try {
+        for (;;) {
+          const line = yield* lines.receive();
+          seen.push(`${line} (${talker.exitCode === null ? "running" : "exited"})`);
+        }
+      } catch (error) {
+        if (!(error instanceof ChannelClosedError)) throw error;
+      }
+    }
+    worker.assign(talker.run());
+    worker.assign(reader());
+    await worker.run();
+    assert.equal(seen[0], "one (running)", "the first line came while the child still ran");
+    assert.deepEqual(
+      seen.map((s) => s.split(" ")[0]),
+      ["one", "two", "three"],
+    );
+    assert.equal(talker.stdout, "one\ntwo\nthree", "stdout still has everything");
+  });
+
+  it("delivers every line in order to a slow reader, pausing the child meanwhile", async () => {
+    const worker = new Worker();
+    const lines = new Channel<string>(10);
+    const counter = new Command(["seq", "1", "5000"], { lines });
+    let expected = 1;
+    function* slowReader() {
+      try {
+        for (;;) {
+          const line = yield* lines.receive();
+          assert.equal(line, String(expected++));
+          yield; // fall behind a little on every line
+        }
+      } catch (error) {
+        if (!(error instanceof ChannelClosedError)) throw error;
+      }
+    }
+    worker.assign(counter.run());
+    worker.assign(slowReader());
+    await worker.run();
+    assert.equal(expected, 5001);
   });
 
   it("refuses a shell line, an empty argv, and bad options", () => {

@@ -13,8 +13,8 @@
  * then SIGKILL after a grace period, and the routine's cleanup waits for the
  * exit, so the child is reaped before the task ends.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { Future, routine, TimeoutError } from "../index.ts";
+import { type ChildProcess, spawn as spawnChild } from "node:child_process";
+import { Channel, ChannelClosedError, Future, routine, spawn, TimeoutError } from "../index.ts";
 
 /** Options for `new Command()` and `exec()`. */
 export interface CommandOptions {
@@ -30,6 +30,14 @@ export interface CommandOptions {
   maxBuffer?: number;
   /** Seconds between SIGTERM and SIGKILL when the child has to be stopped (default 2). */
   killGrace?: number;
+  /**
+   * A channel that gets each line of stdout (without its newline) as it
+   * arrives, for long-running children; it is closed when stdout ends. When
+   * the channel's readers fall behind, reading from the child pauses, so a
+   * chatty child waits instead of filling memory. (`stdout` still collects
+   * everything, up to maxBuffer.)
+   */
+  lines?: Channel<string>;
 }
 
 /** How a command ended. */
@@ -114,6 +122,56 @@ export class Command {
   }
 }
 
+/** Lines waiting for the reader before reading from the child pauses, and resumes. */
+const LINES_HIGH = 1000;
+const LINES_LOW = 100;
+
+/**
+ * Splits stdout into lines and hands them to `target` through a small
+ * pump task (a child of the task running the command), pausing the child's
+ * stdout while too many lines wait for the reader.
+ */
+function startLines(child: ChildProcess, target: Channel<string>) {
+  const pending = new Channel<string>(Number.MAX_SAFE_INTEGER);
+  let partial = "";
+  let paused = false;
+  spawn(
+    (function* pumpLines() {
+      try {
+        for (;;) {
+          const line = yield* pending.receive();
+          if (paused && pending.size < LINES_LOW) {
+            paused = false;
+            child.stdout?.resume();
+          }
+          yield* target.send(line);
+        }
+      } catch (error) {
+        if (!(error instanceof ChannelClosedError)) throw error;
+      } finally {
+        target.close(); // at the end of output, or when the command's task is cancelled
+      }
+    })(),
+    { name: "lines" },
+  );
+  return {
+    write(chunk: string): void {
+      const parts = (partial + chunk).split("\n");
+      partial = parts.pop() as string;
+      for (const line of parts) pending.trySend(line);
+      if (!paused && pending.size >= LINES_HIGH) {
+        paused = true;
+        child.stdout?.pause();
+      }
+    },
+    end(): void {
+      if (partial !== "") pending.trySend(partial);
+      partial = "";
+      pending.close();
+    },
+  };
+}
+
 const runCommand = routine(function* run(command: Command): Generator<unknown, CommandResult, any> {
   const { argv, options } = command;
   const [program, ...args] = argv as [string, ...string[]];
@@ -126,7 +184,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   command.exitCode = null;
   command.signal = null;
   try {
-    child = spawn(program, args, {
+    child = spawnChild(program, args, {
       cwd: options.cwd,
       env: options.env,
       stdio: ["pipe", "pipe", "pipe"],
@@ -152,6 +210,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     );
   };
 
+  const lineSink = options.lines === undefined ? undefined : startLines(child, options.lines);
   const limit = options.maxBuffer ?? Number.POSITIVE_INFINITY;
   let outBytes = 0;
   let errBytes = 0;
@@ -159,6 +218,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   child.stderr?.setEncoding("utf8");
   child.stdout?.on("data", (chunk: string) => {
     command.stdout += chunk;
+    lineSink?.write(chunk);
     outBytes += Buffer.byteLength(chunk);
     if (outBytes > limit) stop(`its stdout passed maxBuffer (${limit} bytes)`);
   });
@@ -172,6 +232,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   });
   // "close" comes after the exit and after both output streams have ended: nothing read is lost.
   child.on("close", (code, signal) => {
+    lineSink?.end();
     if (!exited.settled) exited.resolve({ code, signal });
   });
   child.on("exit", () => {
