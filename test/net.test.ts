@@ -45,7 +45,7 @@ describe("net", () => {
     await worker.run();
     const replies = task.result as string[];
     assert.equal(replies.length, 1000);
-    replies.forEach((reply, i) => assert.equal(reply, `hello ${i}|bye ${i}`));
+    for (const [i, reply] of replies.entries()) assert.equal(reply, `hello ${i}|bye ${i}`);
   });
 
   it("reads exactly n bytes, and whatever arrived, and null at the end", async () => {
