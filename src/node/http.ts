@@ -1,0 +1,386 @@
+/// <reference types="node" />
+/**
+ * An HTTP server where each request is a task: `clockwork-microthreads/http`.
+ *
+ * Built on `node:http` (its parser, keep-alive and timeouts) and on the
+ * core's public API. `serve()` starts a server task, a child of the calling
+ * task; each request runs `handler(request, response)` as a child of it. A
+ * handler that throws gets a 500 (or the status of an HttpError it threw)
+ * and the error goes to `onError`; the server goes on. Request bodies are
+ * read with a size limit (413 past it). `close()` stops accepting, lets the
+ * requests in flight finish within a grace period, then cancels the rest.
+ */
+import * as http from "node:http";
+import {
+  Channel,
+  ChannelClosedError,
+  currentTask,
+  Future,
+  park,
+  routine,
+  sleep,
+  spawn,
+  type Task,
+} from "../index.ts";
+
+/** Thrown by a handler to answer with a status other than 500. */
+export class HttpError extends Error {
+  override name = "HttpError";
+  readonly status: number;
+  constructor(status: number, message: string = http.STATUS_CODES[status] ?? "Error") {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Options for `serve()`. Times are in seconds. */
+export interface ServeOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Largest request body `request.body()` accepts, in bytes (default 1 MiB): past it, 413. */
+  bodyLimit?: number;
+  /** Time a client has to send the request headers (default 10): a slowloris is dropped. */
+  headersTimeout?: number;
+  /** Time a client has to send the whole request (default 30). */
+  requestTimeout?: number;
+  /** How long an idle keep-alive connection stays open (default 5). */
+  keepAliveTimeout?: number;
+  /** How long `close()` lets requests in flight finish before cancelling them (default 5). */
+  closeGrace?: number;
+  /** Gets every error a handler threw (default: printed to stderr). */
+  onError?: (error: unknown, request: Request) => void;
+}
+
+/** A request, as its handler sees it. */
+export class Request {
+  /** The Node request, for what this class does not cover. */
+  readonly raw: http.IncomingMessage;
+  readonly method: string;
+  /** The path and query, as sent. */
+  readonly url: string;
+  /** The path, without the query. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly #limit: number;
+
+  /** @internal */
+  constructor(raw: http.IncomingMessage, limit: number) {
+    this.raw = raw;
+    this.method = raw.method ?? "GET";
+    this.url = raw.url ?? "/";
+    const parsed = new URL(this.url, "http://localhost");
+    this.path = parsed.pathname;
+    this.query = parsed.searchParams;
+    this.headers = raw.headers;
+    this.#limit = limit;
+  }
+
+  /** The whole body; throws HttpError(413) past `limit` bytes (default: the server's bodyLimit). */
+  body(limit = this.#limit): Generator<unknown, Uint8Array, any> {
+    return readBody(this.raw, limit) as Generator<unknown, Uint8Array, any>;
+  }
+
+  /** The body as UTF-8 text. */
+  *text(limit = this.#limit): Generator<unknown, string, any> {
+    return Buffer.from(yield* this.body(limit)).toString("utf8");
+  }
+
+  /** The body parsed as JSON; throws HttpError(400) if it is not. */
+  *json(limit = this.#limit): Generator<unknown, unknown, any> {
+    const text = yield* this.text(limit);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new HttpError(400, "the request body is not valid JSON");
+    }
+  }
+}
+
+const readBody = routine(function* body(raw: http.IncomingMessage, limit: number) {
+  const declared = Number(raw.headers["content-length"]);
+  if (declared > limit) throw new HttpError(413, `the request body is over ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  yield* park<void>(({ wake, fail }) => {
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        raw.pause();
+        fail(new HttpError(413, `the request body is over ${limit} bytes`));
+      } else chunks.push(chunk);
+    };
+    const onEnd = () => wake();
+    const onError = (error: Error) => fail(error);
+    raw.on("data", onData);
+    raw.on("end", onEnd);
+    raw.on("error", onError);
+    return () => {
+      raw.off("data", onData);
+      raw.off("end", onEnd);
+      raw.off("error", onError);
+    };
+  }, "a request body");
+  return new Uint8Array(Buffer.concat(chunks));
+});
+
+/** The response to a request. */
+export class Response {
+  /** The Node response, for what this class does not cover (streams). */
+  readonly raw: http.ServerResponse;
+
+  /** @internal */
+  constructor(raw: http.ServerResponse) {
+    this.raw = raw;
+  }
+
+  /** Whether the response has been sent. */
+  get sent(): boolean {
+    return this.raw.writableEnded;
+  }
+
+  /** Sends a body (text or bytes) with a status and headers, and ends the response. */
+  send(
+    body: string | Uint8Array,
+    options: { status?: number; headers?: http.OutgoingHttpHeaders } = {},
+  ): void {
+    const headers: http.OutgoingHttpHeaders = { ...options.headers };
+    if (headers["content-type"] === undefined && typeof body === "string") {
+      headers["content-type"] = "text/plain; charset=utf-8";
+    }
+    headers["content-length"] = Buffer.byteLength(body);
+    this.raw.writeHead(options.status ?? 200, headers);
+    this.raw.end(body);
+  }
+
+  /** Sends plain text. */
+  text(body: string, status = 200): void {
+    this.send(body, { status });
+  }
+
+  /** Sends a value as JSON. */
+  json(value: unknown, status = 200): void {
+    this.send(JSON.stringify(value), {
+      status,
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
+  }
+
+  /**
+   * Writes a chunk of a streamed body (status 200 and the given headers are
+   * sent first if they were not), waiting while the client is slow to read.
+   */
+  *write(
+    chunk: string | Uint8Array,
+    headers: http.OutgoingHttpHeaders = {},
+  ): Generator<unknown, void, any> {
+    if (!this.raw.headersSent) this.raw.writeHead(200, headers);
+    if (this.raw.write(chunk)) return;
+    const raw = this.raw;
+    yield* park<void>(({ wake, fail }) => {
+      const onDrain = () => wake();
+      const onClose = () => fail(new Error("the client went away"));
+      raw.once("drain", onDrain);
+      raw.once("close", onClose);
+      return () => {
+        raw.off("drain", onDrain);
+        raw.off("close", onClose);
+      };
+    }, "a slow client");
+  }
+
+  /** Ends a streamed body. */
+  end(): void {
+    this.raw.end();
+  }
+}
+
+/** A running HTTP server. */
+export class HttpServer {
+  readonly port: number;
+  readonly host: string;
+  /** Requests answered so far. */
+  served = 0;
+  /** @internal */
+  readonly _server: http.Server;
+  /** @internal The task that spawns one task per request. */
+  _task: Task<unknown> | null = null;
+  /** @internal Request tasks in flight. */
+  readonly _inFlight = new Set<Task<unknown>>();
+  /** @internal */
+  readonly _closeGrace: number;
+
+  /** @internal */
+  constructor(server: http.Server, host: string, closeGrace: number) {
+    this._server = server;
+    this.host = host;
+    this.port = (server.address() as { port: number }).port;
+    this._closeGrace = closeGrace;
+  }
+
+  /** The server's address, e.g. "http://127.0.0.1:8080". */
+  get url(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  /**
+   * Closes gracefully: stops accepting, lets the requests in flight finish
+   * within the grace period, then cancels the rest and closes every
+   * connection.
+   */
+  close(): Generator<unknown, void, any> {
+    return closeRoutine(this) as Generator<unknown, void, any>;
+  }
+}
+
+const closeRoutine = routine(function* close(server: HttpServer) {
+  server._server.close();
+  server._server.closeIdleConnections();
+  const deadline = Date.now() + server._closeGrace * 1000;
+  while (server._inFlight.size > 0 && Date.now() < deadline) yield sleep(0.01);
+  server._task?.cancel();
+  server._server.closeAllConnections();
+});
+
+type Handler = (request: Request, response: Response) => Generator<unknown, unknown, any>;
+
+/**
+ * Starts an HTTP server; gives it once it listens. Each request runs
+ * `handler(request, response)` as its own task.
+ *
+ * @example
+ * const server = yield* serve({ port: 8080 }, function* hello(req, res) {
+ *   res.text(`hello from ${req.path}\n`);
+ * });
+ */
+export function serve(
+  options: ServeOptions,
+  handler: Handler,
+): Generator<unknown, HttpServer, any> {
+  if (typeof handler !== "function")
+    throw new TypeError("serve() expects a handler routine, a function");
+  for (const key of [
+    "bodyLimit",
+    "headersTimeout",
+    "requestTimeout",
+    "keepAliveTimeout",
+    "closeGrace",
+  ] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== "number" || !(value >= 0))) {
+      throw new RangeError(
+        `serve() option "${key}" expects a number, 0 or more, got ${String(value)}`,
+      );
+    }
+  }
+  return serveRoutine(options, handler) as Generator<unknown, HttpServer, any>;
+}
+
+interface Exchange {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+}
+
+const serveRoutine = routine(function* serve(options: ServeOptions, handler: Handler) {
+  const host = options.host ?? "127.0.0.1";
+  const incoming = new Channel<Exchange>(Number.MAX_SAFE_INTEGER);
+  const headersTimeout = (options.headersTimeout ?? 10) * 1000;
+  const requestTimeout = (options.requestTimeout ?? 30) * 1000;
+  // Node checks those timeouts every connectionsCheckingInterval (30 s by default): check often enough.
+  const checkEvery = Math.max(50, Math.min(1000, Math.min(headersTimeout, requestTimeout) / 4));
+  const raw = http.createServer({ connectionsCheckingInterval: checkEvery }, (req, res) => {
+    if (!incoming.closed) incoming.trySend({ req, res });
+    else {
+      res.writeHead(503, { connection: "close" });
+      res.end("the server is closing\n");
+    }
+  });
+  raw.headersTimeout = headersTimeout;
+  raw.requestTimeout = requestTimeout;
+  raw.keepAliveTimeout = (options.keepAliveTimeout ?? 5) * 1000;
+  const listening = new Future<void>();
+  raw.once("error", (error) => {
+    if (!listening.settled) listening.reject(error);
+  });
+  raw.listen(options.port ?? 0, host, () => listening.resolve());
+  try {
+    yield* listening.wait();
+  } catch (error) {
+    raw.close();
+    throw error;
+  }
+  raw.on("close", () => incoming.close());
+  const server = new HttpServer(raw, host, options.closeGrace ?? 5);
+  const onError =
+    options.onError ??
+    ((error: unknown, request: Request) => {
+      console.error(`clockwork http: ${request.method} ${request.url} failed:`, error);
+    });
+  server._task = spawn(
+    accept(server, incoming, handler, options.bodyLimit ?? 1024 * 1024, onError),
+    {
+      name: `http server ${host}:${server.port}`,
+    },
+  );
+  return server;
+});
+
+const accept = routine(function* accept(
+  server: HttpServer,
+  incoming: Channel<Exchange>,
+  handler: Handler,
+  bodyLimit: number,
+  onError: (error: unknown, request: Request) => void,
+) {
+  try {
+    for (;;) {
+      const { req, res } = yield* incoming.receive();
+      const request = new Request(req, bodyLimit);
+      const task = spawn(exchange(server, request, new Response(res), handler, onError), {
+        name: `${request.method} ${request.path}`,
+      });
+      server._inFlight.add(task);
+    }
+  } catch (error) {
+    if (!(error instanceof ChannelClosedError)) throw error;
+  } finally {
+    incoming.close();
+    server._server.close();
+    for (let r = incoming.tryReceive(); r.ok; r = incoming.tryReceive()) r.value.res.destroy();
+  }
+});
+
+const exchange = routine(function* handle(
+  server: HttpServer,
+  request: Request,
+  response: Response,
+  handler: Handler,
+  onError: (error: unknown, request: Request) => void,
+) {
+  const self = currentTask() as Task<unknown>;
+  try {
+    yield* handler(request, response);
+    if (!response.raw.headersSent) {
+      throw new Error(`the handler for ${request.method} ${request.path} ended without a response`);
+    }
+    if (!response.raw.writableEnded) response.raw.end();
+  } catch (error) {
+    const status = error instanceof HttpError ? error.status : 500;
+    if (!(error instanceof HttpError)) onError(error, request);
+    if (!response.raw.headersSent) {
+      const message = error instanceof HttpError ? error.message : "internal server error";
+      response.send(`${message}\n`, {
+        status,
+        headers: status === 413 ? { connection: "close" } : {},
+      });
+    } else {
+      response.raw.destroy();
+    }
+  } finally {
+    server.served++;
+    server._inFlight.delete(self);
+    if (!response.raw.writableEnded) response.raw.destroy(); // cancelled mid-way
+  }
+});
