@@ -10,10 +10,15 @@
  * read with a size limit (413 past it). `close()` stops accepting, lets the
  * requests in flight finish within a grace period, then cancels the rest.
  */
+import { createReadStream } from "node:fs";
+import * as fs from "node:fs/promises";
 import * as http from "node:http";
+import * as pathModule from "node:path";
+import { pipeline } from "node:stream/promises";
 import {
   Channel,
   ChannelClosedError,
+  call,
   currentTask,
   Future,
   park,
@@ -384,3 +389,203 @@ const exchange = routine(function* handle(
     if (!response.raw.writableEnded) response.raw.destroy(); // cancelled mid-way
   }
 });
+
+// ------------------------------------------------------------------ static files
+
+/** Content types by file extension (what browsers need; anything else is application/octet-stream). */
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".htm": "text/html; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".txt": "text/plain; charset=utf-8",
+  ".md": "text/markdown; charset=utf-8",
+  ".csv": "text/csv; charset=utf-8",
+  ".xml": "application/xml; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".gif": "image/gif",
+  ".webp": "image/webp",
+  ".ico": "image/x-icon",
+  ".wasm": "application/wasm",
+  ".woff": "font/woff",
+  ".woff2": "font/woff2",
+  ".pdf": "application/pdf",
+  ".mp3": "audio/mpeg",
+  ".mp4": "video/mp4",
+};
+
+/** Options for `serveStatic()`. */
+export interface StaticOptions {
+  /** The file served for a folder (default "index.html"). */
+  index?: string;
+  /** Cache-Control header value (default "no-cache": revalidate with ETag). */
+  cacheControl?: string;
+}
+
+/**
+ * A handler that serves the files under `root`: content types, ETag and
+ * Last-Modified with 304, Range (206, 416), HEAD, `index.html` for
+ * folders. There is no way out of `root`: `..` (also percent-encoded),
+ * backslashes, NUL bytes and symbolic links that lead outside are refused.
+ *
+ * @example
+ * yield* serve({ port: 8080 }, serveStatic("./public"));
+ */
+export function serveStatic(root: string, options: StaticOptions = {}): Handler {
+  if (typeof root !== "string" || root === "") {
+    throw new TypeError(`serveStatic() expects a root folder, got ${JSON.stringify(root)}`);
+  }
+  const base = pathModule.resolve(root);
+  const index = options.index ?? "index.html";
+  const cacheControl = options.cacheControl ?? "no-cache";
+  let realBase: string | undefined;
+  return function* serveStatic(req, res) {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.send("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+      return;
+    }
+    realBase ??= yield* call(fs.realpath(base));
+    const file = safePath(base, req.raw.url ?? "/");
+    if (file === undefined) throw new HttpError(403, "forbidden path");
+    let target = file;
+    let stat = yield* statOrNull(target);
+    if (stat?.isDirectory()) {
+      if (!req.path.endsWith("/")) {
+        res.send("", {
+          status: 301,
+          headers: { location: `${req.path}/${req.url.slice(req.path.length)}` },
+        });
+        return;
+      }
+      target = pathModule.join(target, index);
+      stat = yield* statOrNull(target);
+    }
+    if (stat === null || !stat.isFile()) throw new HttpError(404);
+    const real = yield* call(fs.realpath(target));
+    if (real !== realBase && !real.startsWith(realBase + pathModule.sep))
+      throw new HttpError(403, "forbidden path");
+
+    const etag = `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
+    const headers: http.OutgoingHttpHeaders = {
+      "content-type":
+        CONTENT_TYPES[pathModule.extname(target).toLowerCase()] ?? "application/octet-stream",
+      etag,
+      "last-modified": stat.mtime.toUTCString(),
+      "cache-control": cacheControl,
+      "accept-ranges": "bytes",
+    };
+    if (isFresh(req, etag, stat.mtimeMs)) {
+      res.raw.writeHead(304, {
+        etag,
+        "last-modified": headers["last-modified"],
+        "cache-control": cacheControl,
+      });
+      res.raw.end();
+      return;
+    }
+    let start = 0;
+    let end = stat.size - 1;
+    let status = 200;
+    const range = req.headers.range;
+    if (range !== undefined && req.headers["if-range"] === undefined) {
+      const parsed = parseRange(range, stat.size);
+      if (parsed === null) {
+        res.send("range not satisfiable\n", {
+          status: 416,
+          headers: { "content-range": `bytes */${stat.size}` },
+        });
+        return;
+      }
+      if (parsed !== undefined) {
+        [start, end] = parsed;
+        status = 206;
+        headers["content-range"] = `bytes ${start}-${end}/${stat.size}`;
+      }
+    }
+    headers["content-length"] = end >= start ? end - start + 1 : 0;
+    res.raw.writeHead(status, headers);
+    if (req.method === "HEAD" || stat.size === 0) {
+      res.raw.end();
+      return;
+    }
+    const stream = createReadStream(target, { start, end });
+    try {
+      yield* call(pipeline(stream, res.raw));
+    } finally {
+      stream.destroy(); // cancelled mid-way, or done
+    }
+  };
+}
+
+/**
+ * The file path for a request target inside `base`, or undefined when the
+ * target tries to leave it: `..` segments (plain or percent-encoded),
+ * backslashes, NUL bytes, or anything that does not decode.
+ */
+function safePath(base: string, target: string): string | undefined {
+  const rawPath = target.split("?")[0] as string;
+  if (/%5c|\\|%00|\0/i.test(rawPath)) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return undefined;
+  }
+  if (decoded.includes("\0") || decoded.includes("\\")) return undefined;
+  const segments = decoded.split("/");
+  if (segments.some((segment) => segment === "..")) return undefined;
+  const file = pathModule.join(base, ...segments);
+  if (file !== base && !file.startsWith(base + pathModule.sep)) return undefined;
+  return file;
+}
+
+function* statOrNull(file: string) {
+  try {
+    return yield* call(fs.stat(file));
+  } catch {
+    return null;
+  }
+}
+
+function isFresh(req: Request, etag: string, mtimeMs: number): boolean {
+  const noneMatch = req.headers["if-none-match"];
+  if (noneMatch !== undefined) {
+    return noneMatch.split(",").some((tag) => {
+      const t = tag.trim();
+      return t === "*" || t === etag || `W/${t}` === etag || t === etag.slice(2);
+    });
+  }
+  const since = req.headers["if-modified-since"];
+  if (since !== undefined) {
+    const time = Date.parse(since);
+    return !Number.isNaN(time) && Math.floor(mtimeMs / 1000) <= Math.floor(time / 1000);
+  }
+  return false;
+}
+
+/** One "bytes=a-b" range: [start, end], null when unsatisfiable, undefined when ignored (several ranges). */
+function parseRange(header: string, size: number): [number, number] | null | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (match === null) return header.includes(",") ? undefined : null;
+  const [, a = "", b = ""] = match;
+  if (a === "" && b === "") return null;
+  let start: number;
+  let end: number;
+  if (a === "") {
+    const suffix = Number(b);
+    if (suffix === 0) return null;
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
+  }
+  if (start >= size || start > end) return null;
+  return [start, end];
+}
