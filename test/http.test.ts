@@ -8,7 +8,10 @@
  * close() lets the requests in flight finish.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { call, routine, sleep, Worker } from "../src/index.ts";
 import {
@@ -112,6 +115,33 @@ describe("http", () => {
       { onError: (error) => reported.push((error as Error).message) },
     );
     assert.deepEqual(reported, ["kaboom"], "HttpErrors are answers, not failures");
+  });
+
+  it("streams a body chunk by chunk, and sends files", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "clockwork-http-"));
+    writeFileSync(join(folder, "data.json"), '{"from":"a file"}');
+    await withServer(
+      function* mixed(req, res) {
+        if (req.path === "/file") {
+          yield* res.sendFile(join(folder, "data.json"));
+          return;
+        }
+        for (let i = 1; i <= 3; i++) {
+          yield* res.write(`chunk ${i}\n`, { "content-type": "text/plain" });
+          yield sleep(0.01);
+        }
+        res.end();
+      },
+      async (server) => {
+        assert.equal(
+          await (await fetch(`${server.url}/stream`)).text(),
+          "chunk 1\nchunk 2\nchunk 3\n",
+        );
+        const file = await fetch(`${server.url}/file`);
+        assert.equal(file.headers.get("content-type"), "application/json; charset=utf-8");
+        assert.deepEqual(await file.json(), { from: "a file" });
+      },
+    );
   });
 
   it("drops a client that sends its headers too slowly (slowloris)", async () => {

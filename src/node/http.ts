@@ -200,6 +200,39 @@ export class Response {
   end(): void {
     this.raw.end();
   }
+
+  /** Sends a file (its content type from its extension), waiting while the client reads it. */
+  *sendFile(
+    file: string,
+    options: { status?: number; headers?: http.OutgoingHttpHeaders } = {},
+  ): Generator<unknown, void, any> {
+    const stat = yield* call(fs.stat(file));
+    if (!stat.isFile()) throw new HttpError(404);
+    this.raw.writeHead(options.status ?? 200, {
+      "content-type": contentTypeOf(file),
+      "content-length": stat.size,
+      ...options.headers,
+    });
+    if (stat.size === 0) {
+      this.raw.end();
+      return;
+    }
+    yield* pipeFile(file, this.raw, 0, stat.size - 1);
+  }
+}
+
+/** Streams bytes start..end of a file into a response; the stream is closed however this ends. */
+function* pipeFile(file: string, raw: http.ServerResponse, start: number, end: number) {
+  const stream = createReadStream(file, { start, end });
+  try {
+    yield* call(pipeline(stream, raw));
+  } finally {
+    stream.destroy();
+  }
+}
+
+function contentTypeOf(file: string): string {
+  return CONTENT_TYPES[pathModule.extname(file).toLowerCase()] ?? "application/octet-stream";
 }
 
 /** A running HTTP server. */
@@ -473,8 +506,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
 
     const etag = `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
     const headers: http.OutgoingHttpHeaders = {
-      "content-type":
-        CONTENT_TYPES[pathModule.extname(target).toLowerCase()] ?? "application/octet-stream",
+      "content-type": contentTypeOf(target),
       etag,
       "last-modified": stat.mtime.toUTCString(),
       "cache-control": cacheControl,
@@ -514,12 +546,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       res.raw.end();
       return;
     }
-    const stream = createReadStream(target, { start, end });
-    try {
-      yield* call(pipeline(stream, res.raw));
-    } finally {
-      stream.destroy(); // cancelled mid-way, or done
-    }
+    yield* pipeFile(target, res.raw, start, end);
   };
 }
 
