@@ -65,36 +65,47 @@ export class Request {
   readonly method: string;
   /** The path and query, as sent. */
   readonly url: string;
-  /** The path, without the query. */
+  /** The path as sent, without the query. */
   readonly path: string;
-  readonly query: URLSearchParams;
   readonly headers: http.IncomingHttpHeaders;
-  readonly #limit: number;
+  /** @internal The body limit. */
+  readonly _limit: number;
+  /** @internal Parsed on first use. */
+  _query: URLSearchParams | undefined;
 
   /** @internal */
   constructor(raw: http.IncomingMessage, limit: number) {
     this.raw = raw;
     this.method = raw.method ?? "GET";
     this.url = raw.url ?? "/";
-    const parsed = new URL(this.url, "http://localhost");
-    this.path = parsed.pathname;
-    this.query = parsed.searchParams;
+    const mark = this.url.indexOf("?");
+    this.path = mark < 0 ? this.url : this.url.slice(0, mark);
     this.headers = raw.headers;
-    this.#limit = limit;
+    this._limit = limit;
+    this._query = undefined;
+  }
+
+  /** The query string's parameters. */
+  get query(): URLSearchParams {
+    if (this._query === undefined) {
+      const mark = this.url.indexOf("?");
+      this._query = new URLSearchParams(mark < 0 ? "" : this.url.slice(mark + 1));
+    }
+    return this._query;
   }
 
   /** The whole body; throws HttpError(413) past `limit` bytes (default: the server's bodyLimit). */
-  body(limit = this.#limit): Generator<unknown, Uint8Array, any> {
+  body(limit = this._limit): Generator<unknown, Uint8Array, any> {
     return readBody(this.raw, limit) as Generator<unknown, Uint8Array, any>;
   }
 
   /** The body as UTF-8 text. */
-  *text(limit = this.#limit): Generator<unknown, string, any> {
+  *text(limit = this._limit): Generator<unknown, string, any> {
     return Buffer.from(yield* this.body(limit)).toString("utf8");
   }
 
   /** The body parsed as JSON; throws HttpError(400) if it is not. */
-  *json(limit = this.#limit): Generator<unknown, unknown, any> {
+  *json(limit = this._limit): Generator<unknown, unknown, any> {
     const text = yield* this.text(limit);
     try {
       return JSON.parse(text);
@@ -478,6 +489,9 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
   const index = options.index ?? "index.html";
   const cacheControl = options.cacheControl ?? "no-cache";
   let realBase: string | undefined;
+  // Files found inside the root, by path: the real path is resolved again only when the
+  // path now leads to another file (device and inode differ), so most requests cost one stat.
+  const checked = new Map<string, { dev: number; ino: number }>();
   return function* serveStatic(req, res) {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.send("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
@@ -500,9 +514,15 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       stat = yield* statOrNull(target);
     }
     if (stat === null || !stat.isFile()) throw new HttpError(404);
-    const real = yield* call(fs.realpath(target));
-    if (real !== realBase && !real.startsWith(realBase + pathModule.sep))
-      throw new HttpError(403, "forbidden path");
+    const known = checked.get(target);
+    if (known === undefined || known.dev !== stat.dev || known.ino !== stat.ino) {
+      const real = yield* call(fs.realpath(target));
+      if (real !== realBase && !real.startsWith(realBase + pathModule.sep)) {
+        throw new HttpError(403, "forbidden path");
+      }
+      if (checked.size >= 10_000) checked.clear();
+      checked.set(target, { dev: stat.dev, ino: stat.ino });
+    }
 
     const etag = `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
     const headers: http.OutgoingHttpHeaders = {
