@@ -54,6 +54,3 @@ keeper.assign(
 while (keeper.tick()) {
   // park them all; they are never woken
 }
-
-/** @internal For tests: the parked tasks that hold the shapes. */
-export const shapeKeeper: Worker = keeper;

@@ -69,14 +69,6 @@ export class TimerQueue<T> {
     return owner;
   }
 
-  /** Every live owner, earliest first (for introspection). */
-  owners(): T[] {
-    return this.#heap
-      .filter((e) => e.owner !== null)
-      .sort(compare)
-      .map((e) => e.owner as T);
-  }
-
   #dropDead(): void {
     const heap = this.#heap;
     while (heap.length > 0 && (heap[0] as TimerEntry<T>).owner === null) this.#pop();
