@@ -6,7 +6,7 @@ import { run as effectionRun, spawn as effectionSpawn, type Task } from "effecti
 import csp, { type Channel } from "js-csp";
 import type { Task as SagaTask } from "redux-saga";
 import { fork, join } from "redux-saga/effects";
-import type { CwRoutine, CwTask } from "./clockwork.ts";
+import type { ClockworkApi, CwRoutine, CwTask } from "./clockwork.ts";
 import {
   type Case,
   type Env,
@@ -33,6 +33,15 @@ function perTask(ms: number, env: Env): { task: number } {
 function check(sum: number, n: number): void {
   const want = (n * (n - 1)) / 2;
   if (sum !== want) throw new Error(`joined results add up to ${sum}, expected ${want}`);
+}
+
+/** The clockwork main of both rows: spawn n children, then join each. */
+function* spawnThenJoin(cw: ClockworkApi, n: number): CwRoutine<number> {
+  const all: CwTask<number>[] = [];
+  for (let i = 0; i < n; i++) all.push(cw.spawn(child(i)));
+  let s = 0;
+  for (const t of all) s += yield* t.join();
+  return s;
 }
 
 function* child(i: number): Generator<never, number, unknown> {
@@ -170,15 +179,8 @@ export const cases: Case[] = [
     how: "`wrap(main())`: main does `spawn(child(i))` for each child, then `yield* t.join()` for each",
     async run(cw, env) {
       const n = params(env).tasks;
-      const main = function* (): CwRoutine<number> {
-        const all: CwTask<number>[] = [];
-        for (let i = 0; i < n; i++) all.push(cw.spawn(child(i)));
-        let s = 0;
-        for (const t of all) s += yield* t.join();
-        return s;
-      };
       const ms = await timeRun(() => {
-        check(cw.wrap(main()), n);
+        check(cw.wrap(spawnThenJoin(cw, n)), n);
         return undefined;
       }, timing(env));
       return perTask(ms, env);
@@ -190,15 +192,8 @@ export const cases: Case[] = [
     how: "the same main under `await run(main())`",
     async run(cw, env) {
       const n = params(env).tasks;
-      const main = function* (): CwRoutine<number> {
-        const all: CwTask<number>[] = [];
-        for (let i = 0; i < n; i++) all.push(cw.spawn(child(i)));
-        let s = 0;
-        for (const t of all) s += yield* t.join();
-        return s;
-      };
       const ms = await timeRun(async () => {
-        check(await cw.run(main()), n);
+        check(await cw.run(spawnThenJoin(cw, n)), n);
         return undefined;
       }, timing(env));
       return perTask(ms, env);

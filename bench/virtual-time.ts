@@ -4,7 +4,7 @@
 // so the reference is a hand-written discrete-event loop (a binary heap of
 // {time, generator}) doing the same work.
 
-import type { CwRoutine, CwVirtualClock } from "./clockwork.ts";
+import type { ClockworkApi, CwRoutine, CwVirtualClock } from "./clockwork.ts";
 import {
   type Case,
   type Env,
@@ -117,7 +117,16 @@ function checkWakes(wakes: number, env: Env): void {
   }
 }
 
-export const cases: Case[] = [
+export /** A worker on a VirtualClock with `tasks` tickers, for the clockwork rows. */
+function tickers(cw: ClockworkApi, tasks: number, simSeconds: number) {
+  const clock = new cw.VirtualClock();
+  const w = new cw.Worker({ clock });
+  const counter = { wakes: 0 };
+  for (let i = 0; i < tasks; i++) w.assign(ticker(cw.sleep, clock, simSeconds, counter));
+  return { w, counter };
+}
+
+const cases: Case[] = [
   {
     name: "reference (event loop)",
     kind: "limit",
@@ -138,10 +147,7 @@ export const cases: Case[] = [
     async run(cw, env) {
       const { tasks, simSeconds } = params(env);
       const ms = await timeRun(() => {
-        const clock = new cw.VirtualClock();
-        const w = new cw.Worker({ clock });
-        const counter = { wakes: 0 };
-        for (let i = 0; i < tasks; i++) w.assign(ticker(cw.sleep, clock, simSeconds, counter));
+        const { w, counter } = tickers(cw, tasks, simSeconds);
         w.work();
         checkWakes(counter.wakes, env);
         return undefined;
@@ -156,10 +162,7 @@ export const cases: Case[] = [
     async run(cw, env) {
       const { tasks, simSeconds } = params(env);
       const ms = await timeRun(async () => {
-        const clock = new cw.VirtualClock();
-        const w = new cw.Worker({ clock });
-        const counter = { wakes: 0 };
-        for (let i = 0; i < tasks; i++) w.assign(ticker(cw.sleep, clock, simSeconds, counter));
+        const { w, counter } = tickers(cw, tasks, simSeconds);
         await w.run();
         checkWakes(counter.wakes, env);
         return undefined;
