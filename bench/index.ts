@@ -28,13 +28,24 @@ import {
 } from "./harness.ts";
 import { suite as http } from "./http.ts";
 import { suite as parked } from "./parked.ts";
+import { suite as processSuite } from "./process.ts";
 import { suite as recursion } from "./recursion.ts";
 import { suite as sleepers } from "./sleepers.ts";
 import { suite as spawnJoin } from "./spawn-join.ts";
 import { suite as switchSuite } from "./switch.ts";
 import { suite as virtualTime } from "./virtual-time.ts";
 
-const suites = [switchSuite, spawnJoin, parked, recursion, sleepers, virtualTime, channel, http];
+const suites = [
+  switchSuite,
+  spawnJoin,
+  parked,
+  recursion,
+  sleepers,
+  virtualTime,
+  channel,
+  http,
+  processSuite,
+];
 
 /** A case that takes longer than this is reported as timed out. */
 const caseTimeoutMs = (quick: boolean) => (quick ? 60_000 : 240_000);

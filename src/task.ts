@@ -218,6 +218,25 @@ export class Task<R = unknown> {
     return new JoinRoutine<R>(this);
   }
 
+  /**
+   * Starts `routine` as a child of this task, like `spawn()` inside its
+   * step, but callable from anywhere: a host callback (a request, a
+   * connection) can hand work to a long-lived task, which then cannot end
+   * before the child, and whose cancellation cancels it. Throws if this task
+   * has ended; a child spawned into a task being cancelled is cancelled too.
+   */
+  spawn<T>(routine: Generator<unknown, T, any>, options?: { name?: string }): Task<T> {
+    if (this._state >= DONE) {
+      throw new Error(`cannot spawn a child of ${this.label()}: it has ended (${this.state})`);
+    }
+    // Only the name: a child spawned here is never detached.
+    return this._worker._spawn(
+      this,
+      routine,
+      options?.name === undefined ? undefined : { name: options.name },
+    );
+  }
+
   /** Cancels it: its children first, then its stack unwinds top-down so every `finally` runs. */
   cancel(): void {
     this._worker._cancel(this);

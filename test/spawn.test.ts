@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CancelledError, currentTask, routine, sleep, spawn } from "../src/index.ts";
+import { CancelledError, currentTask, routine, sleep, spawn, suspend } from "../src/index.ts";
 import { virtualWorker } from "./support.ts";
 
 describe("spawn", () => {
@@ -229,6 +229,79 @@ describe("spawn", () => {
       () => spawn(nothing()),
       /spawn\(\) called outside a step.*use worker\.assign\(\)/,
     );
+  });
+
+  it("starts a child of a given task from outside a step with task.spawn() (a host callback, say)", () => {
+    // A server task parks; each "connection" arrives from a callback outside
+    // any step and becomes a child of the server, so cancelling the server
+    // cancels the connections too.
+    const trace: string[] = [];
+    const server = routine(function* server() {
+      try {
+        yield suspend();
+      } finally {
+        trace.push("server closed");
+      }
+    });
+    const connection = routine(function* connection(n: number) {
+      try {
+        trace.push(`connection ${n} opens`);
+        yield suspend();
+      } finally {
+        trace.push(`connection ${n} closes`);
+      }
+    });
+    const { worker } = virtualWorker();
+    const task = worker.assign(server());
+    worker.tick();
+    const onConnection = (n: number) => task.spawn(connection(n), { name: `conn ${n}` });
+    const first = onConnection(1);
+    onConnection(2);
+    assert.equal(first.parent, task);
+    assert.equal(first.name, "conn 1");
+    while (worker.tick()) {}
+    assert.deepEqual(trace, ["connection 1 opens", "connection 2 opens"]);
+    task.cancel();
+    worker.work();
+    assert.deepEqual(trace.slice(2).sort(), [
+      "connection 1 closes",
+      "connection 2 closes",
+      "server closed",
+    ]);
+    assert.equal(trace[4], "server closed", "children end before their parent");
+  });
+
+  it("refuses task.spawn() into a task that has ended, and cancels a child spawned into a cancelling task", () => {
+    const { worker } = virtualWorker();
+    function* quick() {}
+    const ended = worker.assign(quick(), { name: "quick" });
+    worker.work();
+    assert.throws(
+      () => ended.spawn(quick()),
+      /cannot spawn a child of task "quick": it has ended \(done\)/,
+    );
+    const trace: string[] = [];
+    const parent = worker.assign(
+      (function* parent() {
+        try {
+          yield sleep(10);
+        } finally {
+          trace.push("parent unwinds");
+          yield sleep(1); // cleanup that waits: the task is cancelling, not yet ended
+        }
+      })(),
+    );
+    worker.tick();
+    parent.cancel();
+    worker.tick();
+    const late = parent.spawn(
+      (function* late() {
+        trace.push("late child ran");
+      })(),
+    );
+    worker.work();
+    assert.equal(late.state, "cancelled");
+    assert.deepEqual(trace, ["parent unwinds"]);
   });
 
   it("knows the current task", () => {

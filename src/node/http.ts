@@ -15,18 +15,7 @@ import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
 import { pipeline } from "node:stream/promises";
-import {
-  Channel,
-  ChannelClosedError,
-  call,
-  currentTask,
-  Future,
-  park,
-  routine,
-  sleep,
-  spawn,
-  type Task,
-} from "../index.ts";
+import { call, Future, park, routine, sleep, spawn, type Task } from "../index.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
@@ -173,15 +162,21 @@ export class Response {
 
   /** Sends plain text. */
   text(body: string, status = 200): void {
-    this.send(body, { status });
+    this._sendString(status, "text/plain; charset=utf-8", body);
   }
 
   /** Sends a value as JSON. */
   json(value: unknown, status = 200): void {
-    this.send(JSON.stringify(value), {
-      status,
-      headers: { "content-type": "application/json; charset=utf-8" },
+    this._sendString(status, "application/json; charset=utf-8", JSON.stringify(value));
+  }
+
+  /** @internal text() and json(), without send()'s options to copy: the hot path of small answers. */
+  _sendString(status: number, contentType: string, body: string): void {
+    this.raw.writeHead(status, {
+      "content-type": contentType,
+      "content-length": Buffer.byteLength(body),
     });
+    this.raw.end(body);
   }
 
   /**
@@ -254,10 +249,12 @@ export class HttpServer {
   served = 0;
   /** @internal */
   readonly _server: http.Server;
-  /** @internal The task that spawns one task per request. */
+  /** @internal The task every request task is a child of. */
   _task: Task<unknown> | null = null;
   /** @internal Request tasks in flight. */
-  readonly _inFlight = new Set<Task<unknown>>();
+  _inFlight = 0;
+  /** @internal Set once close() began or the server task ended: new requests get a 503. */
+  _closing = false;
   /** @internal */
   readonly _closeGrace: number;
 
@@ -285,10 +282,11 @@ export class HttpServer {
 }
 
 const closeRoutine = routine(function* close(server: HttpServer) {
+  server._closing = true;
   server._server.close();
   server._server.closeIdleConnections();
   const deadline = Date.now() + server._closeGrace * 1000;
-  while (server._inFlight.size > 0 && Date.now() < deadline) yield sleep(0.01);
+  while (server._inFlight > 0 && Date.now() < deadline) yield sleep(0.01);
   server._task?.cancel();
   server._server.closeAllConnections();
 });
@@ -327,24 +325,33 @@ export function serve(
   return serveRoutine(options, handler) as Generator<unknown, HttpServer, any>;
 }
 
-interface Exchange {
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
-}
-
 const serveRoutine = routine(function* serve(options: ServeOptions, handler: Handler) {
   const host = options.host ?? "127.0.0.1";
-  const incoming = new Channel<Exchange>(Number.MAX_SAFE_INTEGER);
   const headersTimeout = (options.headersTimeout ?? 10) * 1000;
   const requestTimeout = (options.requestTimeout ?? 30) * 1000;
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
+  const onError =
+    options.onError ??
+    ((error: unknown, request: Request) => {
+      console.error(`clockwork http: ${request.method} ${request.url} failed:`, error);
+    });
+  let server: HttpServer | undefined;
   // Node checks those timeouts every connectionsCheckingInterval (30 s by default): check often enough.
   const checkEvery = Math.max(50, Math.min(1000, Math.min(headersTimeout, requestTimeout) / 4));
   const raw = http.createServer({ connectionsCheckingInterval: checkEvery }, (req, res) => {
-    if (!incoming.closed) incoming.trySend({ req, res });
-    else {
+    // Each request becomes a child task of the server task, started from
+    // here: no queue and no hop through another task on the way in.
+    const task = server?._task;
+    if (server === undefined || task == null || server._closing || task.isDone()) {
       res.writeHead(503, { connection: "close" });
       res.end("the server is closing\n");
+      return;
     }
+    const request = new Request(req, bodyLimit);
+    server._inFlight++;
+    task.spawn(exchange(server, request, new Response(res), handler, onError), {
+      name: `${request.method} ${request.path}`,
+    });
   });
   raw.headersTimeout = headersTimeout;
   raw.requestTimeout = requestTimeout;
@@ -360,44 +367,26 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
     raw.close();
     throw error;
   }
-  raw.on("close", () => incoming.close());
-  const server = new HttpServer(raw, host, options.closeGrace ?? 5);
-  const onError =
-    options.onError ??
-    ((error: unknown, request: Request) => {
-      console.error(`clockwork http: ${request.method} ${request.url} failed:`, error);
-    });
-  server._task = spawn(
-    accept(server, incoming, handler, options.bodyLimit ?? 1024 * 1024, onError),
-    {
-      name: `http server ${host}:${server.port}`,
-    },
-  );
+  server = new HttpServer(raw, host, options.closeGrace ?? 5);
+  const closed = new Future<void>();
+  raw.on("close", () => {
+    if (!closed.settled) closed.resolve();
+  });
+  server._task = spawn(serverTask(server, closed), { name: `http server ${host}:${server.port}` });
   return server;
 });
 
-const accept = routine(function* accept(
-  server: HttpServer,
-  incoming: Channel<Exchange>,
-  handler: Handler,
-  bodyLimit: number,
-  onError: (error: unknown, request: Request) => void,
-) {
+/**
+ * The task that stands for the server: the parent of every request task. It
+ * waits until the server closes (or is cancelled); then, as any parent, it
+ * ends only once its requests have.
+ */
+const serverTask = routine(function* httpServer(server: HttpServer, closed: Future<void>) {
   try {
-    for (;;) {
-      const { req, res } = yield* incoming.receive();
-      const request = new Request(req, bodyLimit);
-      const task = spawn(exchange(server, request, new Response(res), handler, onError), {
-        name: `${request.method} ${request.path}`,
-      });
-      server._inFlight.add(task);
-    }
-  } catch (error) {
-    if (!(error instanceof ChannelClosedError)) throw error;
+    yield* closed.wait();
   } finally {
-    incoming.close();
+    server._closing = true;
     server._server.close();
-    for (let r = incoming.tryReceive(); r.ok; r = incoming.tryReceive()) r.value.res.destroy();
   }
 });
 
@@ -408,7 +397,6 @@ const exchange = routine(function* handle(
   handler: Handler,
   onError: (error: unknown, request: Request) => void,
 ) {
-  const self = currentTask() as Task<unknown>;
   try {
     yield* handler(request, response);
     if (!response.raw.headersSent) {
@@ -429,7 +417,7 @@ const exchange = routine(function* handle(
     }
   } finally {
     server.served++;
-    server._inFlight.delete(self);
+    server._inFlight--;
     if (!response.raw.writableEnded) response.raw.destroy(); // cancelled mid-way
   }
 });
