@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { suite as channel } from "./channel.ts";
 import { type CoreLoad, loadClockwork } from "./clockwork.ts";
+import { suite as cluster } from "./cluster.ts";
 import {
   type CellResult,
   type Env,
@@ -45,6 +46,7 @@ const suites = [
   channel,
   http,
   processSuite,
+  cluster,
 ];
 
 /** A case that takes longer than this is reported as timed out. */

@@ -1,0 +1,340 @@
+/**
+ * linkwatcher: watches web pages and reports when they go down or come
+ * back, built on clockwork microthreads.
+ *
+ * How the tasks are laid out (as `worker.dump()` shows them), when watching:
+ *
+ *     watch                    the program; its race ends when untilStopped does
+ *       untilStopped           waits for SIGINT/SIGTERM (io.stop)
+ *       watchAll
+ *         watch <url>          one per URL: repeat(every, () => round(url))
+ *           check <url>        one per URL checked in a round (the URL, then its links)
+ *             request          the HTTP request, a child made by timeout()...
+ *             timer            ...which cancels it when the time is up
+ *       liveTable              on a terminal: redraws the table
+ *
+ * With --once, `checkOnce` races `checkAll` (a `round` per URL, under
+ * `all`) against `untilStopped` instead.
+ *
+ * Every check takes a permit of one Semaphore(--concurrency) first, so at
+ * most that many requests are in flight however many URLs and links there
+ * are. Stopping is cancelling: the race ends the watchers, every task's
+ * `finally` runs (the table is drawn a last time and the cursor comes
+ * back), requests in flight are aborted through their task's signal.
+ *
+ * `main(argv, io)` is the whole program and returns the exit status, so
+ * tests run it in-process; `main.ts` only connects it to the process.
+ */
+import {
+  all,
+  park,
+  race,
+  repeat,
+  routine,
+  Semaphore,
+  spawn,
+  suspend,
+  Worker,
+} from "clockwork-microthreads";
+import { type CheckResult, checkUrl } from "./check.ts";
+import { extractLinks } from "./links.ts";
+import { type Options, parseOptions, USAGE, UsageError } from "./options.ts";
+import {
+  Board,
+  type Change,
+  changeLine,
+  checkJson,
+  onceReport,
+  summaryJson,
+  tableLines,
+} from "./report.ts";
+
+/** Where the program reads its surroundings: the process in main.ts, fakes in tests. */
+export interface Io {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  /** Whether stdout is a terminal: then watching draws a live table instead of printing lines. */
+  readonly isTTY: boolean;
+  /** The terminal's width (80 if not given); read at each redraw, so a getter follows resizes. */
+  readonly columns?: number;
+  /** Aborted to stop (SIGINT/SIGTERM); its reason, when a string, is named in the goodbye. */
+  readonly stop?: AbortSignal;
+}
+
+/** Exit status of a --once run stopped by SIGINT/SIGTERM, as shells report a death by SIGINT. */
+export const INTERRUPTED = 130;
+
+/**
+ * Runs linkwatcher with these arguments (without `node` and the script)
+ * and gives the exit status: 0 all good (or a watch stopped by a signal),
+ * 1 something broken (--once), 2 bad usage, 130 a --once run interrupted.
+ */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let options: Options | "help";
+  try {
+    options = await parseOptions(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`linkwatcher: ${error.message}\nTry 'linkwatcher --help' for the options.\n`);
+    return 2;
+  }
+  if (options === "help") {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const worker = new Worker();
+  const program = worker.assign(options.once ? checkOnce(options, io) : watch(options, io));
+  const status = program.toPromise();
+  try {
+    await worker.run();
+    return await status;
+  } catch (error) {
+    // A bug, not a broken link: every network failure is a result, never an error.
+    io.stderr.write(`linkwatcher: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+/**
+ * The Io of the real process. The first SIGINT or SIGTERM aborts `stop`,
+ * which ends the program cleanly; a second one exits at once, for when
+ * the user will not wait for the cleanup.
+ */
+export function processIo(): Io {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(INTERRUPTED);
+    controller.abort(signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    isTTY: process.stdout.isTTY === true,
+    get columns() {
+      // 0 or undefined when the terminal does not say (a pty without a size).
+      const columns = process.stdout.columns;
+      return columns > 0 ? columns : 80;
+    },
+    stop: controller.signal,
+  };
+}
+
+/** What the checks of a run share. */
+interface Context {
+  readonly options: Options;
+  /** At most --concurrency checks at once, across all URLs and rounds. */
+  readonly pool: Semaphore;
+  readonly board: Board;
+  /** Told of each check as soon as it ends (to print a change, or to mark the table for a redraw). */
+  readonly onCheck: (change: Change) => void;
+}
+
+function context(options: Options, onCheck: (change: Change) => void): Context {
+  return {
+    options,
+    pool: new Semaphore(options.concurrency),
+    board: new Board(options.urls),
+    onCheck,
+  };
+}
+
+// ------------------------------------------------------------------ --once
+
+/** Checks each URL (and with --crawl its links) once, prints the report, gives the exit status. */
+const checkOnce = routine(function* checkOnce(
+  options: Options,
+  io: Io,
+): Generator<unknown, number, any> {
+  const ctx = context(options, () => {});
+  const ending = yield* race<true | string>([
+    checkAll(ctx),
+    untilStopped(io.stop), // on SIGINT, race cancels the checks and waits until they have unwound
+  ]);
+  if (ending !== true) {
+    io.stderr.write(`linkwatcher: interrupted (${ending})\n`);
+    return INTERRUPTED;
+  }
+  const { board } = ctx;
+  if (options.json) {
+    const entries = [...board.watched(), ...board.broken()];
+    for (const entry of entries) io.stdout.write(`${JSON.stringify(checkJson(entry))}\n`);
+    io.stdout.write(`${JSON.stringify(summaryJson(board))}\n`);
+  } else {
+    io.stdout.write(`${onceReport(board, options.crawl).join("\n")}\n`);
+  }
+  const allGood = board.watched().every((e) => e.last?.ok === true) && board.broken().length === 0;
+  return allGood ? 0 : 1;
+});
+
+/** One round for each URL, all at once (the semaphore keeps the requests in check). */
+const checkAll = routine(function* checkAll(ctx: Context): Generator<unknown, true, any> {
+  yield* all(ctx.options.urls.map((url) => round(url, ctx)));
+  return true;
+});
+
+// ------------------------------------------------------------------ watching
+
+/** Watches until stopped; prints changes as lines (or JSON), or keeps a live table on a terminal. */
+const watch = routine(function* watch(options: Options, io: Io): Generator<unknown, number, any> {
+  const live = io.isTTY && !options.json;
+  const redraw = { needed: true };
+  const markForRedraw = () => {
+    redraw.needed = true;
+  };
+  const ctx = context(options, live ? markForRedraw : printChange(options, io));
+  if (!live) {
+    const urls = options.urls.length === 1 ? "1 URL" : `${options.urls.length} URLs`;
+    io.stderr.write(`linkwatcher: watching ${urls} every ${options.every} s (Ctrl-C to stop)\n`);
+  }
+  // Whichever ends first ends the others: only untilStopped ever does.
+  const reason = yield* race<string>([
+    untilStopped(io.stop),
+    watchAll(ctx),
+    ...(live ? [liveTable(ctx, io, redraw)] : []),
+  ]);
+  io.stderr.write(`linkwatcher: stopped (${reason})\n`);
+  return 0;
+});
+
+/** A task per URL, each checking it with `repeat`: --every seconds after the last round ended. */
+const watchAll = routine(function* watchAll(ctx: Context): Generator<unknown, never, any> {
+  for (const url of ctx.options.urls) {
+    spawn(
+      repeat(ctx.options.every, () => round(url, ctx)),
+      { name: `watch ${url}` },
+    );
+  }
+  // The watchers are its children: it stays until cancelled, and then so are they.
+  for (;;) yield suspend();
+});
+
+/** Prints a change as a line or a JSON object; a crawled link that works is news only when it was broken. */
+function printChange(options: Options, io: Io): (change: Change) => void {
+  return (change) => {
+    const { entry, previous, changed } = change;
+    if (!changed) return;
+    if (!entry.watched && previous === undefined && entry.last?.ok === true) return;
+    const now = new Date();
+    const line = options.json
+      ? JSON.stringify(checkJson(entry, { time: now, previous }))
+      : changeLine(change, now);
+    io.stdout.write(`${line}\n`);
+  };
+}
+
+const HIDE_CURSOR = "\x1b[?25l";
+const SHOW_CURSOR = "\x1b[?25h";
+/** Cursor up `n` lines, to the start of the line, then clear to the end of the screen. */
+const back = (n: number) => (n > 0 ? `\r\x1b[${n}A\x1b[J` : "\x1b[J");
+
+/**
+ * The live table: redrawn in place after checks (at most ten times a
+ * second) and every second for the "ago" column. Its `finally` draws it a
+ * last time and brings the cursor back, also when it is cancelled.
+ */
+const liveTable = routine(function* liveTable(
+  ctx: Context,
+  io: Io,
+  redraw: { needed: boolean },
+): Generator<unknown, never, any> {
+  let height = 0;
+  let drawnAt = 0;
+  const draw = () => {
+    const lines = tableLines(ctx.board, {
+      every: ctx.options.every,
+      timeout: ctx.options.timeout,
+      columns: io.columns ?? 80,
+    });
+    io.stdout.write(`${back(height)}${lines.join("\n")}\n`);
+    height = lines.length;
+    drawnAt = performance.now();
+    redraw.needed = false;
+  };
+  io.stdout.write(HIDE_CURSOR);
+  try {
+    return yield* repeat(0.1, () => {
+      if (redraw.needed || performance.now() - drawnAt >= 1000) draw();
+    });
+  } finally {
+    draw();
+    io.stdout.write(SHOW_CURSOR);
+  }
+});
+
+// ------------------------------------------------------------------ a round
+
+/**
+ * One round for one watched URL: check it and, with --crawl, the links
+ * of its site, level by level down to --depth. Each URL is checked once a
+ * round (a link loop ends at the visited set); only pages on the watched
+ * URL's origin are read for links, other links are checked but not followed.
+ */
+const round = routine(function* round(root: string, ctx: Context): Generator<unknown, void, any> {
+  const { options, board } = ctx;
+  const depth = options.crawl ? options.depth : 0;
+  const origin = new URL(root).origin;
+  const visited = new Set([root]);
+  let level = [root];
+  for (let hops = 0; level.length > 0; hops++) {
+    // Pages at this level are read for links while the next level is within --depth.
+    const follow = hops < depth;
+    const checks = level.map((url) =>
+      spawn(
+        checkAndRecord(url, ctx, {
+          timeout: options.timeout,
+          wantHtml: follow && sameOrigin(url, origin),
+        }),
+        { name: `check ${url}` },
+      ),
+    );
+    const next: string[] = [];
+    for (const check of checks) {
+      const result = yield* check.join();
+      if (result.html === undefined || !sameOrigin(result.finalUrl, origin)) continue;
+      visited.add(result.finalUrl);
+      for (const link of extractLinks(result.html, result.finalUrl)) {
+        board.linkedFrom(link, result.finalUrl);
+        if (visited.has(link)) continue;
+        visited.add(link);
+        next.push(link);
+      }
+    }
+    level = follow ? next : [];
+  }
+});
+
+/** A check with a permit of the pool, recorded on the board as soon as it ends. */
+const checkAndRecord = routine(function* checkAndRecord(
+  url: string,
+  ctx: Context,
+  options: { timeout: number; wantHtml: boolean },
+): Generator<unknown, CheckResult, any> {
+  const result = yield* ctx.pool.withPermit(checkUrl(url, options));
+  ctx.onCheck(ctx.board.record(result));
+  return result;
+});
+
+function sameOrigin(url: string, origin: string): boolean {
+  return new URL(url).origin === origin;
+}
+
+/**
+ * Waits for `stop` to abort and gives its reason ("SIGINT"); without a
+ * signal, waits until cancelled. The listener goes when the wait ends,
+ * either way (park's cleanup).
+ */
+const untilStopped = routine(function* untilStopped(
+  stop: AbortSignal | undefined,
+): Generator<unknown, string, any> {
+  if (stop === undefined) for (;;) yield suspend();
+  if (!stop.aborted) {
+    yield* park<void>(({ wake }) => {
+      const onAbort = () => wake();
+      stop.addEventListener("abort", onAbort);
+      return () => stop.removeEventListener("abort", onAbort);
+    }, "SIGINT or SIGTERM");
+  }
+  return typeof stop.reason === "string" ? stop.reason : "stopped";
+});

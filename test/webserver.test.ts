@@ -1,0 +1,194 @@
+/**
+ * The web server example: `examples/webserver`, what `npm start` runs.
+ *
+ * Each test starts the real program as a child process on a free port
+ * (PORT=0; it prints the URL it got), talks to it over HTTP on 127.0.0.1,
+ * and stops it with SIGINT, as Ctrl-C would: it must close gracefully and
+ * exit with status 0.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import * as net from "node:net";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { Stats } from "../examples/webserver/server.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+interface Program {
+  child: ChildProcess;
+  /** "http://127.0.0.1:PORT", no trailing slash. */
+  url: string;
+  output: () => string;
+  /** Sends a signal and gives the exit code (null if a signal ended it). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `node --import tsx examples/webserver/main.ts ...args` and waits for its URL. */
+async function start(args: string[] = [], env: Record<string, string> = {}): Promise<Program> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "examples/webserver/main.ts", ...args],
+    { cwd: root, env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL within 20 s:\n${output}`)), 20_000);
+    const look = () => {
+      const match = /on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    };
+    child.stdout?.on("data", look);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening:\n${output}`));
+    });
+  });
+  return {
+    child,
+    url,
+    output: () => output,
+    async stop(signal = "SIGINT") {
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** A GET on a new connection (no keep-alive), so a cluster can hand it to any process. */
+function get(url: string): Promise<Response> {
+  return fetch(url, { headers: { connection: "close" }, signal: AbortSignal.timeout(5000) });
+}
+
+/** Sends a request target exactly as written (fetch would normalise "..") and gives the status line. */
+function rawGet(url: string, target: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+    });
+    let data = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      data += chunk;
+    });
+    socket.on("end", () => resolve(data.split("\r\n")[0] as string));
+    socket.on("error", reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error("no answer within 5 s")));
+  });
+}
+
+describe("web server (npm start)", () => {
+  it("serves its pages, static files and the live APIs, refuses a way out, and exits 0 on SIGINT", async () => {
+    const program = await start();
+    try {
+      assert.match(program.output(), /clockwork web server on http:\/\/127\.0\.0\.1:\d+\//);
+
+      const home = await get(`${program.url}/`);
+      assert.equal(home.status, 200);
+      assert.match(home.headers.get("content-type") ?? "", /text\/html/);
+      assert.match(await home.text(), /<html/);
+
+      const status = await get(`${program.url}/status`);
+      assert.equal(status.status, 200);
+      assert.match(await status.text(), /api\/stats/, "the status page reads the stats API");
+
+      const css = await get(`${program.url}/style.css`);
+      assert.equal(css.status, 200);
+      assert.match(css.headers.get("content-type") ?? "", /text\/css/);
+      await css.text();
+
+      const stats = (await (await get(`${program.url}/api/stats`)).json()) as Stats;
+      assert.equal(typeof stats.pid, "number");
+      assert.equal(typeof stats.uptime, "number");
+      assert.ok(stats.requests >= 3, "the pages above were counted");
+      assert.ok(stats.tasks.total >= 3, "the program, the meter, the server and this request");
+      assert.equal(typeof stats.stepsPerSecond, "number");
+
+      const dump = await (await get(`${program.url}/api/tasks`)).text();
+      assert.match(dump, /task "http server 127\.0\.0\.1:\d+"/);
+      assert.match(dump, /task "steps meter" waiting on sleep/);
+      assert.match(dump, /task "GET \/api\/tasks" running/, "the request sees its own task");
+
+      const missing = await get(`${program.url}/no-such-file.txt`);
+      assert.equal(missing.status, 404);
+      await missing.text();
+
+      assert.match(await rawGet(program.url, "/../package.json"), /^HTTP\/1\.1 403/);
+      assert.match(await rawGet(program.url, "/%2e%2e/%2e%2e/package.json"), /^HTTP\/1\.1 403/);
+      assert.match(await rawGet(program.url, "/..%2f..%2fpackage.json"), /^HTTP\/1\.1 403/);
+    } finally {
+      const code = await program.stop("SIGINT");
+      assert.equal(code, 0, program.output());
+    }
+    assert.match(program.output(), /SIGINT: closing/);
+    assert.match(program.output(), /closed\n$/);
+  });
+
+  it("lets a download in flight finish when it is told to stop (SIGTERM), then exits 0", async () => {
+    const program = await start();
+    // A response read slowly: the body is still flowing when the signal comes.
+    const response = await get(`${program.url}/status`);
+    const stopping = program.stop("SIGTERM");
+    const body = await response.text();
+    assert.match(body, /<\/html>/, "the whole page arrived");
+    assert.equal(await stopping, 0, program.output());
+    assert.match(program.output(), /SIGTERM: closing/);
+  });
+
+  it("runs N processes with --cluster N, which share the port and stop together", async () => {
+    const program = await start(["--cluster", "2"]);
+    try {
+      assert.match(program.output(), /in 2 processes/);
+      const pids = new Set<number>();
+      for (let i = 0; i < 20 && pids.size < 2; i++) {
+        const stats = (await (await get(`${program.url}/api/stats`)).json()) as { pid: number };
+        pids.add(stats.pid);
+      }
+      assert.equal(pids.size, 2, "requests were answered by two processes");
+      assert.ok(!pids.has(program.child.pid as number), "the primary only supervises");
+    } finally {
+      assert.equal(await program.stop("SIGINT"), 0, program.output());
+    }
+  });
+
+  it("answers bad usage with a message and status 2", async () => {
+    for (const [args, env, message] of [
+      [["--cluster", "two"], {}, /--cluster expects a whole number, got "two"/],
+      [[], { PORT: "http" }, /PORT expects a whole number, got "http"/],
+      [["--verbose"], {}, /Unknown option '--verbose'/],
+    ] as const) {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "examples/webserver/main.ts", ...args],
+        {
+          cwd: root,
+          env: { ...process.env, PORT: "0", ...env },
+        },
+      );
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk;
+      });
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, message);
+      assert.match(stderr, /usage: npm start/);
+    }
+  });
+});
