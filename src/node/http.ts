@@ -56,7 +56,6 @@ export class Request {
   readonly url: string;
   /** The path as sent, without the query. */
   readonly path: string;
-  readonly headers: http.IncomingHttpHeaders;
   /** @internal The body limit. */
   readonly _limit: number;
   /** @internal Parsed on first use. */
@@ -69,9 +68,13 @@ export class Request {
     this.url = raw.url ?? "/";
     const mark = this.url.indexOf("?");
     this.path = mark < 0 ? this.url : this.url.slice(0, mark);
-    this.headers = raw.headers;
     this._limit = limit;
     this._query = undefined;
+  }
+
+  /** The request's headers, names in lower case (Node builds this object on first use). */
+  get headers(): http.IncomingHttpHeaders {
+    return this.raw.headers;
   }
 
   /** The query string's parameters. */
