@@ -1,23 +1,22 @@
 // http: the HTTP adapter (clockwork-microthreads/http, dist/node/http.js)
 // under load. Part 1: "hello world" from serve() against a plain node:http
 // server with the same handler. Part 2: a 64 KiB file from serveStatic()
-// against sirv on a plain node:http server. Every server listens on
-// 127.0.0.1, port 0, in this process; autocannon (run programmatically, in
-// this process too) is the client, so client and server share one thread.
+// against sirv on a plain node:http server. Each server runs in a process
+// of its own (bench/http-server.mjs, forked), listening on 127.0.0.1, port
+// 0; autocannon, the client, runs in this process. Besides requests per
+// second and p99 latency, each row gives the server's CPU time per request,
+// the steadiest figure on a machine whose two cores the client shares.
 
+import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as http from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import sirv from "sirv";
-import type { ClockworkApi, CwRoutine } from "./clockwork.ts";
 import {
   type Case,
   type Env,
-  fail,
   fmtNumber,
   fmtRatio,
   type Lookup,
@@ -36,66 +35,7 @@ export function params(env: Env): { connections: number; seconds: number; fileBy
 /** Requests sent before the measured run (JIT warm-up, connections opened). */
 const warmupRequests = (env: Env): number => (env.quick ? 500 : 5_000);
 
-const helloBody = "hello world\n";
 const fileName = "file.bin";
-
-// ---------------------------------------------------------------------------
-// The part of clockwork-microthreads/http the benchmark uses, and its loader
-
-interface CwRequest {
-  readonly path: string;
-}
-
-interface CwResponse {
-  text(body: string, status?: number): void;
-}
-
-type CwHandler = (req: CwRequest, res: CwResponse) => CwRoutine<unknown>;
-
-interface CwHttpServer {
-  readonly port: number;
-  readonly url: string;
-  close(): CwRoutine<void>;
-}
-
-interface CwHttpApi {
-  serve(
-    options: { host?: string; port?: number; onError?: (error: unknown) => void },
-    handler: CwHandler,
-  ): CwRoutine<CwHttpServer>;
-  serveStatic(root: string): CwHandler;
-}
-
-type HttpLoad = { ok: true; api: CwHttpApi } | { ok: false; reason: string };
-
-let httpLoad: Promise<HttpLoad> | undefined;
-
-/**
- * Imports ../dist/node/http.js (the build, like the core in clockwork.ts);
- * never throws, a failure comes back as a reason. It imports ../index.js, the
- * same module instance as the core the case gets.
- */
-function loadHttp(): Promise<HttpLoad> {
-  httpLoad ??= (async (): Promise<HttpLoad> => {
-    const url = new URL("../dist/node/http.js", import.meta.url);
-    if (!existsSync(fileURLToPath(url))) {
-      return { ok: false, reason: "dist/node/http.js does not exist (run npm run build)" };
-    }
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(url.href)) as Record<string, unknown>;
-    } catch (e) {
-      const why = e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e);
-      return { ok: false, reason: `importing dist/node/http.js failed (${why})` };
-    }
-    const missing = ["serve", "serveStatic"].filter((name) => typeof mod[name] !== "function");
-    if (missing.length > 0) {
-      return { ok: false, reason: `dist/node/http.js does not export ${missing.join(", ")}` };
-    }
-    return { ok: true, api: mod as unknown as CwHttpApi };
-  })();
-  return httpLoad;
-}
 
 // ---------------------------------------------------------------------------
 // Load and measure
@@ -103,94 +43,74 @@ function loadHttp(): Promise<HttpLoad> {
 const metrics: readonly Metric[] = [
   { key: "rps", label: "throughput", unit: "req/s", better: "higher" },
   { key: "p99", label: "latency p99", unit: "ms", better: "lower" },
+  { key: "cpu", label: "server CPU", unit: "us/req", better: "lower" },
 ];
 
-/** Warms up, then runs autocannon against `url` for the mode's duration. */
-async function load(url: string, env: Env): Promise<Values> {
-  const { connections, seconds } = params(env);
-  await autocannon({ url, connections, amount: warmupRequests(env) });
-  const result = await autocannon({ url, connections, duration: seconds });
-  if (result.errors > 0 || result.non2xx > 0 || result.requests.total === 0) {
-    throw new Error(
-      `${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx`,
-    );
-  }
-  return { rps: result.requests.average, p99: result.latency.p99 };
-}
+/** Whether autocannon itself (the client, in this process) has been warmed up yet. */
+let clientWarm = false;
 
-function listen(server: http.Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      resolve(`http://127.0.0.1:${port}`);
-    });
-  });
-}
+type ServerMode = "node" | "clockwork" | "sirv" | "clockwork-static";
 
-async function withNodeServer(
-  handler: http.RequestListener,
-  measure: (url: string) => Promise<Values>,
-): Promise<Values> {
-  const server = http.createServer(handler);
-  const url = await listen(server);
-  try {
-    return await measure(url);
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+interface ServerMessage {
+  port?: number;
+  error?: string;
+  cpuMs?: number;
 }
 
 /**
- * Starts a clockwork server on a Worker driven by run() (not awaited until the
- * end), measures, then closes it with a routine and waits for run() to end.
+ * Forks bench/http-server.mjs in `mode`, warms it up, runs autocannon
+ * against `path` for the mode's duration, and reads the server's CPU time
+ * for the measured run. Any error the server reports fails the case.
  */
-async function withClockworkServer(
-  cw: ClockworkApi,
-  handler: (api: CwHttpApi) => CwHandler,
-  measure: (url: string) => Promise<Values>,
+async function measureServer(
+  mode: ServerMode,
+  path: string,
+  env: Env,
+  folder?: string,
 ): Promise<Values> {
-  const loaded = await loadHttp();
-  if (!loaded.ok) {
-    console.log(`skipped, ${loaded.reason}`);
-    return { rps: fail("not loaded"), p99: fail("not loaded") };
-  }
-  const { serve } = loaded.api;
-  const errors: unknown[] = [];
-  // autocannon hangs up with responses in flight when a run ends: a file
-  // stream then ends early. That is the client's doing; anything else fails the case.
-  const onError = (e: unknown) => {
-    if ((e as { code?: unknown } | null)?.code !== "ERR_STREAM_PREMATURE_CLOSE") errors.push(e);
-  };
-  const worker = new cw.Worker({ onError: (e) => errors.push(e) });
-  let started: (server: CwHttpServer) => void = () => {};
-  const listening = new Promise<CwHttpServer>((resolve) => {
-    started = resolve;
+  const script = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
+  const child = fork(script, folder === undefined ? [mode] : [mode, folder], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
-  worker.assign(
-    (function* main() {
-      started(yield* serve({ host: "127.0.0.1", port: 0, onError }, handler(loaded.api)));
-    })(),
-    { name: "bench http server" },
-  );
-  const running = worker.run();
-  const server = await Promise.race([listening, running.then(() => null)]);
-  if (server === null) throw new Error(`the server did not start: ${String(errors[0])}`);
-  let values: Values;
+  const errors: string[] = [];
+  const replies: ((m: ServerMessage) => void)[] = [];
+  child.on("message", (m: ServerMessage) => {
+    if (m.error !== undefined) errors.push(m.error);
+    else replies.shift()?.(m);
+  });
+  const reply = () =>
+    new Promise<ServerMessage>((resolve, reject) => {
+      replies.push(resolve);
+      child.once("exit", (code) => reject(new Error(`the server exited (${code}): ${errors[0]}`)));
+    });
   try {
-    values = await measure(server.url);
+    const { port } = await reply();
+    const url = `http://127.0.0.1:${port}${path}`;
+    const { connections, seconds } = params(env);
+    if (!clientWarm) {
+      // The first case measured would otherwise also pay for compiling the client.
+      clientWarm = true;
+      await autocannon({ url, connections, duration: env.quick ? 0.5 : 3 });
+    }
+    await autocannon({ url, connections, amount: warmupRequests(env) });
+    child.send("start");
+    const result = await autocannon({ url, connections, duration: seconds });
+    child.send("stop");
+    const { cpuMs } = await reply();
+    if (result.errors > 0 || result.non2xx > 0 || result.requests.total === 0) {
+      throw new Error(
+        `${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx`,
+      );
+    }
+    if (errors.length > 0) throw new Error(`the server reported: ${errors[0]}`);
+    return {
+      rps: result.requests.average,
+      p99: result.latency.p99,
+      cpu: ((cpuMs ?? Number.NaN) * 1000) / result.requests.total,
+    };
   } finally {
-    worker.assign(
-      (function* close() {
-        yield* server.close();
-      })(),
-      { name: "bench http close" },
-    );
-    await running;
+    child.kill();
   }
-  if (errors.length > 0) throw errors[0];
-  return values;
 }
 
 // ---------------------------------------------------------------------------
@@ -201,30 +121,24 @@ const helloCases: readonly Case[] = [
     name: "node:http",
     kind: "baseline",
     how: 'http.createServer((req, res) => { res.writeHead(200, text/plain); res.end("hello world\\n") })',
-    run: (env) =>
-      withNodeServer(
-        (_req, res) => {
-          res.writeHead(200, { "content-type": "text/plain" });
-          res.end(helloBody);
-        },
-        (url) => load(url, env),
-      ),
+    run: (env) => measureServer("node", "/", env),
   },
   {
     name: "clockwork serve()",
     kind: "clockwork",
     how: 'yield* serve({ port: 0 }, function* (req, res) { res.text("hello world\\n") }), worker.run()',
-    run: (cw, env) =>
-      withClockworkServer(
-        cw,
-        () =>
-          function* hello(_req, res) {
-            res.text(helloBody);
-          },
-        (url) => load(url, env),
-      ),
+    run: (_cw, env) => measureServer("clockwork", "/", env),
   },
 ];
+
+/** "; server CPU 1.10x theirs", when both have the figure. */
+function cpuNote(get: Lookup, ours: string, theirs: string): string {
+  const a = get(ours, "cpu");
+  const b = get(theirs, "cpu");
+  return a === undefined || b === undefined
+    ? ""
+    : `; server CPU per request ${fmtRatio(a / b)} theirs`;
+}
 
 function helloVerdict(get: Lookup): Verdict {
   const node = get("node:http", "rps");
@@ -235,7 +149,7 @@ function helloVerdict(get: Lookup): Verdict {
   const r = clockwork / node;
   return {
     status: r >= 0.9 ? "met" : "not met",
-    detail: `clockwork serves ${fmtNumber(clockwork)} req/s, ${fmtRatio(r)} node:http (goal >= 0.9x)`,
+    detail: `clockwork serves ${fmtNumber(clockwork)} req/s, ${fmtRatio(r)} node:http (goal >= 0.9x)${cpuNote(get, "clockwork serve()", "node:http")}`,
   };
 }
 
@@ -258,27 +172,14 @@ const staticCases: readonly Case[] = [
     name: "sirv on node:http",
     kind: "peer",
     how: "http.createServer(sirv(folder))",
-    run: (env) =>
-      withFile(env, (folder) => {
-        const serveFiles = sirv(folder);
-        return withNodeServer(
-          (req, res) => serveFiles(req, res),
-          (url) => load(`${url}/${fileName}`, env),
-        );
-      }),
+    run: (env) => withFile(env, (folder) => measureServer("sirv", `/${fileName}`, env, folder)),
   },
   {
     name: "clockwork serveStatic()",
     kind: "clockwork",
     how: "yield* serve({ port: 0 }, serveStatic(folder)), worker.run()",
-    run: (cw, env) =>
-      withFile(env, (folder) =>
-        withClockworkServer(
-          cw,
-          (api) => api.serveStatic(folder),
-          (url) => load(`${url}/${fileName}`, env),
-        ),
-      ),
+    run: (_cw, env) =>
+      withFile(env, (folder) => measureServer("clockwork-static", `/${fileName}`, env, folder)),
   },
 ];
 
@@ -291,7 +192,7 @@ function staticVerdict(get: Lookup): Verdict {
   const r = clockwork / peer;
   return {
     status: r >= 1 ? "met" : "not met",
-    detail: `clockwork serves ${fmtNumber(clockwork)} req/s, ${fmtRatio(r)} sirv (goal >= 1x)`,
+    detail: `clockwork serves ${fmtNumber(clockwork)} req/s, ${fmtRatio(r)} sirv (goal >= 1x)${cpuNote(get, "clockwork serveStatic()", "sirv on node:http")}`,
   };
 }
 
@@ -300,7 +201,7 @@ export const suite: Suite = {
   description: "the HTTP adapter under load: hello world and a static file",
   tables(env) {
     const { connections, seconds, fileBytes } = params(env);
-    const load = `autocannon in this process, ${connections} connections, ${seconds} s after ${fmtNumber(warmupRequests(env))} warm-up requests; 127.0.0.1`;
+    const load = `each server in its own process; autocannon in this one, ${connections} connections, ${seconds} s after ${fmtNumber(warmupRequests(env))} warm-up requests; 127.0.0.1`;
     return [
       {
         title: "http: hello world",

@@ -54,6 +54,7 @@ describe("serveStatic", () => {
   writeFileSync(join(root, "hello.txt"), "0123456789");
   writeFileSync(join(root, "docs", "index.html"), "<h1>docs</h1>");
   writeFileSync(join(root, "style.css"), "body{}");
+  writeFileSync(join(root, "big.bin"), Buffer.alloc(16 * 1024 * 1024, 7));
   writeFileSync(join(top, "secret.txt"), "top secret");
   symlinkSync(join(top, "secret.txt"), join(root, "leak.txt"));
   symlinkSync(join(root, "hello.txt"), join(root, "alias.txt"));
@@ -63,12 +64,16 @@ describe("serveStatic", () => {
   let task: Task<unknown>;
   let stop: () => void = () => {};
   let running: Promise<void>;
+  const errors: unknown[] = [];
 
   before(async () => {
     const ready = new Promise<void>((resolve) => {
       task = worker.assign(
         (function* main() {
-          server = yield* serve({ port: 0 }, serveStatic(root));
+          server = yield* serve(
+            { port: 0, onError: (error) => errors.push(error) },
+            serveStatic(root),
+          );
           resolve();
           yield* call(new Promise<void>((done) => (stop = done)));
           yield* server.close();
@@ -83,6 +88,7 @@ describe("serveStatic", () => {
     stop();
     await running;
     assert.equal(task.state, "done");
+    assert.deepEqual(errors, [], "no handler reported an error");
   });
 
   it("serves a file with its content type, ETag and Last-Modified", async () => {
@@ -141,6 +147,31 @@ describe("serveStatic", () => {
   it("answers 404 for a missing file and 405 for other methods", async () => {
     assert.equal((await request(server.port, "/nothing.txt")).status, 404);
     assert.equal((await request(server.port, "/hello.txt", {}, "POST")).status, 405);
+  });
+
+  it("lets a client leave in the middle of a large file: no error, the task ends, the server goes on", async () => {
+    const servedBefore = server.served;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(
+        { host: "127.0.0.1", port: server.port, path: "/big.bin", agent: false },
+        (res) => {
+          assert.equal(res.statusCode, 200);
+          res.once("data", () => {
+            // A first chunk of 16 MiB arrived: hang up.
+            req.destroy();
+            resolve();
+          });
+        },
+      );
+      req.on("error", (error) => {
+        if ((error as { code?: string }).code !== "ECONNRESET") reject(error);
+      });
+    });
+    for (let i = 0; i < 100 && server.served === servedBefore; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(server.served, servedBefore + 1, "the request's task ended");
+    assert.equal((await request(server.port, "/hello.txt")).body, "0123456789");
   });
 
   it("follows symbolic links that stay inside the root", async () => {

@@ -14,7 +14,6 @@ import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
-import { pipeline } from "node:stream/promises";
 import { call, Future, park, routine, sleep, spawn, type Task } from "../index.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
@@ -230,11 +229,29 @@ export class Response {
   }
 }
 
-/** Streams bytes start..end of a file into a response; the stream is closed however this ends. */
+/**
+ * Streams bytes start..end of a file into a response (`pipe`, which waits
+ * for a slow client) and waits until the response is finished. A client
+ * that goes away ends the wait without an error (nobody is left to tell);
+ * a read error fails it. The file is closed however this ends.
+ */
 function* pipeFile(file: string, raw: http.ServerResponse, start: number, end: number) {
   const stream = createReadStream(file, { start, end });
   try {
-    yield* call(pipeline(stream, raw));
+    yield* park<void>(({ wake, fail }) => {
+      const onDone = () => wake();
+      const onError = (error: Error) => fail(error);
+      stream.on("error", onError);
+      raw.on("finish", onDone);
+      raw.on("close", onDone);
+      stream.pipe(raw);
+      return () => {
+        stream.off("error", onError);
+        raw.off("finish", onDone);
+        raw.off("close", onDone);
+        stream.unpipe(raw);
+      };
+    }, "a file being sent");
   } finally {
     stream.destroy();
   }

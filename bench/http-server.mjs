@@ -1,0 +1,65 @@
+// The server side of the http benchmark, in a process of its own (forked by
+// bench/http.ts), so that the load generator does not share its thread.
+//
+//   node bench/http-server.mjs <node|clockwork|sirv|clockwork-static> [folder]
+//
+// It tells its parent { port } once it listens (or { error }), then answers
+// "start" and "stop" messages: "stop" replies { cpuMs }, the CPU time
+// (user + system) this process used since "start", and the process exits.
+import * as http from "node:http";
+
+const [mode, folder] = process.argv.slice(2);
+const hello = "hello world\n";
+
+function listenNode(handler) {
+  const server = http.createServer(handler);
+  server.listen(0, "127.0.0.1", () => process.send({ port: server.address().port }));
+}
+
+async function main() {
+  if (mode === "node") {
+    listenNode((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end(hello);
+    });
+  } else if (mode === "sirv") {
+    const { default: sirv } = await import("sirv");
+    const files = sirv(folder);
+    listenNode((req, res) => files(req, res));
+  } else if (mode === "clockwork" || mode === "clockwork-static") {
+    const { Worker } = await import("../dist/index.js");
+    const { serve, serveStatic } = await import("../dist/node/http.js");
+    const handler =
+      mode === "clockwork"
+        ? function* hello_(_req, res) {
+            res.text(hello);
+          }
+        : serveStatic(folder);
+    const worker = new Worker({ onError: (error) => process.send({ error: String(error) }) });
+    worker.assign(
+      (function* main() {
+        const server = yield* serve(
+          { port: 0, onError: (error) => process.send({ error: String(error) }) },
+          handler,
+        );
+        process.send({ port: server.port });
+      })(),
+    );
+    void worker.run();
+  } else {
+    throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+let started;
+process.on("message", (message) => {
+  if (message === "start") started = process.cpuUsage();
+  if (message === "stop") {
+    const used = process.cpuUsage(started);
+    process.send({ cpuMs: (used.user + used.system) / 1000 }, () => process.exit(0));
+  }
+});
+
+main().catch((error) => {
+  process.send({ error: String(error?.stack ?? error) }, () => process.exit(1));
+});
