@@ -87,6 +87,41 @@ describe("run()", () => {
     assert.deepEqual(trace, ["from a promise", "from a callback"]);
   });
 
+  it("steps tasks woken from outside while it sleeps, and a sleep they start is not left behind a later timer", async () => {
+    // run() sleeps on a host timer 5 s away (the watchman). A host callback
+    // wakes the courier, whose steps are taken while run() sleeps on; the
+    // courier then naps 30 ms, which must wake it on time, not after 5 s.
+    const worker = new Worker();
+    const trace: string[] = [];
+    const watchman = worker.assign(
+      (function* watchman() {
+        yield sleep(5);
+      })(),
+    );
+    const start = performance.now();
+    worker.assign(
+      (function* courier() {
+        for (let n = 1; n <= 3; n++) {
+          yield* park<void>(({ wake }) => {
+            const id = setTimeout(() => wake(), 5);
+            return () => clearTimeout(id);
+          }, "a host timer");
+          trace.push(`woken ${n}`);
+        }
+        yield sleep(0.03);
+        trace.push("napped");
+        watchman.cancel();
+      })(),
+    );
+    await worker.run();
+    const ms = performance.now() - start;
+    assert.deepEqual(trace, ["woken 1", "woken 2", "woken 3", "napped"]);
+    assert.ok(
+      ms < 1000,
+      `run() ended after ${ms.toFixed(0)} ms: the 30 ms nap waited for the 5 s timer`,
+    );
+  });
+
   it("takes tasks assigned from outside while it runs", async () => {
     const worker = new Worker();
     function* keeper() {
