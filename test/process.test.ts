@@ -8,23 +8,35 @@
  * These tests run real programs, with generous time bounds.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import {
   Channel,
   ChannelClosedError,
   currentTask,
+  sleep,
   spawn,
   TimeoutError,
   Worker,
 } from "../src/index.ts";
 import { Command, CommandError, exec } from "../src/node/process.ts";
 
+/** A short real-time nap, for polling a child's progress. */
+function* sleepBriefly() {
+  yield sleep(0.01);
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A killed process whose parent is gone stays a zombie until init reaps it: dead all the same.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc here
   }
 }
 
@@ -88,6 +100,69 @@ describe("Command", () => {
     assert.equal(task.result, false, "the child is gone (reaped) when the cancelled task ends");
     assert.equal(sleeper.signal, null, "the fields keep what was known");
     assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("stops a child's own children too with processGroup: true", async () => {
+    // A script that starts a background job: stopping the script alone would
+    // leave the job running (an orphan); its process group takes it along.
+    async function runScript(processGroup: boolean): Promise<number> {
+      const worker = new Worker();
+      const lines = new Channel<string>(10);
+      const script = new Command(["sh", "-c", "sleep 60 & echo $!; wait"], {
+        lines,
+        processGroup,
+      });
+      let job = 0;
+      function* main() {
+        const run = spawn(script.run());
+        job = Number(yield* lines.receive()); // the background job's pid
+        assert.equal(isAlive(job), true);
+        run.cancel();
+        try {
+          yield* run.join();
+        } catch {
+          // CancelledError
+        }
+      }
+      worker.assign(main());
+      await worker.run();
+      return job;
+    }
+    const started = Date.now();
+    const grouped = await runScript(true);
+    assert.equal(isAlive(grouped), false, "the background job went with its group");
+    const alone = await runScript(false);
+    try {
+      assert.equal(isAlive(alone), true, "without a group, the job outlives the script");
+    } finally {
+      process.kill(alone, "SIGKILL");
+    }
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("ends a cancelled run at once when the child has exited but a job it left holds its output open", async () => {
+    for (const processGroup of [true, false]) {
+      const worker = new Worker();
+      const script = new Command(["sh", "-c", "sleep 60 & echo $!"], { processGroup });
+      const started = Date.now();
+      function* main() {
+        const run = spawn(script.run());
+        // The script has printed the job's pid and exited; the job keeps stdout open.
+        while (!script.stdout.endsWith("\n")) yield* sleepBriefly();
+        run.cancel();
+        try {
+          yield* run.join();
+        } catch {
+          // CancelledError
+        }
+      }
+      worker.assign(main());
+      await worker.run();
+      const job = Number(script.stdout.trim());
+      assert.ok(Date.now() - started < 5_000, `processGroup ${processGroup}: ended at once`);
+      if (processGroup) assert.equal(isAlive(job), false, "the job was stopped with its group");
+      else if (isAlive(job)) process.kill(job, "SIGKILL");
+    }
   });
 
   it("stops a child that runs past its timeout: TimeoutError, output kept", async () => {

@@ -38,6 +38,13 @@ export interface CommandOptions {
    * everything, up to maxBuffer.)
    */
   lines?: Channel<string>;
+  /**
+   * Runs the child in a process group of its own (POSIX), and stops the
+   * whole group when it has to be stopped: a child that starts children of
+   * its own (a shell script, a build tool) takes them along instead of
+   * leaving them running. Such a group does not get the terminal's Ctrl-C.
+   */
+  processGroup?: boolean;
 }
 
 /** How a command ended. */
@@ -176,6 +183,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   const { argv, options } = command;
   const [program, ...args] = argv as [string, ...string[]];
   const exited = new Future<Exit>();
+  const group = options.processGroup === true;
   let stopping: string | undefined;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   let child: ChildProcess;
@@ -189,6 +197,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       env: options.env,
       stdio: ["pipe", "pipe", "pipe"],
       shell: false,
+      detached: group, // on POSIX: setsid(), a new process group led by the child
     });
   } catch (error) {
     throw new CommandError(
@@ -199,15 +208,34 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   }
   command.pid = child.pid;
 
+  /** Sends a signal to the child, or with `processGroup` to its whole group. */
+  const signal = (name: NodeJS.Signals): void => {
+    if (group && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, name);
+        return;
+      } catch {
+        // The group is gone (ESRCH), or no groups here: the child alone, below.
+      }
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+  };
+
   /** Stops the child: SIGTERM now, SIGKILL after the grace period. */
   const stop = (why: string): void => {
-    if (stopping !== undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (stopping !== undefined) return;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // It has exited, but what it started may still hold its output open: stop
+      // that too (its group) and stop reading, so that the run can end now.
+      stopping = why;
+      if (group) signal("SIGKILL");
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      return;
+    }
     stopping = why;
-    child.kill("SIGTERM");
-    killTimer = setTimeout(
-      () => child.kill("SIGKILL"),
-      (options.killGrace ?? DEFAULT_GRACE) * 1000,
-    );
+    signal("SIGTERM");
+    killTimer = setTimeout(() => signal("SIGKILL"), (options.killGrace ?? DEFAULT_GRACE) * 1000);
   };
 
   const lineSink = options.lines === undefined ? undefined : startLines(child, options.lines);
@@ -353,6 +381,12 @@ function checkOptions(call: string, options: CommandOptions): void {
         `${call} option "${key}" expects zero or more seconds, got ${String(value)}`,
       );
     }
+  }
+  const { processGroup } = options;
+  if (processGroup !== undefined && typeof processGroup !== "boolean") {
+    throw new TypeError(
+      `${call} option "processGroup" expects true or false, got ${String(processGroup)}`,
+    );
   }
   const { maxBuffer } = options;
   if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !(maxBuffer > 0))) {
