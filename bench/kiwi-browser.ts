@@ -26,8 +26,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
 import { buildKiwi } from "../examples/kiwi/build.ts";
+import { launchChromium } from "../examples/kiwi/chromium.ts";
 import {
   BUDGET,
   type FrameStats,
@@ -117,21 +117,7 @@ const ready = new Promise<void>((resolve, reject) => {
 const serving = worker.run();
 await ready;
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  timeout: WAIT,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-    ...(KIWI_TRACE_GC ? ["--js-flags=--trace-gc"] : []),
-  ],
-});
+const browser = await launchChromium(WAIT, KIWI_TRACE_GC ? ["--js-flags=--trace-gc"] : []);
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
   page.setDefaultTimeout(WAIT);

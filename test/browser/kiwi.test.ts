@@ -15,13 +15,13 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { buildKiwi } from "../../examples/kiwi/build.ts";
+import { launchChromium } from "../../examples/kiwi/chromium.ts";
 import type { KiwiHook, KiwiState } from "../../examples/kiwi/src/session.ts";
 import { call, Worker } from "../../src/index.ts";
 import { type HttpServer, serve, serveStatic } from "../../src/node/http.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 /** The longest any one wait may take, in milliseconds. */
 const WAIT = 10_000;
 
@@ -71,20 +71,7 @@ describe("the kiwi game console in Chromium", { timeout: 120_000 }, () => {
     });
     serving = worker.run();
     await ready;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium(30_000);
     page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     page.setDefaultTimeout(WAIT);
     page.on("console", (message) => {
