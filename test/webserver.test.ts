@@ -151,6 +151,33 @@ describe("web server (npm start)", () => {
     assert.match(program.output(), /SIGTERM: closing/);
   });
 
+  it("streams its stats as server-sent events, and ends the stream cleanly when told to stop", async () => {
+    const program = await start();
+    const response = await fetch(`${program.url}/api/stream`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let received = "";
+    while (!/\n\n[^]*\n\n/.test(received)) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, "the stream stays open while the server runs");
+      received += decoder.decode(value);
+    }
+    const first = JSON.parse((/^data: (.*)$/m.exec(received) as RegExpExecArray)[1] as string);
+    assert.equal(first.pid, program.child.pid);
+    // Stopping: the stream's task ends itself (no waiting out the 5 s grace), the body ends.
+    const asked = Date.now();
+    const stopping = program.stop("SIGINT");
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+    assert.equal(await stopping, 0, program.output());
+    assert.ok(Date.now() - asked < 3000, `stopped after ${Date.now() - asked} ms`);
+  });
+
   it("runs N processes with --cluster N, which share the port and stop together", async () => {
     const program = await start(["--cluster", "2"]);
     try {

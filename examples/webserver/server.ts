@@ -11,11 +11,13 @@
  *   /status         a status page that refreshes itself from the two APIs below
  *   /api/stats      JSON: tasks by state, steps per second, requests served, uptime
  *   /api/tasks      text: the worker's dump (every live task, its state and stack)
+ *   /api/stream     the stats once a second as server-sent events, until the client
+ *                   leaves or the server shuts down (a task per listener)
  *   anything else   a static file from the kiwi build or public/ (404 if none)
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { repeat, routine, spawn, type Worker } from "clockwork-microthreads";
+import { Future, race, repeat, routine, sleep, spawn, type Worker } from "clockwork-microthreads";
 import {
   HttpError,
   type HttpServer,
@@ -91,6 +93,8 @@ export const webServer = routine(function* webServer(
   const hasGame = (options.roots ?? defaultRoots())[0] === kiwiDir;
   let stepsPerSecond = 0;
   let server: HttpServer | undefined;
+  /** Settled when shutting down: the streams end themselves instead of waiting out the grace period. */
+  const closing = new Future<void>();
 
   // A microthread of the server's own: samples the step counter once a second.
   const meter = spawn(
@@ -114,9 +118,33 @@ export const webServer = routine(function* webServer(
     tasksFinished: worker.counters.tasksFinished,
   });
 
+  /** Server-sent events: the stats now and then once a second, until the server closes. */
+  function* streamStats(res: Response): Generator<unknown, void, any> {
+    const headers = { "content-type": "text/event-stream", "cache-control": "no-cache" };
+    for (;;) {
+      // write() waits while the client is slow to read; it throws if the client has gone.
+      yield* res.write(`data: ${JSON.stringify(stats())}\n\n`, headers);
+      const closed = yield* race<boolean>([sleepThen(1, false), closingThen()]);
+      if (closed) break;
+    }
+    res.end();
+  }
+  function* sleepThen<T>(seconds: number, value: T): Generator<unknown, T, any> {
+    yield sleep(seconds);
+    return value;
+  }
+  function* closingThen(): Generator<unknown, boolean, any> {
+    yield* closing.wait();
+    return true;
+  }
+
   function* route(req: Request, res: Response): Generator<unknown, void, any> {
     if (req.path === "/api/stats") return res.json(stats());
     if (req.path === "/api/tasks") return res.text(`${worker.dump()}\n`);
+    if (req.path === "/api/stream") {
+      yield* streamStats(res);
+      return;
+    }
     if (req.path === "/status") {
       yield* res.sendFile(`${publicDir}status.html`);
       return;
@@ -151,6 +179,7 @@ export const webServer = routine(function* webServer(
     yield shutdown;
   } finally {
     // On a signal, or if this task is cancelled: finish what is in flight, then close.
+    closing.resolve();
     meter.cancel();
     yield* server.close();
   }
