@@ -52,9 +52,13 @@ export abstract class Wait<T = unknown> {
   /** What the task waits on, in a few words, for `worker.dump()` and error messages. */
   abstract describe(): string;
 
-  /** `yield* wait` parks on it too (by native delegation), typed by what the wake gives. */
-  *[Symbol.iterator](): Generator<unknown, T, any> {
-    return (yield this) as T;
+  /**
+   * `yield* wait` parks on it too (by native delegation), typed by what the
+   * wake gives. The iterator is a YieldOnce, not a generator: cheaper to
+   * make and to resume, for waits a task goes through every frame.
+   */
+  [Symbol.iterator](): Generator<unknown, T, any> {
+    return new YieldOnce<T>(this);
   }
 
   /** Resumes `task` with `value` if it waits on this object; returns whether it did. */

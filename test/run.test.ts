@@ -248,4 +248,47 @@ describe("Wait", () => {
       "a wake for a task that does not wait on it is ignored",
     );
   });
+
+  it("through yield*, throws what fail() gives into the task, and lets a cancelled task unwind", () => {
+    class Gate extends Wait<number> {
+      readonly waiters = new Set<Task<unknown>>();
+      park(task: Task<unknown>) {
+        this.waiters.add(task);
+      }
+      override release(task: Task<unknown>) {
+        this.waiters.delete(task);
+      }
+      describe() {
+        return "a gate";
+      }
+    }
+    const gate = new Gate();
+    const trace: string[] = [];
+    const walker = routine(function* walker() {
+      trace.push(`passed with ${yield* gate}`);
+      try {
+        yield* gate;
+      } catch (error) {
+        trace.push(`refused: ${(error as Error).message}`);
+      }
+      try {
+        yield* gate;
+      } finally {
+        trace.push("unwound");
+      }
+    });
+    const worker = new Worker();
+    const task = worker.assign(walker());
+    worker.tick();
+    for (const t of gate.waiters) gate.wake(t, 7);
+    worker.tick();
+    for (const t of gate.waiters) gate.fail(t, new Error("closed"));
+    worker.tick();
+    assert.equal(gate.waiters.size, 1);
+    task.cancel();
+    worker.work();
+    assert.equal(task.state, "cancelled");
+    assert.equal(gate.waiters.size, 0, "release() ran");
+    assert.deepEqual(trace, ["passed with 7", "refused: closed", "unwound"]);
+  });
 });
