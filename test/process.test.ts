@@ -11,15 +11,27 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import {
+  CancelledError,
   Channel,
   ChannelClosedError,
   currentTask,
   sleep,
   spawn,
+  type Task,
   TimeoutError,
   Worker,
 } from "../src/index.ts";
 import { Command, CommandError, exec } from "../src/node/process.ts";
+
+/** Cancels a task and waits until it has ended (its cleanup included). */
+function* cancelAndWait(task: Task<unknown>) {
+  task.cancel();
+  try {
+    yield* task.join();
+  } catch (error) {
+    if (!(error instanceof CancelledError)) throw error;
+  }
+}
 
 /** A short real-time nap, for polling a child's progress. */
 function* sleepBriefly() {
@@ -127,12 +139,7 @@ describe("Command", () => {
         const run = spawn(script.run());
         job = Number(yield* lines.receive()); // the background job's pid
         assert.equal(isAlive(job), true);
-        run.cancel();
-        try {
-          yield* run.join();
-        } catch {
-          // CancelledError
-        }
+        yield* cancelAndWait(run);
       }
       worker.assign(main());
       await worker.run();
@@ -159,12 +166,7 @@ describe("Command", () => {
         const run = spawn(script.run());
         // The script has printed the job's pid and exited; the job keeps stdout open.
         while (!script.stdout.endsWith("\n")) yield* sleepBriefly();
-        run.cancel();
-        try {
-          yield* run.join();
-        } catch {
-          // CancelledError
-        }
+        yield* cancelAndWait(run);
       }
       worker.assign(main());
       await worker.run();
