@@ -1,7 +1,7 @@
 // The server side of the http benchmark, in a process of its own (forked by
 // bench/http.ts), so that the load generator does not share its thread.
 //
-//   node bench/http-server.mjs <node|clockwork|sirv|clockwork-static> [folder]
+//   node bench/http-server.mjs <node|node-same-headers|clockwork|sirv|clockwork-static> [folder]
 //
 // It tells its parent { port } once it listens (or { error }), then answers
 // "start" and "stop" messages: "stop" replies { cpuMs }, the CPU time
@@ -20,6 +20,15 @@ async function main() {
   if (mode === "node") {
     listenNode((_req, res) => {
       res.writeHead(200, { "content-type": "text/plain" });
+      res.end(hello);
+    });
+  } else if (mode === "node-same-headers") {
+    // The headers res.text() sends: a charset, and a content-length instead of chunks.
+    listenNode((_req, res) => {
+      res.writeHead(200, {
+        "content-type": "text/plain; charset=utf-8",
+        "content-length": Buffer.byteLength(hello),
+      });
       res.end(hello);
     });
   } else if (mode === "sirv") {

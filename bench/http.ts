@@ -49,7 +49,7 @@ const metrics: readonly Metric[] = [
 /** Whether autocannon itself (the client, in this process) has been warmed up yet. */
 let clientWarm = false;
 
-type ServerMode = "node" | "clockwork" | "sirv" | "clockwork-static";
+type ServerMode = "node" | "node-same-headers" | "clockwork" | "sirv" | "clockwork-static";
 
 interface ServerMessage {
   port?: number;
@@ -122,6 +122,12 @@ const helloCases: readonly Case[] = [
     kind: "baseline",
     how: 'http.createServer((req, res) => { res.writeHead(200, text/plain); res.end("hello world\\n") })',
     run: (env) => measureServer("node", "/", env),
+  },
+  {
+    name: "node:http, res.text()'s headers",
+    kind: "peer",
+    how: 'the same, with "text/plain; charset=utf-8" and a content-length (no chunked encoding), as res.text() sends',
+    run: (env) => measureServer("node-same-headers", "/", env),
   },
   {
     name: "clockwork serve()",
