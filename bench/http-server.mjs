@@ -4,8 +4,9 @@
 //   node bench/http-server.mjs <node|node-same-headers|clockwork|sirv|clockwork-static> [folder]
 //
 // It tells its parent { port } once it listens (or { error }), then answers
-// "start" and "stop" messages: "stop" replies { cpuMs }, the CPU time
-// (user + system) this process used since "start", and the process exits.
+// "start" and "stop" messages, as many times as asked: "stop" replies
+// { cpuMs }, the CPU time (user + system) used since "start". The parent
+// kills it at the end.
 import * as http from "node:http";
 
 const [mode, folder] = process.argv.slice(2);
@@ -65,7 +66,7 @@ process.on("message", (message) => {
   if (message === "start") started = process.cpuUsage();
   if (message === "stop") {
     const used = process.cpuUsage(started);
-    process.send({ cpuMs: (used.user + used.system) / 1000 }, () => process.exit(0));
+    process.send({ cpuMs: (used.user + used.system) / 1000 });
   }
 });
 

@@ -3,7 +3,9 @@
 // server with the same handler. Part 2: a 64 KiB file from serveStatic()
 // against sirv on a plain node:http server. Each server runs in a process
 // of its own (bench/http-server.mjs, forked), listening on 127.0.0.1, port
-// 0; autocannon, the client, runs in this process. Besides requests per
+// 0; autocannon, the client, runs in this process. The servers of a table
+// are measured in turns, several rounds each, and each figure is a median:
+// one 5 s run each moved by 20% from one run to the next. Besides requests per
 // second and p99 latency, each row gives the server's CPU time per request,
 // the steadiest figure on a machine whose two cores the client shares.
 
@@ -21,6 +23,7 @@ import {
   fmtRatio,
   type Lookup,
   type Metric,
+  median,
   type Suite,
   type Values,
   type Verdict,
@@ -57,17 +60,21 @@ interface ServerMessage {
   cpuMs?: number;
 }
 
-/**
- * Forks bench/http-server.mjs in `mode`, warms it up, runs autocannon
- * against `path` for the mode's duration, and reads the server's CPU time
- * for the measured run. Any error the server reports fails the case.
- */
-async function measureServer(
+/** A server process of bench/http-server.mjs, and a way to ask it things. */
+interface ServerProcess {
+  readonly url: string;
+  /** Sends "start" or "stop" and gives the reply ("stop" replies with the CPU time). */
+  ask(message: "start" | "stop"): Promise<ServerMessage>;
+  /** Errors the server reported. */
+  readonly errors: string[];
+  kill(): void;
+}
+
+async function startServer(
   mode: ServerMode,
   path: string,
-  env: Env,
   folder?: string,
-): Promise<Values> {
+): Promise<ServerProcess> {
   const script = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
   const child = fork(script, folder === undefined ? [mode] : [mode, folder], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -85,55 +92,124 @@ async function measureServer(
     });
   try {
     const { port } = await reply();
-    const url = `http://127.0.0.1:${port}${path}`;
-    const { connections, seconds } = params(env);
-    if (!clientWarm) {
-      // The first case measured would otherwise also pay for compiling the client.
-      clientWarm = true;
-      await autocannon({ url, connections, duration: env.quick ? 0.5 : 3 });
-    }
-    await autocannon({ url, connections, amount: warmupRequests(env) });
-    child.send("start");
-    const result = await autocannon({ url, connections, duration: seconds });
-    child.send("stop");
-    const { cpuMs } = await reply();
-    if (result.errors > 0 || result.non2xx > 0 || result.requests.total === 0) {
-      throw new Error(
-        `${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx`,
-      );
-    }
-    if (errors.length > 0) throw new Error(`the server reported: ${errors[0]}`);
     return {
-      rps: result.requests.average,
-      p99: result.latency.p99,
-      cpu: ((cpuMs ?? Number.NaN) * 1000) / result.requests.total,
+      url: `http://127.0.0.1:${port}${path}`,
+      errors,
+      ask(message) {
+        const answer = message === "stop" ? reply() : Promise.resolve({});
+        child.send(message);
+        return answer;
+      },
+      kill: () => child.kill(),
     };
-  } finally {
+  } catch (error) {
     child.kill();
+    throw error;
   }
+}
+
+/** Measured rounds per server: the servers take turns, so that drift hits them alike. */
+const rounds = (env: Env): number => (env.quick ? 1 : 5);
+
+/**
+ * Starts a server for each mode, warms each up, then measures them in
+ * turns (`rounds` rounds of the mode's duration, the order reversed every
+ * other round) and gives each mode's medians. The cases of a table share
+ * one such measurement: the first case to run starts it.
+ */
+async function measureInTurns(
+  modes: readonly ServerMode[],
+  path: string,
+  env: Env,
+  folder?: string,
+): Promise<Map<ServerMode, Values>> {
+  const servers: ServerProcess[] = [];
+  try {
+    for (const mode of modes) servers.push(await startServer(mode, path, folder));
+    const { connections, seconds } = params(env);
+    for (const server of servers) {
+      if (!clientWarm) {
+        // The first server measured would otherwise also pay for compiling the client.
+        clientWarm = true;
+        await autocannon({ url: server.url, connections, duration: env.quick ? 0.5 : 3 });
+      }
+      await autocannon({ url: server.url, connections, amount: warmupRequests(env) });
+    }
+    const samples = servers.map(() => ({
+      rps: [] as number[],
+      p99: [] as number[],
+      cpu: [] as number[],
+    }));
+    for (let round = 0; round < rounds(env); round++) {
+      const order = servers.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
+      for (const i of order) {
+        const server = servers[i] as ServerProcess;
+        await server.ask("start");
+        const result = await autocannon({ url: server.url, connections, duration: seconds });
+        const { cpuMs } = await server.ask("stop");
+        if (result.errors > 0 || result.non2xx > 0 || result.requests.total === 0) {
+          throw new Error(
+            `${modes[i]}: ${result.requests.total} requests, ${result.errors} errors, ${result.non2xx} non-2xx`,
+          );
+        }
+        if (server.errors.length > 0) throw new Error(`${modes[i]} reported: ${server.errors[0]}`);
+        const sample = samples[i] as { rps: number[]; p99: number[]; cpu: number[] };
+        sample.rps.push(result.requests.average);
+        sample.p99.push(result.latency.p99);
+        sample.cpu.push(((cpuMs ?? Number.NaN) * 1000) / result.requests.total);
+      }
+    }
+    return new Map(
+      modes.map((mode, i) => {
+        const sample = samples[i] as { rps: number[]; p99: number[]; cpu: number[] };
+        return [
+          mode,
+          { rps: median(sample.rps), p99: median(sample.p99), cpu: median(sample.cpu) },
+        ];
+      }),
+    );
+  } finally {
+    for (const server of servers) server.kill();
+  }
+}
+
+/** One measurement shared by a table's cases: the first case to run starts it, the others read it. */
+function shared(
+  measure: (env: Env) => Promise<Map<ServerMode, Values>>,
+): (mode: ServerMode, env: Env) => Promise<Values> {
+  let measured: Promise<Map<ServerMode, Values>> | undefined;
+  return async (mode, env) => {
+    measured ??= measure(env);
+    const values = (await measured).get(mode);
+    if (values === undefined) throw new Error(`no figures for ${mode}`);
+    return values;
+  };
 }
 
 // ---------------------------------------------------------------------------
 // Part 1: hello world
+
+const hello = shared((env) => measureInTurns(["node", "node-same-headers", "clockwork"], "/", env));
 
 const helloCases: readonly Case[] = [
   {
     name: "node:http",
     kind: "baseline",
     how: 'http.createServer((req, res) => { res.writeHead(200, text/plain); res.end("hello world\\n") })',
-    run: (env) => measureServer("node", "/", env),
+    run: (env) => hello("node", env),
   },
   {
     name: "node:http, res.text()'s headers",
     kind: "peer",
     how: 'the same, with "text/plain; charset=utf-8" and a content-length (no chunked encoding), as res.text() sends',
-    run: (env) => measureServer("node-same-headers", "/", env),
+    run: (env) => hello("node-same-headers", env),
   },
   {
     name: "clockwork serve()",
     kind: "clockwork",
     how: 'yield* serve({ port: 0 }, function* (req, res) { res.text("hello world\\n") }), worker.run()',
-    run: (_cw, env) => measureServer("clockwork", "/", env),
+    run: (_cw, env) => hello("clockwork", env),
   },
 ];
 
@@ -163,7 +239,7 @@ function helloVerdict(get: Lookup): Verdict {
 // Part 2: a static file
 
 /** Writes the file to a temp folder of its own, runs `body`, removes the folder. */
-async function withFile(env: Env, body: (folder: string) => Promise<Values>): Promise<Values> {
+async function withFile<T>(env: Env, body: (folder: string) => Promise<T>): Promise<T> {
   const folder = mkdtempSync(join(tmpdir(), "clockwork-bench-http-"));
   try {
     writeFileSync(join(folder, fileName), randomBytes(params(env).fileBytes));
@@ -173,19 +249,24 @@ async function withFile(env: Env, body: (folder: string) => Promise<Values>): Pr
   }
 }
 
+const staticFile = shared((env) =>
+  withFile(env, (folder) =>
+    measureInTurns(["sirv", "clockwork-static"], `/${fileName}`, env, folder),
+  ),
+);
+
 const staticCases: readonly Case[] = [
   {
     name: "sirv on node:http",
     kind: "peer",
     how: "http.createServer(sirv(folder))",
-    run: (env) => withFile(env, (folder) => measureServer("sirv", `/${fileName}`, env, folder)),
+    run: (env) => staticFile("sirv", env),
   },
   {
     name: "clockwork serveStatic()",
     kind: "clockwork",
     how: "yield* serve({ port: 0 }, serveStatic(folder)), worker.run()",
-    run: (_cw, env) =>
-      withFile(env, (folder) => measureServer("clockwork-static", `/${fileName}`, env, folder)),
+    run: (_cw, env) => staticFile("clockwork-static", env),
   },
 ];
 
@@ -207,7 +288,7 @@ export const suite: Suite = {
   description: "the HTTP adapter under load: hello world and a static file",
   tables(env) {
     const { connections, seconds, fileBytes } = params(env);
-    const load = `each server in its own process; autocannon in this one, ${connections} connections, ${seconds} s after ${fmtNumber(warmupRequests(env))} warm-up requests; 127.0.0.1`;
+    const load = `each server in its own process, all started at once and measured in turns: ${rounds(env)} round(s) of ${seconds} s each, the order reversed every other round, medians; autocannon in this process, ${connections} connections, after ${fmtNumber(warmupRequests(env))} warm-up requests each; 127.0.0.1`;
     return [
       {
         title: "http: hello world",
