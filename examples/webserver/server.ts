@@ -124,19 +124,20 @@ export const webServer = routine(function* webServer(
     for (;;) {
       // write() waits while the client is slow to read; it throws if the client has gone.
       yield* res.write(`data: ${JSON.stringify(stats())}\n\n`, headers);
-      const closed = yield* race<boolean>([sleepThen(1, false), closingThen()]);
+      const closed = yield* race<boolean>([pause(1), untilClosing()]);
       if (closed) break;
     }
     res.end();
   }
-  function* sleepThen<T>(seconds: number, value: T): Generator<unknown, T, any> {
+  // routine() names them, so that /api/tasks shows "race > pause", not "race > <anonymous>".
+  const pause = routine(function* pause(seconds: number): Generator<unknown, boolean, any> {
     yield sleep(seconds);
-    return value;
-  }
-  function* closingThen(): Generator<unknown, boolean, any> {
+    return false;
+  });
+  const untilClosing = routine(function* untilClosing(): Generator<unknown, boolean, any> {
     yield* closing.wait();
     return true;
-  }
+  });
 
   function* route(req: Request, res: Response): Generator<unknown, void, any> {
     if (req.path === "/api/stats") return res.json(stats());
