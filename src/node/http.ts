@@ -275,6 +275,8 @@ export class HttpServer {
   _inFlight = 0;
   /** @internal Set once close() began or the server task ended: new requests get a 503. */
   _closing = false;
+  /** @internal The server task's signal: aborted once it is being cancelled or has ended so. */
+  _cancelled: AbortSignal | null = null;
   /** @internal */
   readonly _closeGrace: number;
 
@@ -362,7 +364,9 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
     // Each request becomes a child task of the server task, started from
     // here: no queue and no hop through another task on the way in.
     const task = server?._task;
-    if (server === undefined || task == null || server._closing || task.isDone()) {
+    // A task being cancelled, or one that ended, takes no children: answer 503 here, since a
+    // request task cancelled before its first step would never answer at all.
+    if (server === undefined || task == null || server._closing || server._cancelled?.aborted) {
       res.writeHead(503, { connection: "close" });
       res.end("the server is closing\n");
       return;
@@ -393,6 +397,7 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
     if (!closed.settled) closed.resolve();
   });
   server._task = spawn(serverTask(server, closed), { name: `http server ${host}:${server.port}` });
+  server._cancelled = server._task.signal; // aborted as soon as the task is being cancelled
   return server;
 });
 
