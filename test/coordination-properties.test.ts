@@ -207,6 +207,20 @@ abstract class Run {
     },
   });
   readonly roles: Role[] = [];
+
+  /** Adds a role named `name` whose task runs the routine `body(role)` makes. */
+  addRole(name: string, body: (role: Role) => Generator<unknown, unknown, any>): void {
+    const role: Role = {
+      name,
+      task: null as unknown as Task<unknown>,
+      op: null,
+      value: null,
+      cancel: null,
+    };
+    this.roles.push(role);
+    role.task = this.worker.assign(body(role), { name });
+  }
+
   /** Problems by kind; each property checks some kinds. */
   readonly problems = new Map<string, string[]>();
   readonly trace: string[] = [];
@@ -516,19 +530,11 @@ class ChannelRun extends Run {
     const names = channelNames(program);
     const producers = program.producers.length;
     names.forEach((name, i) => {
-      const role: Role = {
-        name,
-        task: null as unknown as Task<unknown>,
-        op: null,
-        value: null,
-        cancel: null,
-      };
-      const body =
+      this.addRole(name, (role) =>
         i < producers
           ? this.producer(role, program.producers[i] as ProducerDef)
-          : this.consumer(role, program.consumers[i - producers] as ConsumerDef);
-      role.task = this.worker.assign(body, { name });
-      this.roles.push(role);
+          : this.consumer(role, program.consumers[i - producers] as ConsumerDef),
+      );
     });
     this.worker.assign(this.cancelling(program.cancels, program.driver), { name: "controller" });
     this.worker.assign(this.closer(), { name: "closer" });
@@ -957,16 +963,7 @@ class SemaphoreRun extends Run {
     this.program = program;
     this.semaphore = new Semaphore(program.permits);
     program.tasks.forEach((uses, i) => {
-      const name = `t${i}`;
-      const role: Role = {
-        name,
-        task: null as unknown as Task<unknown>,
-        op: null,
-        value: null,
-        cancel: null,
-      };
-      this.roles.push(role);
-      role.task = this.worker.assign(this.user(role, uses), { name });
+      this.addRole(`t${i}`, (role) => this.user(role, uses));
     });
     this.worker.assign(this.cancelling(program.cancels, program.driver), { name: "controller" });
   }
@@ -1190,16 +1187,7 @@ class FutureRun extends Run {
       ? new Error("the future's error")
       : { value: "the future's value" };
     program.waiters.forEach((def, i) => {
-      const name = `w${i}`;
-      const role: Role = {
-        name,
-        task: null as unknown as Task<unknown>,
-        op: null,
-        value: null,
-        cancel: null,
-      };
-      this.roles.push(role);
-      role.task = this.worker.assign(this.waiter(role, def), { name });
+      this.addRole(`w${i}`, (role) => this.waiter(role, def));
     });
     this.worker.assign(this.cancelling(program.cancels, program.driver), { name: "controller" });
     if (!this.settlesOutside) this.worker.assign(this.settler(), { name: "settler" });
