@@ -143,6 +143,11 @@ export class Task<R = unknown> {
     this._name = name ?? nameOf(generator);
   }
 
+  /** The worker that steps it. */
+  get worker(): Worker {
+    return this._worker;
+  }
+
   /** Its name: `options.name`, else its routine's name, else `task#N`. */
   get name(): string {
     return this._name ?? `task#${this.id}`;

@@ -35,7 +35,7 @@
  * and wakes (timers, I/O, joins) go to the back too, so every runnable task
  * gets a step before any task gets two.
  */
-import { type Clock, checkSeconds, realClock, VirtualClock } from "./clock.ts";
+import { type Clock, checkSeconds, hostNow, realClock, VirtualClock } from "./clock.ts";
 import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
 import { nameOf } from "./names.ts";
@@ -113,9 +113,6 @@ const REAL_CLOCK_POLL_STEPS = 16;
 /** How long run() steps before it lets the event loop in, in milliseconds. */
 const RUN_SLICE_MS = 1;
 
-/** The number of milliseconds on the host's monotonic clock. */
-const hostNow = (): number => performance.now();
-
 /**
  * Holds tasks and steps them round-robin.
  *
@@ -160,8 +157,22 @@ export class Worker {
   readonly #errors: unknown[] = [];
   /** The driving call in progress (tick, work, run ...), or null. */
   #driving: string | null = null;
-  /** Set while run() is idle: call it to wake run() up. */
-  #idleWake: (() => void) | null = null;
+  /** True while deliver() runs its callback: a wake is noted in #delivered instead of queued. */
+  #delivering = false;
+  /** Set when deliver()'s callback woke an idle run(). */
+  #delivered = false;
+  /** True while run() is idle, waiting for a wake, a cancel, an error or its timer. */
+  #idle = false;
+  /** run()'s host timer for the earliest deadline while it is idle. */
+  #idleTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Settles the promise of the run() in progress. */
+  #runSettle: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** run()'s callbacks, made once: a wake must not cost an allocation. */
+  readonly #runResume: () => void;
+  readonly #runNextSlice: () => void;
+  readonly #runTimeJump: () => void;
+  readonly #runTimerDue: () => void;
+  readonly #runTurnDue: () => void;
 
   constructor(options: WorkerOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -182,6 +193,26 @@ export class Worker {
     this.#onError = onError;
     this.#profile = profile;
     this.#timerPollSteps = clock === realClock ? REAL_CLOCK_POLL_STEPS : 1;
+    this.#runResume = () => {
+      if (this.#timers.size !== 0) this.#expireTimers();
+      this.#runSlice();
+    };
+    this.#runNextSlice = () => this.#runSlice();
+    this.#runTimeJump = () => {
+      // Callbacks that were already due (settled promises, I/O) had their turn: now time jumps.
+      if (this.#runQueue.size === 0 && this.#timers.size !== 0) {
+        (this.clock as VirtualClock).advanceTo(this.#timers.nextDeadline());
+        this.#expireTimers();
+      }
+      this.#runSlice();
+    };
+    this.#runTimerDue = () => {
+      this.#idleTimer = undefined;
+      if (this.#idle) this.#kick();
+    };
+    this.#runTurnDue = () => {
+      if (this.#idle) this.#kick();
+    };
   }
 
   // ---------------------------------------------------------------- tasks
@@ -284,31 +315,45 @@ export class Worker {
    * on one host timer for the earliest deadline, and wakes when a promise or
    * I/O wakes a task. With a VirtualClock, idle time is skipped.
    */
-  async run(): Promise<void> {
-    this.#enter("run()");
+  run(): Promise<void> {
     try {
-      for (;;) {
-        this.#stepFor(RUN_SLICE_MS);
-        if (this.#live === 0) return;
-        if (this.#runQueue.size !== 0) {
-          await yieldToHost();
-          continue;
-        }
-        if (this.#timers.size !== 0 && this.clock instanceof VirtualClock) {
-          // Let callbacks that are already due (settled promises, I/O) in before time jumps.
-          await yieldToHost();
-          if (this.#runQueue.size === 0 && this.#timers.size !== 0) {
-            this.clock.advanceTo(this.#timers.nextDeadline());
-            this.#expireTimers();
-          }
-          continue;
-        }
-        await this.#idle();
-        this.#expireTimers();
-      }
+      this.#enter("run()");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#runSettle = { resolve, reject };
+      this.#runSlice();
+    });
+  }
+
+  /**
+   * Runs `callback`, code from outside the worker that spawns or wakes
+   * tasks (an I/O handler, say), and, if that woke an idle `run()`, steps
+   * the tasks it made runnable before returning, instead of in a
+   * microtask: an HTTP request is answered in the same turn it was read.
+   * Returns what the callback returned, and throws what it threw (after
+   * the step). When no `run()` is idle, or inside a step, it only calls the
+   * callback. Call it where running task code is safe: at the top of a
+   * host callback, not halfway through updating shared state.
+   *
+   * @example
+   * socket.on("data", (chunk) => worker.deliver(() => inbox.trySend(chunk)));
+   */
+  deliver<T>(callback: () => T): T {
+    if (typeof callback !== "function") {
+      throw new TypeError(`deliver() expects a function, got ${describeValue(callback)}`);
+    }
+    if (!this.#idle || this.#delivering || running.task !== undefined) return callback();
+    this.#delivering = true;
+    try {
+      return callback();
     } finally {
-      this.#idleWake = null;
-      this.#driving = null;
+      this.#delivering = false;
+      if (this.#delivered) {
+        this.#delivered = false;
+        this.#runResume();
+      }
     }
   }
 
@@ -394,7 +439,7 @@ export class Worker {
     task._mode = isError ? THROW : NEXT;
     task._input = value;
     this.#runQueue.push(task);
-    if (this.#idleWake !== null) this.#kick();
+    if (this.#idle) this.#kick();
     return true;
   }
 
@@ -438,7 +483,7 @@ export class Worker {
       for (const child of t.children) pending.push(child);
     }
     for (let i = order.length - 1; i >= 0; i--) this.#beginCancel(order[i] as Task<unknown>);
-    if (this.#idleWake !== null) this.#kick();
+    if (this.#idle) this.#kick();
   }
 
   // ------------------------------------------------------ step outcomes
@@ -849,7 +894,7 @@ export class Worker {
   #report(error: unknown, task: Task<unknown>): void {
     if (this.#onError === undefined) {
       this.#errors.push(error);
-      if (this.#idleWake !== null) this.#kick(); // so that an idle run() rejects now
+      if (this.#idle) this.#kick(); // so that an idle run() rejects now
       return;
     }
     try {
@@ -878,7 +923,7 @@ export class Worker {
     this.#live++;
     this.counters.tasksCreated++;
     this.#runQueue.push(task);
-    if (this.#idleWake !== null) this.#kick();
+    if (this.#idle) this.#kick();
     return task;
   }
 
@@ -949,30 +994,63 @@ export class Worker {
     if (this.#errors.length !== 0) throw this.#errors.shift();
   }
 
-  #kick(): void {
-    const wake = this.#idleWake;
-    this.#idleWake = null;
-    wake?.();
-  }
-
-  /** run(): nothing is runnable; wait for the earliest timer or a wake. */
-  #idle(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      this.#idleWake = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        resolve();
-      };
+  /**
+   * run(): one slice of steps (about a millisecond), then what comes next:
+   * the end; another slice after the event loop's turn; a jump of virtual
+   * time; or idling until a wake, a cancel, an error or the earliest timer.
+   * Driven by callbacks made once, not by an async loop: a request that
+   * wakes an idle server costs a queued microtask, not a promise.
+   */
+  #runSlice(): void {
+    try {
+      // A wake often makes one task runnable: its step needs no read of the clock.
+      if (this.#profile ? this.#timedStep() : this._step()) {
+        this.#throwPending();
+        if (this.#runQueue.size !== 0 || this.#timers.size !== 0) this.#stepFor(RUN_SLICE_MS);
+      } else this.#throwPending();
+    } catch (error) {
+      this.#runEnd(error, true);
+      return;
+    }
+    if (this.#live === 0) {
+      this.#runEnd(undefined, false);
+    } else if (this.#runQueue.size !== 0) {
+      scheduleMacrotask(this.#runNextSlice);
+    } else if (this.#timers.size !== 0 && this.clock instanceof VirtualClock) {
+      scheduleMacrotask(this.#runTimeJump);
+    } else {
+      this.#idle = true;
       if (this.#timers.size !== 0) {
         const ms = (this.#timers.nextDeadline() - this.clock.now()) * 1000;
-        if (ms < 1) {
-          // Too close for a host timer (1 ms granularity): come back after the event loop's next turn.
-          void yieldToHost().then(() => this.#kick());
-        } else {
-          timer = setTimeout(() => this.#kick(), Math.floor(ms));
-        }
+        // Too close for a host timer (1 ms granularity): come back after the event loop's next turn.
+        if (ms < 1) scheduleMacrotask(this.#runTurnDue);
+        else this.#idleTimer = setTimeout(this.#runTimerDue, Math.floor(ms));
       }
-    });
+    }
+  }
+
+  #runEnd(error: unknown, failed: boolean): void {
+    const settle = this.#runSettle as { resolve: () => void; reject: (error: unknown) => void };
+    this.#runSettle = null;
+    this.#idle = false;
+    this.#driving = null;
+    if (failed) settle.reject(error);
+    else settle.resolve();
+  }
+
+  /** Wakes an idle run(): its next slice comes in a microtask (or at the end of deliver()). */
+  #kick(): void {
+    this.#idle = false;
+    if (this.#idleTimer !== undefined) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    }
+    if (this.#delivering) {
+      this.#delivered = true;
+      return;
+    }
+    // A promise reaction rather than queueMicrotask(), which Node wraps in an async resource.
+    void settled.then(this.#runResume);
   }
 
   #wouldBlock(): WouldBlockError {
@@ -1087,6 +1165,9 @@ function sleepSync(seconds: number): void {
   }
 }
 
+/** A settled promise: `then` on it queues a microtask. */
+const settled: Promise<void> = Promise.resolve();
+
 type HostScheduler = (callback: () => void) => void;
 
 /** Runs a callback after the host's pending I/O and timers had their turn. */
@@ -1104,7 +1185,3 @@ const scheduleMacrotask: HostScheduler = (() => {
   }
   return (cb) => void setTimeout(cb, 0);
 })();
-
-function yieldToHost(): Promise<void> {
-  return new Promise((resolve) => scheduleMacrotask(resolve));
-}

@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  Channel,
   park,
   routine,
   sleep,
@@ -290,5 +291,116 @@ describe("Wait", () => {
     assert.equal(task.state, "cancelled");
     assert.equal(gate.waiters.size, 0, "release() ran");
     assert.deepEqual(trace, ["passed with 7", "refused: closed", "unwound"]);
+  });
+});
+
+/**
+ * deliver(): an outside event, stepped at once.
+ *
+ * A host callback that wakes a task normally leaves the step to run()'s
+ * next slice, a microtask later. `worker.deliver(callback)` runs the
+ * callback and, if it woke an idle run(), steps the woken tasks before it
+ * returns: the HTTP server answers a request inside node:http's own
+ * callback this way. Everywhere else it is just a call of the callback.
+ */
+describe("deliver()", () => {
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  /** A worker under run() with one task that records what arrives on `inbox` until "bye". */
+  function listener() {
+    const worker = new Worker();
+    const inbox = new Channel<string>();
+    const seen: string[] = [];
+    const task = worker.assign(
+      routine(function* reader() {
+        for (;;) {
+          const message = yield* inbox.receive();
+          if (message === "bye") return;
+          seen.push(message);
+        }
+      })(),
+    );
+    const done = worker.run();
+    return { worker, inbox, seen, task, done };
+  }
+
+  it("steps what the callback woke before it returns; a plain wake waits for a microtask", async () => {
+    const { worker, inbox, seen, done } = listener();
+    await turn(); // run() is idle: the reader waits on the channel
+    const sent = worker.deliver(() => inbox.trySend("now"));
+    assert.equal(sent, true, "deliver() gives back what the callback returned");
+    assert.deepEqual(seen, ["now"], "stepped inside deliver()");
+    assert.equal(inbox.trySend("later"), true);
+    assert.deepEqual(seen, ["now"], "without deliver(), not yet");
+    await turn();
+    assert.deepEqual(seen, ["now", "later"]);
+    worker.deliver(() => inbox.trySend("bye"));
+    await done;
+  });
+
+  it("a callback that throws still has its wake stepped, then the error goes to the caller", async () => {
+    const { worker, inbox, seen, done } = listener();
+    await turn();
+    assert.throws(
+      () =>
+        worker.deliver(() => {
+          inbox.trySend("half");
+          throw new Error("the handler broke after the wake");
+        }),
+      /the handler broke after the wake/,
+    );
+    assert.deepEqual(seen, ["half"]);
+    assert.ok(inbox.trySend("bye"));
+    await done;
+  });
+
+  it("inside a step it only calls the callback: no task steps inside another's step", async () => {
+    const { worker, inbox, seen, done } = listener();
+    await turn();
+    const order: string[] = [];
+    worker.assign(
+      routine(function* sender() {
+        worker.deliver(() => inbox.trySend("from a task"));
+        order.push(`after deliver: ${seen.length} seen`);
+      })(),
+    );
+    await turn();
+    assert.deepEqual(order, ["after deliver: 0 seen"]);
+    assert.deepEqual(seen, ["from a task"]);
+    worker.deliver(() => inbox.trySend("bye"));
+    await done;
+  });
+
+  it("with no run() idle (tick-driven here) it only calls the callback", () => {
+    const worker = new Worker();
+    const inbox = new Channel<string>();
+    const seen: string[] = [];
+    worker.assign(
+      routine(function* reader() {
+        seen.push(yield* inbox.receive());
+      })(),
+    );
+    worker.tick(); // the reader now waits
+    worker.deliver(() => inbox.trySend("hello"));
+    assert.deepEqual(seen, [], "nothing stepped: tick() drives this worker");
+    worker.tick();
+    assert.deepEqual(seen, ["hello"]);
+  });
+
+  it("refuses a callback that is not a function", () => {
+    const worker = new Worker();
+    assert.throws(
+      () => worker.deliver("go" as unknown as () => void),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /deliver\(\) expects a function, got string "go"/.test(error.message),
+    );
+  });
+
+  it("task.worker is the worker that steps the task", () => {
+    const worker = new Worker();
+    const task = worker.assign(routine(function* idle() {})());
+    assert.equal(task.worker, worker);
+    worker.work();
   });
 });

@@ -10,6 +10,7 @@
  * read with a size limit (413 past it). `close()` stops accepting, lets the
  * requests in flight finish within a grace period, then cancels the rest.
  */
+import { Buffer } from "node:buffer";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
@@ -53,8 +54,6 @@ export class Request {
   readonly method: string;
   /** The path and query, as sent. */
   readonly url: string;
-  /** The path as sent, without the query. */
-  readonly path: string;
   /** @internal The body limit. */
   readonly _limit: number;
   /** @internal Parsed on first use. */
@@ -65,10 +64,14 @@ export class Request {
     this.raw = raw;
     this.method = raw.method ?? "GET";
     this.url = raw.url ?? "/";
-    const mark = this.url.indexOf("?");
-    this.path = mark < 0 ? this.url : this.url.slice(0, mark);
     this._limit = limit;
     this._query = undefined;
+  }
+
+  /** The path as sent, without the query. */
+  get path(): string {
+    const mark = this.url.indexOf("?");
+    return mark < 0 ? this.url : this.url.slice(0, mark);
   }
 
   /** The request's headers, names in lower case (Node builds this object on first use). */
@@ -372,10 +375,14 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
       return;
     }
     const request = new Request(req, bodyLimit);
-    server._inFlight++;
-    task.spawn(exchange(server, request, new Response(res), handler, onError), {
-      name: `${request.method} ${request.path}`,
-    });
+    const current = server;
+    current._inFlight++;
+    // deliver(): the request's first step runs now, inside this callback, not in a microtask.
+    task.worker.deliver(() =>
+      task.spawn(exchange(current, request, new Response(res), handler, onError), {
+        name: `${request.method} ${request.path}`,
+      }),
+    );
   });
   raw.headersTimeout = headersTimeout;
   raw.requestTimeout = requestTimeout;
