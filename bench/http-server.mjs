@@ -6,15 +6,22 @@
 // It tells its parent { port } once it listens (or { error }), then answers
 // "start" and "stop" messages, as many times as asked: "stop" replies
 // { cpuMs }, the CPU time (user + system) used since "start". The parent
-// kills it at the end.
+// kills it at the end. Started without an IPC channel (as
+// bench/http-instructions.mjs starts it, under valgrind), it prints those
+// messages on stdout as JSON lines instead.
 import * as http from "node:http";
+
+const tell = (message) => {
+  if (process.send) process.send(message);
+  else process.stdout.write(`${JSON.stringify(message)}\n`);
+};
 
 const [mode, folder] = process.argv.slice(2);
 const hello = "hello world\n";
 
 function listenNode(handler) {
   const server = http.createServer(handler);
-  server.listen(0, "127.0.0.1", () => process.send({ port: server.address().port }));
+  server.listen(0, "127.0.0.1", () => tell({ port: server.address().port }));
 }
 
 async function main() {
@@ -45,14 +52,14 @@ async function main() {
             res.text(hello);
           }
         : serveStatic(folder);
-    const worker = new Worker({ onError: (error) => process.send({ error: String(error) }) });
+    const worker = new Worker({ onError: (error) => tell({ error: String(error) }) });
     worker.assign(
       (function* main() {
         const server = yield* serve(
-          { port: 0, onError: (error) => process.send({ error: String(error) }) },
+          { port: 0, onError: (error) => tell({ error: String(error) }) },
           handler,
         );
-        process.send({ port: server.port });
+        tell({ port: server.port });
       })(),
     );
     void worker.run();
@@ -71,5 +78,7 @@ process.on("message", (message) => {
 });
 
 main().catch((error) => {
-  process.send({ error: String(error?.stack ?? error) }, () => process.exit(1));
+  const message = { error: String(error?.stack ?? error) };
+  if (process.send) process.send(message, () => process.exit(1));
+  else process.stdout.write(`${JSON.stringify(message)}\n`, () => process.exit(1));
 });
