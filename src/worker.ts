@@ -338,7 +338,8 @@ export class Worker {
    * host callback, not halfway through updating shared state.
    *
    * @example
-   * socket.on("data", (chunk) => worker.deliver(() => inbox.trySend(chunk)));
+   * // A task per request, its first step taken inside node:http's callback:
+   * httpServer.on("request", (req, res) => worker.deliver(() => serverTask.spawn(handle(req, res))));
    */
   deliver<T>(callback: () => T): T {
     if (typeof callback !== "function") {
