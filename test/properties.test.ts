@@ -27,6 +27,8 @@
  * - c3. Under cancels, the worker's trace, states and results are the model's.
  * - d. Driving the worker with `tick()` (moving the clock when nothing is
  *   runnable) gives the same trace, states and clock as `work()`.
+ * - e. Driving it with `await run()` (slices between turns of the event
+ *   loop, virtual time jumped when nothing is runnable) does too.
  *
  * A failing property prints the shrunk
  * program in the language below, e.g. `r0: [spawn r1, join 0, join 0]
@@ -1242,5 +1244,21 @@ test("d. driving with tick() gives the same trace as work()", () => {
       assert.equal(byTick.clock.now(), byWork.clock.now());
     }),
     { numRuns: RUNS, includeErrorInReport: true },
+  );
+});
+
+test("e. driving with run() gives the same trace as work()", async () => {
+  await fc.assert(
+    fc.asyncProperty(programArb(insideOnly), async (program) => {
+      const byWork = new RealRun(program);
+      byWork.work();
+      const byRun = new RealRun(program);
+      await byRun.worker.run();
+      assert.deepEqual(byRun.trace, byWork.trace);
+      assert.deepEqual(byRun.finals(), byWork.finals());
+      assert.equal(byRun.clock.now(), byWork.clock.now());
+    }),
+    // Each run() takes turns of the event loop: fewer programs than the synchronous properties.
+    { numRuns: Math.max(1, Math.round(RUNS / 5)), includeErrorInReport: true },
   );
 });
