@@ -7,8 +7,8 @@
  * was handed to a task cancelled before it could take it is released again,
  * so no permit leaks.
  */
-import { describeValue } from "./describe.ts";
-import { routine } from "./names.ts";
+import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
+import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import type { Task } from "./task.ts";
 import type { Outcome } from "./wait.ts";
@@ -34,18 +34,98 @@ class Acquire extends Operation<void> {
   }
 }
 
-const withPermitRoutine = routine(function* withPermit<R>(
-  semaphore: Semaphore,
-  body: Generator<unknown, R, any>,
-): Generator<unknown, R, any> {
-  yield* semaphore.acquire();
-  try {
-    // Native delegation: no frame to push and pop, so no extra steps.
-    return yield* body;
-  } finally {
-    semaphore.release();
+/**
+ * The frame of `withPermit(body)`: takes a permit, runs the body, gives the
+ * permit back however the body ends. One object that forwards to the body
+ * (no generator of its own), so each step of the body resumes one
+ * generator less than a `function*` wrapper would.
+ */
+class WithPermit<R> implements Generator<unknown, R, any> {
+  readonly _semaphore: Semaphore;
+  readonly _body: Generator<unknown, R, any>;
+  /** 0: not started; 1: parked for a permit; 2: holding it, in the body; 3: ended. */
+  _phase: number;
+
+  constructor(semaphore: Semaphore, body: Generator<unknown, R, any>) {
+    this._semaphore = semaphore;
+    this._body = body;
+    this._phase = 0;
   }
-});
+
+  /** Its frames are named "withPermit". */
+  get [routineName](): string {
+    return "withPermit";
+  }
+
+  next(input?: unknown): IteratorResult<unknown, R> {
+    switch (this._phase) {
+      case 2:
+        return this._resume(NEXT, input);
+      case 0: {
+        if (this._semaphore.tryAcquire()) {
+          this._phase = 2;
+          return this._resume(NEXT, undefined);
+        }
+        // Park on an acquire that has already tried: the task waits in the queue.
+        const acquire = new Acquire(this._semaphore);
+        acquire._phase = 1;
+        this._phase = 1;
+        return { value: acquire, done: false };
+      }
+      case 1: // woken: the releaser handed its permit over
+        this._phase = 2;
+        return this._resume(NEXT, undefined);
+      default:
+        return { value: input as R, done: true };
+    }
+  }
+
+  return(value?: unknown): IteratorResult<unknown, R> {
+    if (this._phase === 2) return this._resume(RETURN, value);
+    this._phase = 3; // never held a permit (a cancelled waiter's was given back by Acquire.release)
+    return { value: value as R, done: true };
+  }
+
+  throw(error: unknown): IteratorResult<unknown, R> {
+    if (this._phase === 2) return this._resume(THROW, error);
+    this._phase = 3;
+    throw error;
+  }
+
+  /** Resumes the body; gives the permit back once it has ended, returned or thrown. */
+  _resume(mode: number, input: unknown): IteratorResult<unknown, R> {
+    let result: IteratorResult<unknown, R>;
+    try {
+      result =
+        mode === NEXT
+          ? this._body.next(input)
+          : mode === THROW
+            ? this._body.throw(input)
+            : this._body.return(input as R);
+    } catch (error) {
+      this._phase = 3;
+      this._semaphore.release();
+      throw error;
+    }
+    if (result.done === true) {
+      this._phase = 3;
+      this._semaphore.release();
+    }
+    return result;
+  }
+
+  [Symbol.iterator](): Generator<unknown, R, any> {
+    return this;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Generator";
+  }
+}
+
+const NEXT = 0;
+const THROW = 1;
+const RETURN = 2;
 
 /**
  * Permits for tasks: at most `permits` tasks hold one at a time.
@@ -105,7 +185,16 @@ export class Semaphore {
 
   /** Runs `body` holding a permit, and releases it when the body returns, throws or is cancelled. */
   withPermit<R>(body: Generator<unknown, R, any>): Generator<unknown, R, any> {
-    return withPermitRoutine(this, body) as Generator<unknown, R, any>;
+    const given: unknown = body;
+    if (!isGenerator(given)) {
+      const name = isGeneratorFunction(given) ? given.name || "routine" : undefined;
+      throw new TypeError(
+        name === undefined
+          ? `withPermit() expects a generator object (call your routine: withPermit(work())), got ${describeValue(given)}`
+          : `withPermit() expects a generator object, got the generator function ${name}: call it, e.g. withPermit(${name}())`,
+      );
+    }
+    return new WithPermit(this, body);
   }
 
   /** Permits free now. */

@@ -87,6 +87,35 @@ describe("Semaphore", () => {
     assert.equal(pool.available, 1);
   });
 
+  it("gives the body's result back, shows as a withPermit frame when yielded as a call, and refuses a body that is not a generator", () => {
+    assert.throws(() => new Semaphore(1).withPermit(7 as unknown as Generator), /got number 7/);
+    const { worker } = virtualWorker();
+    const lock = new Semaphore(1);
+    const seen: string[][] = [];
+    const body = routine(function* body() {
+      yield;
+      seen.push(worker.tasks[0]?.stack ?? []);
+      return 42;
+    });
+    const task = worker.assign(
+      routine(function* main() {
+        return yield lock.withPermit(body()); // a plain yield: the withPermit object is a frame of its own
+      })(),
+    );
+    worker.work();
+    assert.equal(task.result, 42);
+    assert.deepEqual(seen, [["main", "withPermit"]], "the body runs inside the withPermit frame");
+    assert.equal(lock.available, 1);
+    assert.throws(
+      () => lock.withPermit(body as unknown as Generator),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /withPermit\(\) expects a generator object, got the generator function body: call it, e\.g\. withPermit\(body\(\)\)/.test(
+          error.message,
+        ),
+    );
+  });
+
   it("leaks no permit when a waiter is cancelled, even after a permit was handed to it", () => {
     const { worker } = virtualWorker();
     const lock = new Semaphore(1);
