@@ -35,8 +35,8 @@ export function params(env: Env): { connections: number; seconds: number; fileBy
     : { connections: 50, seconds: 5, fileBytes: 64 * 1024 };
 }
 
-/** Requests sent before the measured run (JIT warm-up, connections opened). */
-const warmupRequests = (env: Env): number => (env.quick ? 500 : 5_000);
+/** Requests sent before the measured run (JIT warm-up, connections opened); the quick run too, or its figures are of cold code. */
+const WARMUP_REQUESTS = 5_000;
 
 const fileName = "file.bin";
 
@@ -133,7 +133,7 @@ async function measureInTurns(
         clientWarm = true;
         await autocannon({ url: server.url, connections, duration: env.quick ? 0.5 : 3 });
       }
-      await autocannon({ url: server.url, connections, amount: warmupRequests(env) });
+      await autocannon({ url: server.url, connections, amount: WARMUP_REQUESTS });
     }
     const samples = servers.map(() => ({
       rps: [] as number[],
@@ -288,7 +288,7 @@ export const suite: Suite = {
   description: "the HTTP adapter under load: hello world and a static file",
   tables(env) {
     const { connections, seconds, fileBytes } = params(env);
-    const load = `each server in its own process, all started at once and measured in turns: ${rounds(env)} round(s) of ${seconds} s each, the order reversed every other round, medians; autocannon in this process, ${connections} connections, after ${fmtNumber(warmupRequests(env))} warm-up requests each; 127.0.0.1`;
+    const load = `each server in its own process, all started at once and measured in turns: ${rounds(env)} round(s) of ${seconds} s each, the order reversed every other round, medians; autocannon in this process, ${connections} connections, after ${fmtNumber(WARMUP_REQUESTS)} warm-up requests each; 127.0.0.1`;
     return [
       {
         title: "http: hello world",
