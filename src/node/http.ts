@@ -54,6 +54,8 @@ export class Request {
   readonly method: string;
   /** The path and query, as sent. */
   readonly url: string;
+  /** The path as sent, without the query. */
+  readonly path: string;
   /** @internal The body limit. */
   readonly _limit: number;
   /** @internal Parsed on first use. */
@@ -64,14 +66,10 @@ export class Request {
     this.raw = raw;
     this.method = raw.method ?? "GET";
     this.url = raw.url ?? "/";
+    const mark = this.url.indexOf("?");
+    this.path = mark < 0 ? this.url : this.url.slice(0, mark);
     this._limit = limit;
     this._query = undefined;
-  }
-
-  /** The path as sent, without the query. */
-  get path(): string {
-    const mark = this.url.indexOf("?");
-    return mark < 0 ? this.url : this.url.slice(0, mark);
   }
 
   /** The request's headers, names in lower case (Node builds this object on first use). */
