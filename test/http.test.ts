@@ -47,6 +47,23 @@ async function withServer(
 }
 
 describe("http", () => {
+  it("answers inside node:http's own request callback: the handler's first step is not left to a microtask", async () => {
+    const order: string[] = [];
+    const handler = routine(function* handler(_req: Request, res: Response) {
+      order.push("handler");
+      res.text("now\n");
+    });
+    await withServer(handler, async (server) => {
+      // A listener added after serve()'s own runs after it, in the same emit.
+      server._server.on("request", (_req, res) => {
+        order.push(res.headersSent ? "next listener: already answered" : "next listener: not yet");
+      });
+      const response = await fetch(`${server.url}/`);
+      assert.equal(await response.text(), "now\n");
+      assert.deepEqual(order, ["handler", "next listener: already answered"]);
+    });
+  });
+
   it("answers each request from its own task, with text and JSON", async () => {
     const hello = routine(function* hello(req: Request, res: Response) {
       if (req.path === "/json") res.json({ path: req.path, q: req.query.get("q") });
