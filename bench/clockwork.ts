@@ -58,6 +58,15 @@ export interface CwSemaphore {
   withPermit<R>(body: CwRoutine<R>): CwRoutine<R>;
 }
 
+/** The park/wake API's base class: a new way of waiting is a subclass (`class Gate extends cw.Wait`). */
+export interface CwWait {
+  park(task: CwTask<unknown>): void;
+  release(task: CwTask<unknown>, outcome?: unknown): void;
+  describe(): string;
+  /** Resumes a task parked on this wait with `value`; false if it no longer waits here. */
+  wake(task: CwTask<unknown>, value: unknown): boolean;
+}
+
 export interface ClockworkApi {
   Worker: new (options?: {
     clock?: CwClock;
@@ -72,6 +81,7 @@ export interface ClockworkApi {
   wrap<R>(routine: CwRoutine<R>): R;
   Channel: new <T>(capacity?: number) => CwChannel<T>;
   Semaphore: new (permits: number) => CwSemaphore;
+  Wait: abstract new () => CwWait;
 }
 
 export type CoreLoad =
@@ -88,6 +98,7 @@ const required = [
   "wrap",
   "Channel",
   "Semaphore",
+  "Wait",
 ] as const;
 
 /**

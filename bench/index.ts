@@ -12,6 +12,7 @@ import { cpus } from "node:os";
 import { suite as channel } from "./channel.ts";
 import { type CoreLoad, loadClockwork } from "./clockwork.ts";
 import { suite as cluster } from "./cluster.ts";
+import { suite as frames } from "./frames.ts";
 import {
   type CellResult,
   type Env,
@@ -43,6 +44,7 @@ const suites = [
   recursion,
   sleepers,
   virtualTime,
+  frames,
   channel,
   http,
   processSuite,
