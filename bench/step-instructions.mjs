@@ -1,0 +1,117 @@
+// Instructions per task switch, counted by valgrind's callgrind: the switch
+// benchmark's workload (bench/step-program.mjs) for bare generators and for
+// clockwork, whose time ratio moves between runs on this noisy machine.
+//
+//   npm run build && node bench/step-instructions.mjs [--tasks N] [--yields N]
+//
+// Each program runs under callgrind with instrumentation off, warms up, and
+// is counted for five runs of the workload, each dumped on its own; the
+// median is reported (main thread only: the workload is synchronous). Needs valgrind (`apt-get install valgrind`).
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const usage = "usage: node bench/step-instructions.mjs [--tasks N] [--yields N]";
+const options = { tasks: 1000, yields: 200 };
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  const arg = args[i];
+  const value = Number(args[i + 1]);
+  if ((arg === "--tasks" || arg === "--yields") && Number.isInteger(value) && value > 0) {
+    options[arg.slice(2)] = value;
+    i++;
+  } else {
+    console.error(`bad argument ${JSON.stringify(arg)}\n${usage}`);
+    process.exit(2);
+  }
+}
+
+try {
+  execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+} catch {
+  console.error(
+    "valgrind was not found: install it (apt-get install valgrind) to count instructions",
+  );
+  process.exit(2);
+}
+
+const program = fileURLToPath(new URL("./step-program.mjs", import.meta.url));
+const folder = mkdtempSync(join(tmpdir(), "clockwork-callgrind-"));
+const control = (...a) => execFileSync("callgrind_control", a, { stdio: "ignore" });
+
+/** Counted runs per program; the median is reported (a run can hold a garbage collection). */
+const ROUNDS = 5;
+
+/** Runs one program under callgrind; resolves with the median instructions of its counted runs. */
+async function count(mode) {
+  const child = spawn(
+    "valgrind",
+    [
+      "--tool=callgrind",
+      "--instr-atstart=no",
+      "--separate-threads=yes",
+      "--smc-check=all-non-file", // V8 writes machine code at run time
+      `--callgrind-out-file=${join(folder, `${mode}.%p`)}`,
+      process.execPath,
+      program,
+      mode,
+      String(options.tasks),
+      String(options.yields),
+    ],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const expect = async (word) => {
+    const { value, done } = await lines.next();
+    if (done || value !== word)
+      throw new Error(`${mode}: expected "${word}", got ${value}\n${stderr}`);
+  };
+  await expect("ready");
+  const totals = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    control("--instr=on", String(child.pid));
+    child.stdin.write("go\n");
+    await expect("done");
+    control("--instr=off", String(child.pid));
+    control("--dump", String(child.pid));
+    const main = readdirSync(folder).find((f) => f.startsWith(`${mode}.${child.pid}.${round}-01`));
+    if (main === undefined) throw new Error(`${mode}: no dump of the main thread`);
+    const line = readFileSync(join(folder, main), "utf8").match(/^totals: (\d+)/m);
+    if (line === null) throw new Error(`${mode}: no totals line in ${main}`);
+    totals.push(Number(line[1]));
+  }
+  child.stdin.write("exit\n");
+  await exited;
+  totals.sort((a, b) => a - b);
+  return totals[ROUNDS >> 1];
+}
+
+try {
+  const steps = options.tasks * options.yields;
+  const results = [];
+  for (const mode of ["bare", "clockwork"]) {
+    process.stdout.write(`${mode}: counting under callgrind ... `);
+    const total = await count(mode);
+    results.push({ mode, perStep: total / steps });
+    console.log("done");
+  }
+  const [bare] = results;
+  console.log(
+    `\ninstructions per step, ${options.tasks} tasks x ${options.yields} yields (ratio to bare generators):`,
+  );
+  for (const { mode, perStep } of results) {
+    console.log(
+      `  ${mode.padEnd(10)} ${perStep.toFixed(1).padStart(8)} (${(perStep / bare.perStep).toFixed(2)}x)`,
+    );
+  }
+} finally {
+  rmSync(folder, { recursive: true, force: true });
+}
