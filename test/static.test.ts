@@ -9,7 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import fsPromises, { type FileHandle } from "node:fs/promises";
 import * as http from "node:http";
+import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -172,6 +174,49 @@ describe("serveStatic", () => {
     }
     assert.equal(server.served, servedBefore + 1, "the request's task ended");
     assert.equal((await request(server.port, "/hello.txt")).body, "0123456789");
+  });
+
+  it("closes every file it opens: small files, a large one, 304, HEAD, ranges, 416, folders, 404 and refusals", async () => {
+    // Every FileHandle that fs/promises opens is counted until it is closed (the handler's
+    // import sees the wrapper once the built-in module's exports are synced).
+    const realOpen = fsPromises.open;
+    const open = new Set<FileHandle>();
+    let opened = 0;
+    fsPromises.open = (async (...args: Parameters<typeof realOpen>) => {
+      const handle = await realOpen(...args);
+      opened++;
+      open.add(handle);
+      const close = handle.close.bind(handle);
+      handle.close = () => {
+        open.delete(handle);
+        return close();
+      };
+      return handle;
+    }) as typeof realOpen;
+    syncBuiltinESMExports();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const hello = await request(server.port, "/hello.txt");
+        await request(server.port, "/hello.txt", { "if-none-match": hello.headers.etag ?? "" });
+        await request(server.port, "/hello.txt", {}, "HEAD");
+        await request(server.port, "/hello.txt", { range: "bytes=2-4" });
+        await request(server.port, "/hello.txt", { range: "bytes=50-60" });
+        await request(server.port, "/big.bin", { range: "bytes=0-199999" });
+        await request(server.port, "/docs");
+        await request(server.port, "/docs/");
+        await request(server.port, "/missing.txt");
+        await request(server.port, "/leak.txt");
+      }
+      // A close finishes in the thread pool; a stream closes its file once it has ended.
+      for (let wait = 0; wait < 50 && open.size > 0; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(opened >= 40, `only ${opened} files were opened: the wrapper was not used`);
+      assert.equal(open.size, 0, `${open.size} of ${opened} files left open`);
+    } finally {
+      fsPromises.open = realOpen;
+      syncBuiltinESMExports();
+    }
   });
 
   it("follows symbolic links that stay inside the root", async () => {

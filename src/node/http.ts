@@ -11,10 +11,11 @@
  * requests in flight finish within a grace period, then cancels the rest.
  */
 import { Buffer } from "node:buffer";
-import { createReadStream } from "node:fs";
+import { createReadStream, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
+import type { Readable } from "node:stream";
 import { call, Future, park, routine, sleep, spawn, type Task } from "../index.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
@@ -226,18 +227,18 @@ export class Response {
       this.raw.end();
       return;
     }
-    yield* pipeFile(file, this.raw, 0, stat.size - 1);
+    yield* pipeFile(createReadStream(file, { start: 0, end: stat.size - 1 }), this.raw);
   }
 }
 
 /**
- * Streams bytes start..end of a file into a response (`pipe`, which waits
- * for a slow client) and waits until the response is finished. A client
- * that goes away ends the wait without an error (nobody is left to tell);
- * a read error fails it. The file is closed however this ends.
+ * Streams a file's read stream into a response (`pipe`, which waits for a
+ * slow client) and waits until the response is finished. A client that
+ * goes away ends the wait without an error (nobody is left to tell); a
+ * read error fails it. The stream (and so the file) is closed however this
+ * ends.
  */
-function* pipeFile(file: string, raw: http.ServerResponse, start: number, end: number) {
-  const stream = createReadStream(file, { start, end });
+function* pipeFile(stream: Readable, raw: http.ServerResponse) {
   try {
     yield* park<void>(({ wake, fail }) => {
       const onDone = () => wake();
@@ -257,6 +258,47 @@ function* pipeFile(file: string, raw: http.ServerResponse, start: number, end: n
     stream.destroy();
   }
 }
+
+/** A file opened for reading, with its stat. */
+interface OpenFile {
+  handle: fs.FileHandle;
+  stat: Stats;
+}
+
+/**
+ * Opens a file and reads its stat (two trips to the thread pool, where a
+ * stat then a stream's open would be three), or gives null when it cannot
+ * be opened. A handle that this routine cannot hand over (an error, or a
+ * cancel while the open or the stat was under way) is closed.
+ */
+function* openFile(path: string): Generator<unknown, OpenFile | null, any> {
+  const opening = fs.open(path, "r");
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = yield* call(opening);
+  } catch {
+    return null;
+  } finally {
+    if (handle === undefined) opening.then(closeQuietly, () => {});
+  }
+  let handed = false;
+  try {
+    const stat = yield* call(handle.stat());
+    handed = true;
+    return { handle, stat };
+  } catch {
+    return null;
+  } finally {
+    if (!handed) closeQuietly(handle);
+  }
+}
+
+function closeQuietly(handle: fs.FileHandle): void {
+  handle.close().catch(() => {}); // nothing to do if closing fails
+}
+
+/** Files up to this size are read with one read and sent with one write; larger ones are streamed. */
+const SMALL_FILE_BYTES = 64 * 1024;
 
 function contentTypeOf(file: string): string {
   return CONTENT_TYPES[pathModule.extname(file).toLowerCase()] ?? "application/octet-stream";
@@ -519,8 +561,9 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
     const file = safePath(base, req.raw.url ?? "/");
     if (file === undefined) throw new HttpError(403, "forbidden path");
     let target = file;
-    let stat = yield* statOrNull(target);
-    if (stat?.isDirectory()) {
+    let opened = yield* openFile(target);
+    if (opened?.stat.isDirectory()) {
+      closeQuietly(opened.handle);
       if (!req.path.endsWith("/")) {
         res.send("", {
           status: 301,
@@ -529,62 +572,79 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
         return;
       }
       target = pathModule.join(target, index);
-      stat = yield* statOrNull(target);
+      opened = yield* openFile(target);
     }
-    if (stat === null || !stat.isFile()) throw new HttpError(404);
-    const known = checked.get(target);
-    if (known === undefined || known.dev !== stat.dev || known.ino !== stat.ino) {
-      const real = yield* call(fs.realpath(target));
-      if (real !== realBase && !real.startsWith(realBase + pathModule.sep)) {
-        throw new HttpError(403, "forbidden path");
+    if (opened === null) throw new HttpError(404);
+    const { handle, stat } = opened;
+    let streaming = false; // once a stream has the handle, closing it is the stream's
+    try {
+      if (!stat.isFile()) throw new HttpError(404);
+      const known = checked.get(target);
+      if (known === undefined || known.dev !== stat.dev || known.ino !== stat.ino) {
+        const real = yield* call(fs.realpath(target));
+        if (real !== realBase && !real.startsWith(realBase + pathModule.sep)) {
+          throw new HttpError(403, "forbidden path");
+        }
+        if (checked.size >= 10_000) checked.clear();
+        checked.set(target, { dev: stat.dev, ino: stat.ino });
       }
-      if (checked.size >= 10_000) checked.clear();
-      checked.set(target, { dev: stat.dev, ino: stat.ino });
-    }
 
-    const etag = `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
-    const headers: http.OutgoingHttpHeaders = {
-      "content-type": contentTypeOf(target),
-      etag,
-      "last-modified": stat.mtime.toUTCString(),
-      "cache-control": cacheControl,
-      "accept-ranges": "bytes",
-    };
-    if (isFresh(req, etag, stat.mtimeMs)) {
-      res.raw.writeHead(304, {
+      const etag = `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
+      const headers: http.OutgoingHttpHeaders = {
+        "content-type": contentTypeOf(target),
         etag,
-        "last-modified": headers["last-modified"],
+        "last-modified": stat.mtime.toUTCString(),
         "cache-control": cacheControl,
-      });
-      res.raw.end();
-      return;
-    }
-    let start = 0;
-    let end = stat.size - 1;
-    let status = 200;
-    const range = req.headers.range;
-    if (range !== undefined && req.headers["if-range"] === undefined) {
-      const parsed = parseRange(range, stat.size);
-      if (parsed === null) {
-        res.send("range not satisfiable\n", {
-          status: 416,
-          headers: { "content-range": `bytes */${stat.size}` },
+        "accept-ranges": "bytes",
+      };
+      if (isFresh(req, etag, stat.mtimeMs)) {
+        res.raw.writeHead(304, {
+          etag,
+          "last-modified": headers["last-modified"],
+          "cache-control": cacheControl,
         });
+        res.raw.end();
         return;
       }
-      if (parsed !== undefined) {
-        [start, end] = parsed;
-        status = 206;
-        headers["content-range"] = `bytes ${start}-${end}/${stat.size}`;
+      let start = 0;
+      let end = stat.size - 1;
+      let status = 200;
+      const range = req.headers.range;
+      if (range !== undefined && req.headers["if-range"] === undefined) {
+        const parsed = parseRange(range, stat.size);
+        if (parsed === null) {
+          res.send("range not satisfiable\n", {
+            status: 416,
+            headers: { "content-range": `bytes */${stat.size}` },
+          });
+          return;
+        }
+        if (parsed !== undefined) {
+          [start, end] = parsed;
+          status = 206;
+          headers["content-range"] = `bytes ${start}-${end}/${stat.size}`;
+        }
       }
+      const length = end >= start ? end - start + 1 : 0;
+      headers["content-length"] = length;
+      res.raw.writeHead(status, headers);
+      if (req.method === "HEAD" || length === 0) {
+        res.raw.end();
+        return;
+      }
+      if (length <= SMALL_FILE_BYTES) {
+        // One read and one write: no stream to set up for a small file.
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = yield* call(handle.read(buffer, 0, length, start));
+        if (bytesRead === length) res.raw.end(buffer);
+        else res.raw.destroy(); // the file shrank since its stat: a short body would leave the client waiting
+        return;
+      }
+      streaming = true;
+      yield* pipeFile(handle.createReadStream({ start, end }), res.raw);
+    } finally {
+      if (!streaming) closeQuietly(handle);
     }
-    headers["content-length"] = end >= start ? end - start + 1 : 0;
-    res.raw.writeHead(status, headers);
-    if (req.method === "HEAD" || stat.size === 0) {
-      res.raw.end();
-      return;
-    }
-    yield* pipeFile(target, res.raw, start, end);
   };
 }
 
@@ -608,14 +668,6 @@ function safePath(base: string, target: string): string | undefined {
   const file = pathModule.join(base, ...segments);
   if (file !== base && !file.startsWith(base + pathModule.sep)) return undefined;
   return file;
-}
-
-function* statOrNull(file: string) {
-  try {
-    return yield* call(fs.stat(file));
-  } catch {
-    return null;
-  }
 }
 
 function isFresh(req: Request, etag: string, mtimeMs: number): boolean {
