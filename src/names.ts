@@ -9,8 +9,13 @@
  * A plain function that returns a generator has no such link, so for those
  * `routine()` wraps the function and writes the name on each generator it
  * returns (unless it already has one).
+ *
+ * `routine()` also makes `yield*` safe under cancellation: its generators
+ * give `yield*` a Delegation (see delegation.ts), so that a caller never
+ * goes on after a cancel, even when the routine's `finally` waits.
  */
-import { describeValue, isGeneratorFunction } from "./describe.ts";
+import { delegate } from "./delegation.ts";
+import { describeValue, isGeneratorFunction, NativeGenerator } from "./describe.ts";
 
 /**
  * @internal The key under which a routine's name is found. Library classes
@@ -37,8 +42,12 @@ export function routine<A extends unknown[], R>(
     throw new TypeError(`routine() expects a generator function, got ${describeValue(fn)}`);
   }
   const name = fn.name || "<anonymous>";
-  if (isGeneratorFunction(fn)) {
-    Object.defineProperty(fn.prototype, routineName, { value: name });
+  const prototype: unknown = fn.prototype; // a bound generator function has none
+  if (isGeneratorFunction(fn) && typeof prototype === "object" && prototype !== null) {
+    Object.defineProperty(prototype, routineName, { value: name });
+    if (mayWaitWhenReturned(fn)) {
+      Object.defineProperty(prototype, Symbol.iterator, { value: delegate });
+    }
     return fn;
   }
   const wrapper = {
@@ -50,11 +59,33 @@ export function routine<A extends unknown[], R>(
         !Object.hasOwn(generator, routineName)
       ) {
         Object.defineProperty(generator, routineName, { value: name });
+        // A plain generator: `yield*` gets a Delegation (the library's own routines have theirs).
+        if (generator instanceof NativeGenerator && !Object.hasOwn(generator, Symbol.iterator)) {
+          Object.defineProperty(generator, Symbol.iterator, { value: delegate });
+        }
       }
       return generator;
     },
   }[name] as (...args: A) => Generator<unknown, R, any>;
   return wrapper;
+}
+
+/**
+ * Whether a generator function's generators could yield after `return()`:
+ * only a `finally` block or a `yield*` (forwarding the return to a
+ * generator that can) can do that. Those get a Delegation under `yield*`;
+ * the others are iterated as they are, at no cost per resume. The test is
+ * on the source text and errs on the safe side (the words in a comment or
+ * a string count; a function whose source is not shown counts).
+ */
+function mayWaitWhenReturned(fn: (...args: never[]) => unknown): boolean {
+  let source: string;
+  try {
+    source = Function.prototype.toString.call(fn);
+  } catch {
+    return true;
+  }
+  return /\bfinally\b|yield\s*\*|\[native code\]/.test(source);
 }
 
 /** The routine name of a generator object, or undefined when it has none. */

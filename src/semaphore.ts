@@ -7,6 +7,7 @@
  * was handed to a task cancelled before it could take it is released again,
  * so no permit leaks.
  */
+import { noteCleanupError, UNWOUND } from "./delegation.ts";
 import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
 import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
@@ -38,18 +39,23 @@ class Acquire extends Operation<void> {
  * The frame of `withPermit(body)`: takes a permit, runs the body, gives the
  * permit back however the body ends. One object that forwards to the body
  * (no generator of its own), so each step of the body resumes one
- * generator less than a `function*` wrapper would.
+ * generator less than a `function*` wrapper would. Under `yield*` it keeps
+ * the promise of delegation.ts: a body whose cleanup waited after a cancel
+ * ends in UNWIND, never in a normal return the caller would go on from.
  */
 class WithPermit<R> implements Generator<unknown, R, any> {
   readonly _semaphore: Semaphore;
   readonly _body: Generator<unknown, R, any>;
   /** 0: not started; 1: parked for a permit; 2: holding it, in the body; 3: ended. */
   _phase: number;
+  /** Set once return() reached the body: its later end is the end of that return's cleanup. */
+  _returning: boolean;
 
   constructor(semaphore: Semaphore, body: Generator<unknown, R, any>) {
     this._semaphore = semaphore;
     this._body = body;
     this._phase = 0;
+    this._returning = false;
   }
 
   /** Its frames are named "withPermit". */
@@ -81,7 +87,10 @@ class WithPermit<R> implements Generator<unknown, R, any> {
   }
 
   return(value?: unknown): IteratorResult<unknown, R> {
-    if (this._phase === 2) return this._resume(RETURN, value);
+    if (this._phase === 2) {
+      this._returning = true;
+      return this._resume(RETURN, value);
+    }
     this._phase = 3; // never held a permit (a cancelled waiter's was given back by Acquire.release)
     return { value: value as R, done: true };
   }
@@ -105,11 +114,15 @@ class WithPermit<R> implements Generator<unknown, R, any> {
     } catch (error) {
       this._phase = 3;
       this._semaphore.release();
+      // A cleanup run by a cancel threw: the task notes it and its callers unwind by return().
+      if (this._returning && noteCleanupError(error))
+        return mode === RETURN ? { value: input as R, done: true } : UNWOUND;
       throw error;
     }
     if (result.done === true) {
       this._phase = 3;
       this._semaphore.release();
+      if (this._returning && mode !== RETURN) return UNWOUND; // the cleanup waited, and has ended
     }
     return result;
   }

@@ -13,46 +13,21 @@
  */
 import { CancelledError } from "./errors.ts";
 import { nameOf, routineName } from "./names.ts";
+import {
+  CANCELLED,
+  CANCELLING,
+  DONE,
+  FAILED,
+  NEXT,
+  RUNNABLE,
+  running,
+  stateNames,
+  type TaskState,
+} from "./task-state.ts";
 import type { Worker } from "./worker.ts";
 import { YieldOnce } from "./yield-once.ts";
 
-/** The states a task can be in, as reported by `task.state`. */
-export type TaskState = "runnable" | "waiting" | "done" | "failed" | "cancelled";
-
-/** @internal Task states, as small integers. Order matters: >= DONE means ended. */
-export const RUNNABLE = 0;
-/** @internal */
-export const WAITING = 1;
-/** @internal */
-export const DONE = 2;
-/** @internal */
-export const FAILED = 3;
-/** @internal */
-export const CANCELLED = 4;
-
-const stateNames: readonly TaskState[] = ["runnable", "waiting", "done", "failed", "cancelled"];
-
-/** @internal How the top generator is resumed on the task's next step. */
-export const NEXT = 0;
-/** @internal */
-export const THROW = 1;
-/** @internal */
-export const RETURN = 2;
-
-/** @internal Flag bits. */
-export const QUEUED = 1; // in the run queue
-/** @internal */
-export const CANCELLING = 2; // cancel() was called
-/** @internal */
-export const BODY_ENDED = 4; // its call stack is empty; it may wait for children
-/** @internal */
-export const HANDLED = 8; // its error reached a joiner or a promise
-/** @internal */
-export const INTERRUPTED = 16; // a cancel or a child's error waits for its current step to end
-/** @internal */
-export const UNWINDING = 32; // its frames are being returned top-down
-/** @internal */
-export const CLEANUP_FAILED = 64; // a finally run by cancel threw; the error is in _extra.cleanupError
+export * from "./task-state.ts";
 
 /** @internal What a promise made by `toPromise()` needs. */
 export interface Deferred {
@@ -80,9 +55,6 @@ export interface TaskExtra {
   /** Aborted when the task is cancelled. */
   controller: AbortController | null;
 }
-
-/** @internal The module-wide "which task is stepping now". */
-export const running: { task: Task<unknown> | undefined } = { task: undefined };
 
 /**
  * The task whose step is running now, or undefined outside a step.

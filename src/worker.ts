@@ -36,6 +36,7 @@
  * gets a step before any task gets two.
  */
 import { type Clock, checkSeconds, hostNow, realClock, VirtualClock } from "./clock.ts";
+import { UNWIND } from "./delegation.ts";
 import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
 import { nameOf } from "./names.ts";
@@ -492,6 +493,12 @@ export class Worker {
   /** The step ended with `yield value` (not null): call, park, join, or refuse it. */
   #dispatch(task: Task<unknown>, value: unknown): void {
     if (typeof value === "object" && value !== null) {
+      if (value === UNWIND) {
+        // A cleanup reached through yield* has ended: the frame's return() goes on.
+        task._mode = RETURN;
+        this.#runQueue.push(task);
+        return;
+      }
       // Waits first: a sleep is also a generator, but yielding it parks.
       if (value instanceof Wait) {
         this.#park(task, value);
@@ -607,7 +614,7 @@ export class Worker {
     const extra = task._extra;
     if (task._flags & UNWINDING && extra !== null && index < extra.unwindFrom) {
       // The caller was on the stack when the cancel came: return() it too.
-      if (mode === THROW) this.#cleanupFailed(task, value);
+      if (mode === THROW) this._cleanupFailed(task, value);
       extra.unwindFrom = index;
       task._mode = RETURN;
       task._input = undefined;
@@ -621,7 +628,9 @@ export class Worker {
 
   /** The step ended at a yield while a cancel or a child's error was pending: apply it there instead. */
   #interruptAtYield(task: Task<unknown>, yielded: unknown): void {
-    discard(yielded);
+    if (yielded === UNWIND)
+      task._mode = RETURN; // the return() comes first
+    else discard(yielded);
     if (this.#applyInterrupt(task)) this.#runQueue.push(task);
   }
 
@@ -665,7 +674,7 @@ export class Worker {
     let end = kind;
     let outcome = value;
     if (flags & CANCELLING) {
-      if (kind === FAILED) this.#cleanupFailed(task, value);
+      if (kind === FAILED) this._cleanupFailed(task, value);
       end = task._flags & CLEANUP_FAILED ? FAILED : CANCELLED;
       outcome = end === FAILED ? task._extra?.cleanupError : undefined;
     }
@@ -881,8 +890,8 @@ export class Worker {
     }
   }
 
-  /** A cleanup (a `finally` run by cancel) threw: the task will fail with the first such error. */
-  #cleanupFailed(task: Task<unknown>, error: unknown): void {
+  /** @internal A cleanup (a `finally` run by cancel) threw: the task will fail with the first such error. */
+  _cleanupFailed(task: Task<unknown>, error: unknown): void {
     if (task._flags & CLEANUP_FAILED) {
       this.#report(error, task);
       return;

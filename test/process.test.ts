@@ -124,6 +124,39 @@ describe("Command", () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  it("never lets the caller of a cancelled run or exec go on to read a result that is not there", async () => {
+    const worker = new Worker();
+    const seen: string[] = [];
+    const commands = [new Command(["sleep", "60"]), new Command(["sleep", "60"])];
+    function* viaRun() {
+      try {
+        const result = yield* (commands[0] as Command).run();
+        seen.push(`run went on: exit code ${result.exitCode}`);
+      } finally {
+        seen.push("run's caller: finally");
+      }
+    }
+    function* viaExec() {
+      try {
+        const result = yield* exec(["sleep", "60"]);
+        seen.push(`exec went on: exit code ${result.exitCode}`);
+      } finally {
+        seen.push("exec's caller: finally");
+      }
+    }
+    function* main() {
+      const callers = [spawn(viaRun()), spawn(viaExec())];
+      while ((commands[0] as Command).pid === undefined) yield* sleepBriefly();
+      yield* sleepBriefly(); // exec's child has started too
+      for (const caller of callers) yield* cancelAndWait(caller);
+      return callers.map((t) => t.state);
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, ["cancelled", "cancelled"]);
+    assert.deepEqual(seen.sort(), ["exec's caller: finally", "run's caller: finally"]);
+  });
+
   it("stops a child's own children too with processGroup: true", async () => {
     // A script that starts a background job: stopping the script alone would
     // leave the job running (an orphan); its process group takes it along.
