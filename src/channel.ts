@@ -1,57 +1,115 @@
 /**
  * Channel: values passed between tasks, first in first out.
  *
- * A channel has a buffer of `capacity` values (0: unbuffered, a send waits
- * for a receiver) and two queues of parked operations, receivers and
- * senders. Invariants, after every operation:
- * - receivers wait only while the buffer is empty and no sender waits;
- * - senders wait only while the buffer is full (or, unbuffered, while no
- *   receiver waits);
+ * A channel holds its values in one FIFO, `_values`, and two queues of
+ * parked operations, receivers and senders. `capacity` is how many values
+ * it buffers (0: unbuffered, a send waits for a receiver).
+ *
+ * Why values are *claimed*: a receiver that is woken does not get its value
+ * at the wake; the value stays in `_values`, and `_promised` counts the
+ * values promised to woken receivers. A woken receiver takes the oldest
+ * value when it actually runs (the worker calls `claim()` as it resumes the
+ * task). So values are always taken in the order they were sent, whoever
+ * takes them; a receiver cancelled before it runs takes nothing (its
+ * promise is dropped, and the value goes to the next receiver); and
+ * nothing ever has to be given back.
+ *
+ * Invariants, after every operation (`free` = `_values.size - _promised`,
+ * the values nobody was promised):
+ * - receivers wait only while `free` is 0 and no sender waits;
+ * - senders wait only while `free` is at or over `capacity` (unbuffered:
+ *   while no receiver waits); `free` can pass `capacity` only when a woken
+ *   receiver was cancelled and left its value;
  * so at most one of the two queues holds live operations.
  *
  * No barging: a slot freed by a receive goes at once to the oldest waiting
- * sender (its value moves into the buffer), so a later `trySend` cannot
- * take it. Cancellation leaves no trace: a parked operation that is
- * released drops out of its queue (a cancelled send sends nothing), and a
- * value handed to a receiver that is cancelled before it could take it goes
- * back to the head of the channel, so it is received exactly once.
+ * sender (its value moves into the channel), so a later `trySend` cannot
+ * take it; a value sent while receivers wait is promised to the oldest.
  */
 import { describeValue } from "./describe.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import { Ring } from "./ring.ts";
 import type { Task } from "./task.ts";
-import type { Outcome } from "./wait.ts";
+import { CLAIM, type Outcome } from "./wait.ts";
 
 /** Thrown by sends on a closed channel, and by receives once it is closed and drained. */
 export class ChannelClosedError extends Error {
   override name = "ChannelClosedError";
 }
 
+/** What `receiveOrClosed()` and `tryReceive()` give: a value, or none (and whether the channel is closed). */
+export type Received<T> = { ok: true; value: T } | { ok: false; closed: boolean };
+
 class Receive<T> extends Operation<T> {
   readonly _channel: Channel<T>;
-  /** The place in line of the value handed to it, should it have to give the value back. */
-  _seq: number;
   constructor(channel: Channel<T>) {
     super();
     this._channel = channel;
-    this._seq = 0;
   }
   attempt(): T | typeof MUST_WAIT {
-    const value = this._channel._take();
-    this._seq = this._channel._takenSeq;
-    return value;
+    return this._channel._take();
+  }
+  override attemptParked(): typeof CLAIM | typeof MUST_WAIT {
+    return this._channel._reserve() ? CLAIM : MUST_WAIT;
+  }
+  override claim(): T {
+    return this._channel._claim();
   }
   enqueue(): void {
     this._channel._receivers.push(this);
   }
   override release(_task: Task<unknown>, outcome?: Outcome): void {
     if (this._task !== null) this._channel._receivers.drop(this);
-    else if (outcome?.ok === true) this._channel._giveBack(outcome.value as T, this._seq);
+    else if (outcome?.ok === true && outcome.value === CLAIM) this._channel._unclaim();
+  }
+  /** Woken by close() with nothing to take. */
+  _closed(why: string): void {
+    this._complete(true, new ChannelClosedError(`${this._channel.describe()}: ${why}`));
   }
   describe(): string {
     return `receive from ${this._channel.describe()}`;
   }
 }
+
+/** A receive that reports a closed and drained channel as `{ ok: false, closed: true }` rather than throwing. */
+class ReceiveOrClosed<T> extends Operation<Received<T>> {
+  readonly _channel: Channel<T>;
+  constructor(channel: Channel<T>) {
+    super();
+    this._channel = channel;
+  }
+  attempt(): Received<T> | typeof MUST_WAIT {
+    const channel = this._channel;
+    if (channel._drained()) return CLOSED;
+    const value = channel._take();
+    return value === MUST_WAIT ? MUST_WAIT : { ok: true, value };
+  }
+  override attemptParked(): Received<T> | typeof CLAIM | typeof MUST_WAIT {
+    const channel = this._channel;
+    if (channel._drained()) return CLOSED;
+    return channel._reserve() ? CLAIM : MUST_WAIT;
+  }
+  override claim(): Received<T> {
+    return { ok: true, value: this._channel._claim() };
+  }
+  enqueue(): void {
+    this._channel._receivers.push(this);
+  }
+  override release(_task: Task<unknown>, outcome?: Outcome): void {
+    if (this._task !== null) this._channel._receivers.drop(this);
+    else if (outcome?.ok === true && outcome.value === CLAIM) this._channel._unclaim();
+  }
+  _closed(): void {
+    this._complete(false, CLOSED);
+  }
+  describe(): string {
+    return `receive from ${this._channel.describe()}`;
+  }
+}
+
+const CLOSED: { ok: false; closed: true } = Object.freeze({ ok: false, closed: true });
+
+type AnyReceive<T> = Receive<T> | ReceiveOrClosed<T>;
 
 class Send<T> extends Operation<void> {
   readonly _channel: Channel<T>;
@@ -68,7 +126,7 @@ class Send<T> extends Operation<void> {
     this._channel._senders.push(this);
   }
   override release(): void {
-    // Still queued: the send never happened. Already served: the value was taken.
+    // Still queued: the send never happened. Already served: the value is in the channel.
     if (this._task !== null) this._channel._senders.drop(this);
   }
   describe(): string {
@@ -87,27 +145,21 @@ class Send<T> extends Operation<void> {
  * }
  * function* consumer() {
  *   for (;;) {
- *     const url = yield* jobs.receive(); // throws ChannelClosedError once closed and drained
- *     yield* check(url);
+ *     const next = yield* jobs.receiveOrClosed();
+ *     if (!next.ok) return; // closed and drained
+ *     yield* check(next.value);
  *   }
  * }
  */
 export class Channel<T> {
   /** How many values the buffer holds. */
   readonly capacity: number;
-  /** @internal Buffered values, oldest first. */
-  readonly _buffer = new Ring<T>();
-  /**
-   * @internal Values taken back from receivers cancelled before they took
-   * them, by their place in line: they come out before the buffer.
-   */
-  readonly _returned: { seq: number; value: T }[] = [];
-  /** @internal The place in line of the value the last take gave out. */
-  _takenSeq = 0;
-  /** How many values have been taken (places in line are numbered by it). */
-  #takes = 0;
+  /** @internal Every value in the channel, oldest first (promised ones included). */
+  readonly _values = new Ring<T>();
+  /** @internal How many of them are promised to woken receivers that have not run yet. */
+  _promised = 0;
   /** @internal Parked receivers. */
-  readonly _receivers = new WaitQueue<Receive<T>>();
+  readonly _receivers = new WaitQueue<AnyReceive<T>>();
   /** @internal Parked senders, each with its value. */
   readonly _senders = new WaitQueue<Send<T>>();
   #closed = false;
@@ -132,31 +184,52 @@ export class Channel<T> {
     return new Receive(this);
   }
 
+  /**
+   * Receives the oldest value as `{ ok: true, value }`, waiting while there
+   * is none; once the channel is closed and drained, gives `{ ok: false,
+   * closed: true }` instead of throwing (Go's `v, ok := <-ch`).
+   *
+   * @example
+   * for (let next = yield* jobs.receiveOrClosed(); next.ok; next = yield* jobs.receiveOrClosed()) {
+   *   yield* handle(next.value);
+   * }
+   */
+  receiveOrClosed(): Generator<unknown, Received<T>, any> {
+    return new ReceiveOrClosed(this);
+  }
+
   /** Sends without waiting: false if it would have to wait. Throws ChannelClosedError once closed. */
   trySend(value: T): boolean {
     return this._put(value) !== MUST_WAIT;
   }
 
-  /** Receives without waiting. */
-  tryReceive(): { ok: true; value: T } | { ok: false } {
-    if (this.size === 0 && this._senders.live === 0) return { ok: false };
+  /**
+   * Receives without waiting: `{ ok: true, value }`, or `{ ok: false,
+   * closed }` where `closed` tells a closed and drained channel from one
+   * that is only empty for now.
+   */
+  tryReceive(): Received<T> {
+    if (this._values.size === this._promised && this._senders.live === 0) {
+      return this._drained() ? CLOSED : { ok: false, closed: false };
+    }
     return { ok: true, value: this._take() as T };
   }
 
   /**
    * Closes the channel: sends fail from now on, and so do the waiting
    * senders; values already buffered can still be received, after which
-   * receives fail with ChannelClosedError.
+   * receives fail with ChannelClosedError (or give `{ ok: false }`).
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const send of this._senders.drain())
-      this.#fail(send, "it was closed while the task waited to send");
-    if (this.size === 0) {
-      for (const receive of this._receivers.drain())
-        this.#fail(receive, "it was closed while the task waited to receive");
+    for (const send of this._senders.drain()) {
+      send._complete(
+        true,
+        new ChannelClosedError(`${this.describe()}: it was closed while the task waited to send`),
+      );
     }
+    if (this._values.size === 0) this.#failReceivers();
   }
 
   /** Whether close() was called. */
@@ -164,9 +237,9 @@ export class Channel<T> {
     return this.#closed;
   }
 
-  /** Values buffered now. */
+  /** Values buffered now (not counting those promised to receivers about to run). */
   get size(): number {
-    return this._buffer.size + this._returned.length;
+    return this._values.size - this._promised;
   }
 
   /** "a channel (3/10 buffered, closed)", for dump() and messages. */
@@ -175,38 +248,47 @@ export class Channel<T> {
     return `a channel (${state})`;
   }
 
-  /** @internal A receive, now: a value, or MUST_WAIT. */
+  /**
+   * @internal Closed, and nothing left to receive, ever: no value at all
+   * (a value promised to a receiver could still come back if it is
+   * cancelled). Senders are gone once it is closed.
+   */
+  _drained(): boolean {
+    return this.#closed && this._values.size === 0;
+  }
+
+  /** @internal A receive by the running task, now: the oldest value, or MUST_WAIT. */
   _take(): T | typeof MUST_WAIT {
-    let value: T;
-    const returned = this._returned.shift();
-    if (returned !== undefined) {
-      value = returned.value;
-      this._takenSeq = returned.seq;
-    } else if (this._buffer.size > 0) {
-      value = this._buffer.shift() as T;
-      this._takenSeq = ++this.#takes;
-    } else {
-      const send = this._senders.shift();
-      if (send !== undefined) {
-        this._takenSeq = ++this.#takes;
-        this.#serve(send, undefined);
-        return send._value;
-      }
-      if (this.#closed) {
-        throw new ChannelClosedError(`cannot receive: ${this.describe()} is closed and drained`);
-      }
-      return MUST_WAIT;
-    }
-    // A freed slot goes at once to the oldest waiting sender (there is none to give while
-    // values taken back from cancelled receivers still hold the buffer at or over capacity).
-    if (this.size < this.capacity) {
-      const send = this._senders.shift();
-      if (send !== undefined) {
-        this._buffer.push(send._value);
-        this.#serve(send, undefined);
-      }
-    }
+    if (!this.#makeFree()) return MUST_WAIT;
+    const value = this._values.shift() as T;
+    this.#refill();
     return value;
+  }
+
+  /** @internal A receive by a task that is parking: promises it the next value (true), or MUST_WAIT (false). */
+  _reserve(): boolean {
+    if (!this.#makeFree()) return false;
+    this._promised++;
+    this.#refill();
+    return true;
+  }
+
+  /** @internal A woken receiver runs: it takes the oldest value. */
+  _claim(): T {
+    this._promised--;
+    const value = this._values.shift() as T; // its slot was freed when it was promised
+    if (this.#closed && this._values.size === 0) this.#failReceivers();
+    return value;
+  }
+
+  /** @internal A woken receiver was cancelled before it ran: its value goes to the next receiver. */
+  _unclaim(): void {
+    this._promised--;
+    const receive = this._receivers.shift();
+    if (receive !== undefined) {
+      this._promised++;
+      receive._complete(false, CLAIM);
+    }
   }
 
   /** @internal A send, now: undefined when done, or MUST_WAIT. */
@@ -217,41 +299,52 @@ export class Channel<T> {
       );
     const receive = this._receivers.shift();
     if (receive !== undefined) {
-      receive._seq = ++this.#takes;
-      this.#serve(receive, value);
+      // Receivers wait only while nothing is free: the value is promised to the oldest.
+      this._values.push(value);
+      this._promised++;
+      receive._complete(false, CLAIM);
       return undefined;
     }
-    if (this.size < this.capacity) {
-      this._buffer.push(value);
+    if (this._values.size - this._promised < this.capacity) {
+      this._values.push(value);
       return undefined;
     }
     return MUST_WAIT;
   }
 
-  /** @internal A value handed to a receiver that was cancelled before it took it: it goes back to its place in line. */
-  _giveBack(value: T, seq: number): void {
-    const receive = this._receivers.shift();
-    if (receive !== undefined) {
-      receive._seq = seq;
-      this.#serve(receive, value);
-      return;
+  /**
+   * Makes sure a value is free to take: true if one is, or a waiting
+   * sender's value was moved in behind the others (so values still come
+   * out in order); false if none can be; throws once closed and drained.
+   */
+  #makeFree(): boolean {
+    if (this._values.size > this._promised) return true;
+    const send = this._senders.shift();
+    if (send !== undefined) {
+      this._values.push(send._value);
+      send._complete(false, undefined);
+      return true;
     }
-    // Ahead of the buffer, among the other values taken back, in the order they were first taken.
-    const returned = this._returned;
-    let i = returned.length;
-    while (i > 0 && (returned[i - 1] as { seq: number }).seq > seq) i--;
-    returned.splice(i, 0, { seq, value });
+    if (this._drained()) {
+      throw new ChannelClosedError(`cannot receive: ${this.describe()} is closed and drained`);
+    }
+    return false;
   }
 
-  #serve<V>(op: Operation<V>, value: V): void {
-    const task = op._task as Task<unknown>;
-    op._task = null;
-    op.wake(task, value);
+  /** Closed and drained: parked receivers will never get a value. */
+  #failReceivers(): void {
+    for (const receive of this._receivers.drain())
+      receive._closed("it was closed while the task waited to receive");
   }
 
-  #fail(op: Operation<unknown>, why: string): void {
-    const task = op._task as Task<unknown>;
-    op._task = null;
-    op.fail(task, new ChannelClosedError(`${this.describe()}: ${why}`));
+  /** A value was taken or promised: the slot it frees goes at once to the oldest waiting sender. */
+  #refill(): void {
+    if (this._values.size - this._promised < this.capacity) {
+      const send = this._senders.shift();
+      if (send !== undefined) {
+        this._values.push(send._value);
+        send._complete(false, undefined);
+      }
+    }
   }
 }

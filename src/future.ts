@@ -7,7 +7,6 @@
  */
 import { describeValue } from "./describe.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
-import type { Task } from "./task.ts";
 
 const PENDING = 0;
 const RESOLVED = 1;
@@ -81,11 +80,6 @@ export class Future<T> {
     }
     this.#state = state;
     this.#value = value;
-    for (const op of this._waiters.drain()) {
-      const task = op._task as Task<unknown>;
-      op._task = null;
-      if (state === RESOLVED) op.wake(task, value as T);
-      else op.fail(task, value);
-    }
+    for (const op of this._waiters.drain()) op._complete(state !== RESOLVED, value);
   }
 }

@@ -16,28 +16,54 @@
  * back a value a cancelled task never saw). While parked, `_task` is the
  * task; the owner's queue skips operations whose `_task` is null, which is
  * how a cancelled waiter leaves no trace without an O(n) removal.
+ *
+ * The owner finishes a parked operation with `_complete()`: it wakes the
+ * task, or, for an operation that is one case of a `select`, commits the
+ * select to it (which withdraws the other cases at once, before any of
+ * them can be served: exactly one case happens).
  */
 import { Ring } from "./ring.ts";
 import type { Task } from "./task.ts";
-import { Wait } from "./wait.ts";
+import { type CLAIM, Wait } from "./wait.ts";
 
 /** What attempt() returns when the operation must wait. */
 export const MUST_WAIT: unique symbol = Symbol("clockwork.mustWait");
+
+/** @internal What an operation that is a case of a select reports to. */
+export interface Choice {
+  /** The owner served case `op` (a value, CLAIM, or an error): commit to it. */
+  _commit(op: Operation<unknown>, isError: boolean, value: unknown): void;
+}
 
 export abstract class Operation<T> extends Wait<T> implements Generator<unknown, T, any> {
   /** 0: not started; 1: attempted (parked or parking); 2: finished. */
   _phase: number;
   /** The parked task while it waits in its owner's queue; null otherwise. */
   _task: Task<unknown> | null;
+  /** The select it is a case of, or null. */
+  _choice: Choice | null;
+  /** Its index among the select's cases. */
+  _index: number;
 
   constructor() {
     super();
     this._phase = 0;
     this._task = null;
+    this._choice = null;
+    this._index = 0;
   }
 
-  /** Finishes at once and gives the result (or throws), or returns MUST_WAIT. */
+  /** Finishes at once, in the running task, and gives the result (or throws), or returns MUST_WAIT. */
   abstract attempt(): T | typeof MUST_WAIT;
+
+  /**
+   * Like attempt(), for a task that is parking and will resume later: an
+   * operation that takes something (a receive) reserves it and returns
+   * CLAIM, and takes it in claim() when the task resumes.
+   */
+  attemptParked(): T | typeof CLAIM | typeof MUST_WAIT {
+    return this.attempt();
+  }
 
   /** Registers `this._task` (already set) with whatever will wake it. */
   abstract enqueue(): void;
@@ -46,14 +72,22 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
     if (this._phase === 0) {
       // Yielded directly (`yield op`): try now; a result is delivered on the task's next step.
       this._phase = 1;
-      const result = this.attempt();
+      const result = this.attemptParked();
       if (result !== MUST_WAIT) {
-        this.wake(task, result);
+        this.wake(task, result as T);
         return;
       }
     }
     this._task = task;
     this.enqueue();
+  }
+
+  /** @internal The owner finishes it: a value (or CLAIM) or an error, for its task or its select. */
+  _complete(isError: boolean, value: unknown): void {
+    const task = this._task as Task<unknown>;
+    this._task = null;
+    if (this._choice !== null) this._choice._commit(this, isError, value);
+    else task._worker._wake(task, this, isError, value);
   }
 
   next(input?: unknown): IteratorResult<unknown, T> {

@@ -188,9 +188,7 @@ export class Semaphore {
     const waiter = this._waiters.shift();
     if (waiter !== undefined) {
       // The permit passes from the releaser to the oldest waiter: the count of free ones does not change.
-      const task = waiter._task as Task<unknown>;
-      waiter._task = null;
-      waiter.wake(task, undefined);
+      waiter._complete(false, undefined);
       return;
     }
     this.#available++;

@@ -27,6 +27,17 @@ import { YieldOnce } from "./yield-once.ts";
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /**
+ * @internal The value of a wake whose real value the wait gives only when
+ * the task resumes: the worker then calls `wait.claim(task)` and resumes the
+ * task with what it returns. A channel wakes receivers this way, so that a
+ * value is taken at the moment a receiver runs, never by one that is
+ * cancelled before it runs (it then gets `release(task, { ok: true, value:
+ * CLAIM })` and takes nothing), and values are taken in the order they
+ * were sent whoever is cancelled in between.
+ */
+export const CLAIM: unique symbol = Symbol("clockwork.claim");
+
+/**
  * Something a task can wait on. Subclass it and yield an instance.
  *
  * @example
@@ -59,6 +70,22 @@ export abstract class Wait<T = unknown> {
    */
   [Symbol.iterator](): Generator<unknown, T, any> {
     return new YieldOnce<T>(this);
+  }
+
+  /**
+   * @internal Called as a task woken with CLAIM resumes: gives the value it
+   * resumes with (taken now). Waits that never wake with CLAIM leave it.
+   */
+  claim(_task: Task<unknown>): unknown {
+    throw new Error(`${this.describe()} woke a task with a value to claim, but gives none`);
+  }
+
+  /**
+   * @internal The timer a task parked on this wait set in the worker's
+   * timer queue is due (a sleep's deadline, a select's timer case).
+   */
+  _timerDue(task: Task<unknown>): void {
+    this.wake(task, undefined as T);
   }
 
   /** Resumes `task` with `value` if it waits on this object; returns whether it did. */

@@ -61,7 +61,7 @@ import {
   WAITING,
 } from "./task.ts";
 import { type TimerEntry, TimerQueue } from "./timer-queue.ts";
-import { type Outcome, PromiseWait, Wait } from "./wait.ts";
+import { CLAIM, type Outcome, PromiseWait, Wait } from "./wait.ts";
 
 /** Options for `new Worker()`. */
 export interface WorkerOptions {
@@ -406,8 +406,17 @@ export class Worker {
     }
     this.counters.steps++;
     const generator = task._top as Generator<unknown, unknown, unknown>;
-    const mode = task._mode;
-    const input = task._input;
+    let mode = task._mode;
+    let input = task._input;
+    if (input === CLAIM) {
+      // A value its wait gives only now that the task runs (a channel's receive).
+      try {
+        input = (task._waitingOn as Wait<unknown>).claim(task);
+      } catch (error) {
+        mode = THROW;
+        input = error;
+      }
+    }
     task._mode = NEXT;
     task._input = undefined;
     task._waitingOn = null;
@@ -952,7 +961,8 @@ export class Worker {
     this.#timerPollCountdown = this.#timerPollSteps;
     const now = this.clock.now();
     for (let task = this.#timers.popDue(now); task !== undefined; task = this.#timers.popDue(now)) {
-      this._wake(task, task._waitingOn, false, undefined);
+      const on = task._waitingOn;
+      if (on instanceof Wait) on._timerDue(task);
     }
   }
 

@@ -99,7 +99,7 @@ describe("Channel", () => {
     assert.deepEqual(channel.tryReceive(), { ok: true, value: "first" });
     assert.equal(channel.trySend("barger"), false, "the freed slot went to the waiting sender");
     assert.deepEqual(channel.tryReceive(), { ok: true, value: "waited" });
-    assert.deepEqual(channel.tryReceive(), { ok: false });
+    assert.deepEqual(channel.tryReceive(), { ok: false, closed: false });
     worker.work();
   });
 
@@ -166,14 +166,14 @@ describe("Channel", () => {
     const doomed = worker.assign(receiver("doomed"));
     worker.assign(receiver("patient"));
     while (worker.tick()) {}
-    channel.trySend("precious"); // handed to "doomed", which has not run since
-    doomed.cancel(); // before it could take it: the value goes back to the channel
+    channel.trySend("precious"); // promised to "doomed", which has not run since
+    doomed.cancel(); // before it could take it: the value goes to the next receiver
     worker.work();
     assert.deepEqual(got, ["patient:precious"]);
     assert.equal(doomed.state, "cancelled");
   });
 
-  it("keeps the order of values taken back from several cancelled receivers", () => {
+  it("keeps the order of values left by several cancelled receivers", () => {
     const { worker } = collectingWorker();
     const channel = new Channel<string>(2);
     function* receiveOnce() {
@@ -182,10 +182,10 @@ describe("Channel", () => {
     const first = worker.assign(receiveOnce());
     const second = worker.assign(receiveOnce());
     while (worker.tick()) {}
-    channel.trySend("a"); // handed to the first receiver
-    channel.trySend("b"); // handed to the second
+    channel.trySend("a"); // promised to the first receiver
+    channel.trySend("b"); // promised to the second
     channel.trySend("c"); // buffered
-    worker.cancelAll(); // both receivers are cancelled before they could take their values
+    worker.cancelAll(); // both receivers are cancelled before they could take a value
     worker.work();
     assert.deepEqual([first.state, second.state], ["cancelled", "cancelled"]);
     const left: string[] = [];
@@ -193,7 +193,31 @@ describe("Channel", () => {
     assert.deepEqual(left, ["a", "b", "c"]);
   });
 
-  it("gives the slot freed by taking a value back to the waiting sender, not to a later trySend", () => {
+  it("keeps each sender's order when a receiver that was woken with a value is cancelled before it runs", () => {
+    // A woken receiver takes the oldest value when it runs, not the one it was woken for:
+    // values come out in the order they were sent, whoever is cancelled in between.
+    for (const form of ["yield*", "yield"]) {
+      const { worker } = collectingWorker();
+      const channel = new Channel<string>();
+      const got: string[] = [];
+      const receiver = routine(function* receiver(name: string) {
+        const value: unknown =
+          form === "yield*" ? yield* channel.receive() : yield channel.receive();
+        got.push(`${name}:${String(value)}`);
+      });
+      const doomed = worker.assign(receiver("doomed"));
+      worker.assign(receiver("second"));
+      while (worker.tick()) {}
+      channel.trySend("a"); // wakes "doomed"
+      channel.trySend("b"); // wakes "second"
+      doomed.cancel(); // before it ran
+      worker.assign(receiver("third"));
+      worker.work();
+      assert.deepEqual(got, ["second:a", "third:b"], form);
+    }
+  });
+
+  it("gives a slot to the waiting sender, not to a later trySend, when a cancelled receiver left its value", () => {
     const { worker } = collectingWorker();
     const channel = new Channel<string>(1);
     function* receiveOnce() {
@@ -201,8 +225,8 @@ describe("Channel", () => {
     }
     const doomed = worker.assign(receiveOnce());
     while (worker.tick()) {}
-    channel.trySend("a"); // handed to the receiver
-    doomed.cancel(); // "a" comes back: the buffer is full again
+    channel.trySend("a"); // promised to the receiver
+    doomed.cancel(); // "a" is free again: the buffer is full
     function* sender() {
       yield* channel.send("b"); // waits for a slot
     }
@@ -235,7 +259,11 @@ describe("Channel", () => {
     while (worker.tick()) {}
     sender.cancel();
     worker.work();
-    assert.deepEqual(channel.tryReceive(), { ok: false }, "a cancelled send sends nothing");
+    assert.deepEqual(
+      channel.tryReceive(),
+      { ok: false, closed: false },
+      "a cancelled send sends nothing",
+    );
   });
 
   it("keeps each sender's order: fan-in of three producers", () => {
