@@ -1,126 +1,183 @@
 /**
- * all, race and timeout: routines run together as child tasks.
+ * all, race and timeout: routines run together.
  *
- * Each routine runs in a child task of the calling task (so `task.stack`,
- * `worker.dump()` and error stacks show it), named after the routine. The
- * children report how they ended to a shared group and never fail
- * themselves; the calling routine parks on the group until it has an
- * answer, cancels the children it no longer needs, waits until they have
- * finished unwinding, and only then returns or throws.
+ * Over operations alone (channel receives and sends, acquires, future
+ * waits, sleeps), `race` and `timeout` are a select (select.ts): exactly
+ * one operation happens, atomically, and nothing is taken that is then
+ * dropped.
+ *
+ * Otherwise each routine runs as a child task of the calling task, named
+ * after the routine (so `task.stack`, `worker.dump()` and error stacks show
+ * it). A Group observes the member tasks and decides synchronously, in the
+ * step where a member's routine ends: the first to end wins a race (its
+ * value or its error), the first failure ends an all. The members no longer
+ * needed are cancelled in that same moment, before any of them can take
+ * another step, and so before they can take anything more. The calling
+ * routine parks until every member has finished unwinding, and only then
+ * returns or throws. Members of a race start in an order that begins at a
+ * random one, so that among routines that end at once none is always
+ * favoured. An error a member ends with that the call does not hand on
+ * (a loser whose cleanup threw) is reported, never dropped.
  */
 import { checkSeconds } from "./clock.ts";
 import { describeValue, isGenerator } from "./describe.ts";
 import { CancelledError, TimeoutError } from "./errors.ts";
 import { nameOf, routine } from "./names.ts";
-import { sleep } from "./sleep.ts";
+import { raceOperations, selectable, timeoutOperation } from "./select.ts";
 import { spawn } from "./spawn.ts";
-import type { Task } from "./task.ts";
+import { DONE, running, type Task, type TaskObserver } from "./task.ts";
+import type { TimerEntry } from "./timer-queue.ts";
 import { Wait } from "./wait.ts";
 
 type Ending = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-/** Where members report, and what the calling task parks on until they do. */
-class Group extends Wait<void> {
-  /** How each member ended, by index; undefined while it runs. */
-  readonly endings: (Ending | undefined)[];
-  /** Members still running. */
-  running: number;
-  /** The index of the first member to end, or -1. */
-  first = -1;
-  /** The first member to fail, or -1. */
-  firstFailure = -1;
-  /** The calling task while it is parked here. */
-  #waiter: Task<unknown> | null = null;
+const ALL = 0;
+const RACE = 1;
+const TIMEOUT = 2;
 
-  constructor(size: number) {
+/** For a timeout: `decided` when the timer went off first. */
+const TIMER = -2;
+
+/** Observes one member task for its group. */
+class Member implements TaskObserver {
+  readonly _group: Group;
+  readonly _index: number;
+  constructor(group: Group, index: number) {
+    this._group = group;
+    this._index = index;
+  }
+  _bodyEnded(_task: Task<unknown>, end: number): void {
+    this._group._bodyEnded(this._index, end);
+  }
+  _taskEnded(task: Task<unknown>): void {
+    this._group._taskEnded(this._index, task);
+  }
+}
+
+/** The member tasks of one call, how they ended, and what the calling task parks on. */
+class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
+  readonly _kind: number;
+  /** The member tasks, by index. */
+  readonly _tasks: Task<unknown>[];
+  /** How each member task ended, by index; undefined while it runs. */
+  readonly _endings: (Ending | undefined)[];
+  /** Members not yet ended. */
+  _running: number;
+  /** RACE: the first member to end; ALL: the first to fail; TIMEOUT: 0, or TIMER. -1 until then. */
+  _decided: number;
+  /** The calling task while it is parked here. */
+  _waiter: Task<unknown> | null;
+  /** TIMEOUT: the seconds, and the timer entry (deadline, order, the waiter while set). */
+  readonly _seconds: number;
+  deadline: number;
+  seq: number;
+  owner: Task<unknown> | null;
+  /** TIMEOUT: the timer was set (it is set once, when the caller first parks). */
+  _timerSet: boolean;
+
+  constructor(kind: number, size: number, seconds = 0) {
     super();
-    this.endings = new Array(size).fill(undefined);
-    this.running = size;
+    this._kind = kind;
+    this._tasks = [];
+    this._endings = new Array(size).fill(undefined);
+    this._running = size;
+    this._decided = -1;
+    this._waiter = null;
+    this._seconds = seconds;
+    this.deadline = 0;
+    this.seq = 0;
+    this.owner = null;
+    this._timerSet = false;
   }
 
-  end(index: number, ending: Ending): void {
-    if (this.endings[index] !== undefined) return;
-    this.endings[index] = ending;
-    this.running--;
-    if (this.first < 0) this.first = index;
-    if (!ending.ok && this.firstFailure < 0) this.firstFailure = index;
-    const waiter = this.#waiter;
-    if (waiter !== null) {
-      this.#waiter = null;
+  /** A member's routine ended (its children may still run): the call may be decided now. */
+  _bodyEnded(index: number, end: number): void {
+    if (this._decided !== -1) return;
+    if (this._kind === ALL) {
+      if (end === DONE) return;
+      this._decided = index;
+      this.#cancelAll(index);
+    } else if (this._kind === RACE) {
+      this._decided = index;
+      this.#cancelAll(index);
+    } else {
+      this._decided = 0;
+      this.#stopTimer();
+    }
+  }
+
+  /** A member task ended: note how; wake the caller once all have. */
+  _taskEnded(index: number, task: Task<unknown>): void {
+    const state = task.state;
+    const ending: Ending =
+      state === "done"
+        ? { ok: true, value: task.result }
+        : state === "failed"
+          ? { ok: false, error: task.error }
+          : { ok: false, error: new CancelledError(`${task.label()} was cancelled`) };
+    this._endings[index] = ending;
+    this._running--;
+    // A failure this call will not hand on (a loser's cleanup threw): reported, never dropped.
+    if (state === "failed" && index !== this._decided) task._worker._report(task.error, task);
+    if (this._running === 0 && this._waiter !== null) {
+      const waiter = this._waiter;
+      this._waiter = null;
+      this.#stopTimer();
       this.wake(waiter, undefined);
     }
   }
 
   park(task: Task<unknown>): void {
-    this.#waiter = task;
+    this._waiter = task;
+    if (this._kind === TIMEOUT && !this._timerSet && this._decided === -1) {
+      this._timerSet = true;
+      this.deadline = task._worker.clock.now() + this._seconds;
+      this.owner = task;
+      task._worker._addTimer(this);
+    }
   }
 
   override release(): void {
-    this.#waiter = null;
+    this._waiter = null;
+    this.#stopTimer();
+  }
+
+  /** TIMEOUT: the deadline passed before the routine ended: it is cancelled now. */
+  override _timerDue(_task: Task<unknown>): void {
+    if (this._decided !== -1) return;
+    this._decided = TIMER;
+    this.#cancelAll(-1);
   }
 
   describe(): string {
-    return `${this.running} of ${this.endings.length} routines`;
+    return `${this._running} of ${this._endings.length} routines`;
+  }
+
+  #cancelAll(except: number): void {
+    this._tasks.forEach((task, i) => {
+      if (i !== except) task.cancel();
+    });
+  }
+
+  #stopTimer(): void {
+    const owner = this.owner;
+    if (owner !== null) owner._worker._cancelTimer(this);
   }
 }
 
-const cancelledEnding = (): Ending => ({
-  ok: false,
-  error: new CancelledError("cancelled before it ended"),
-});
-
-/** The body of each member task: runs the routine, reports how it ended, never fails. */
-function* runMember(body: Generator<unknown, unknown, any>, group: Group, index: number) {
-  let ended = false;
-  try {
-    const value: unknown = yield body;
-    ended = true;
-    group.end(index, { ok: true, value });
-  } catch (error) {
-    ended = true;
-    group.end(index, { ok: false, error });
-  } finally {
-    if (!ended) group.end(index, cancelledEnding());
-  }
-}
-
-type Member = (body: Generator<unknown, unknown, any>, group: Group, index: number) => Generator;
-
-// A member task's outer frame is named after the call that started it: "all > fetchPage".
-const members: Record<"all" | "race" | "timeout", Member> = {
-  all: routine(function* all(body: Generator<unknown, unknown, any>, group: Group, index: number) {
-    yield* runMember(body, group, index);
-  }),
-  race: routine(function* race(
-    body: Generator<unknown, unknown, any>,
-    group: Group,
-    index: number,
-  ) {
-    yield* runMember(body, group, index);
-  }),
-  timeout: routine(function* timeout(
-    body: Generator<unknown, unknown, any>,
-    group: Group,
-    index: number,
-  ) {
-    yield* runMember(body, group, index);
-  }),
-};
-
-function startMembers(
-  kind: keyof typeof members,
-  bodies: readonly Generator<unknown, unknown, any>[],
-  group: Group,
-): Task<unknown>[] {
-  return bodies.map((body, index) => {
+/** Starts the members as child tasks of the running task, observed by the group; a race's in a rotated order. */
+function startMembers(group: Group, bodies: readonly Generator<unknown, unknown, any>[]): void {
+  const n = bodies.length;
+  const start =
+    group._kind === RACE && n > 1 ? (running.task as Task<unknown>)._worker._random(n) : 0;
+  for (let k = 0; k < n; k++) {
+    const index = (start + k) % n;
+    const body = bodies[index] as Generator<unknown, unknown, any>;
     const name = nameOf(body);
-    return spawn(members[kind](body, group, index), name === undefined ? undefined : { name });
-  });
-}
-
-/** Parks the calling routine until every member has ended. */
-function* settle(group: Group) {
-  while (group.running > 0) yield group;
+    const task = spawn(body, name === undefined ? undefined : { name });
+    task._extraFields().observer = new Member(group, index);
+    group._tasks[index] = task;
+  }
 }
 
 function checkRoutines(call: string, routines: unknown): Generator<unknown, unknown, any>[] {
@@ -140,21 +197,17 @@ function checkRoutines(call: string, routines: unknown): Generator<unknown, unkn
 }
 
 const allRoutine = routine(function* all(bodies: Generator<unknown, unknown, any>[]) {
-  const group = new Group(bodies.length);
-  const tasks = startMembers("all", bodies, group);
-  while (group.running > 0 && group.firstFailure < 0) yield group;
-  if (group.firstFailure >= 0) {
-    for (const task of tasks) task.cancel();
-    yield* settle(group);
-    throw (group.endings[group.firstFailure] as { error: unknown }).error;
-  }
-  return group.endings.map((e) => (e as { value: unknown }).value);
+  const group = new Group(ALL, bodies.length);
+  startMembers(group, bodies);
+  while (group._running > 0) yield group;
+  if (group._decided >= 0) throw (group._endings[group._decided] as { error: unknown }).error;
+  return group._endings.map((e) => (e as { value: unknown }).value);
 });
 
 /**
  * Runs routines at once as child tasks and gives all their results, in
- * order. The first failure cancels the others and is thrown (after they
- * have finished unwinding).
+ * order. The first failure cancels the others at once and is thrown (after
+ * they have finished unwinding).
  *
  * @example
  * const [home, about] = yield* all([fetchPage("/"), fetchPage("/about")]);
@@ -170,62 +223,70 @@ export function all<const T extends readonly Generator<unknown, unknown, any>[]>
 }
 
 const raceRoutine = routine(function* race(bodies: Generator<unknown, unknown, any>[]) {
-  if (bodies.length === 0)
-    throw new TypeError("race() needs at least one routine: a race of none never ends");
-  const group = new Group(bodies.length);
-  const tasks = startMembers("race", bodies, group);
-  while (group.first < 0) yield group;
-  for (const task of tasks) task.cancel();
-  yield* settle(group);
-  const winner = group.endings[group.first] as Ending;
+  const group = new Group(RACE, bodies.length);
+  startMembers(group, bodies);
+  while (group._running > 0) yield group;
+  const winner = group._endings[group._decided] as Ending;
   if (!winner.ok) throw winner.error;
   return winner.value;
 });
 
 /**
- * Runs routines at once as child tasks; the first to end wins (its value,
- * or its error thrown). The others are cancelled, and race() returns only
- * once their `finally` blocks have run.
+ * The first routine to end wins: its value, or its error thrown. The
+ * others are cancelled in that same moment, and race() returns only once
+ * their `finally` blocks have run. Over channel operations (and sleeps)
+ * alone it is a select: exactly one of them happens, so a race of two
+ * receives never takes a value it then drops.
  *
  * @example
  * const reply = yield* race([askServer(a), askServer(b)]);
+ * const next = yield* race([urgent.receive(), normal.receive()]);
  */
 export function race<T>(routines: Generator<unknown, T, any>[]): Generator<unknown, T, any> {
-  return raceRoutine(checkRoutines("race()", routines)) as Generator<unknown, T, any>;
+  const bodies = checkRoutines("race()", routines);
+  if (bodies.length === 0)
+    throw new TypeError("race() needs at least one routine: a race of none never ends");
+  const cases = selectable(bodies);
+  if (cases !== null) return raceOperations(cases) as Generator<unknown, T, any>;
+  return raceRoutine(bodies) as Generator<unknown, T, any>;
 }
 
 const timeoutRoutine = routine(function* timeout(
   seconds: number,
   body: Generator<unknown, unknown, any>,
 ) {
-  const group = new Group(2);
-  const [task] = startMembers("timeout", [body], group) as [Task<unknown>];
-  const timer = spawn(members.timeout(sleep(seconds), group, 1), { name: "timer" });
-  while (group.first < 0) yield group;
-  task.cancel();
-  timer.cancel();
-  yield* settle(group);
-  if (group.first === 1) {
+  const group = new Group(TIMEOUT, 1, seconds);
+  startMembers(group, [body]);
+  while (group._running > 0) yield group;
+  if (group._decided === TIMER) {
+    const task = group._tasks[0] as Task<unknown>;
     throw new TimeoutError(`${task.label()} timed out after ${seconds} s (it was cancelled)`);
   }
-  const ending = group.endings[0] as Ending;
+  const ending = group._endings[0] as Ending;
   if (!ending.ok) throw ending.error;
   return ending.value;
 });
 
 /**
- * Runs a routine as a child task with a time limit (in the worker's
- * clock): its value, or its error, or a TimeoutError once `seconds` have
- * passed, after the routine was cancelled and its `finally` blocks ran.
+ * Runs a routine with a time limit (in the worker's clock): its value, or
+ * its error, or a TimeoutError once `seconds` have passed, after the
+ * routine was cancelled and its `finally` blocks ran. Around a channel
+ * operation it is a select with a timer: the value, or the timeout, never
+ * both.
  *
  * @example
  * const page = yield* timeout(10, fetchPage(url));
+ * const job = yield* timeout(1, jobs.receive());
  */
 export function timeout<R>(
   seconds: number,
   routine: Generator<unknown, R, any>,
 ): Generator<unknown, R, any> {
   checkSeconds("timeout()", seconds);
-  checkRoutines("timeout()", [routine]);
-  return timeoutRoutine(seconds, routine) as Generator<unknown, R, any>;
+  const [body] = checkRoutines("timeout()", [routine]) as [Generator<unknown, unknown, any>];
+  const cases = selectable([body]);
+  if (cases !== null) {
+    return timeoutOperation(seconds, cases[0] as never) as Generator<unknown, R, any>;
+  }
+  return timeoutRoutine(seconds, body) as Generator<unknown, R, any>;
 }

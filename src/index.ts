@@ -13,7 +13,7 @@
 // Bridges to plain code and promises.
 export { call, run, wrap } from "./call.ts";
 // Coordination between tasks.
-export { Channel, ChannelClosedError } from "./channel.ts";
+export { Channel, ChannelClosedError, type Received } from "./channel.ts";
 // Time.
 export { type Clock, realClock, VirtualClock } from "./clock.ts";
 // Errors.
@@ -23,6 +23,7 @@ export { all, race, timeout } from "./group.ts";
 // Naming routines, so tasks and stacks read as the program does.
 export { routine } from "./names.ts";
 export { Result } from "./result.ts";
+export { type SelectKeyedResult, type SelectResult, select, trySelect } from "./select.ts";
 export { Semaphore } from "./semaphore.ts";
 export { repeat, sleep } from "./sleep.ts";
 export { spawn } from "./spawn.ts";

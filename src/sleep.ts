@@ -19,10 +19,14 @@ import { running, type Task } from "./task.ts";
 import type { TimerEntry } from "./timer-queue.ts";
 import { Wait } from "./wait.ts";
 
-const NOT_SET = -1;
+/** @internal A sleep's deadline before it is known. */
+export const NOT_SET = -1;
 
-/** A sleep: its wait, its generator protocol, and its entry in the timer queue, in one object. */
-class Sleep extends Wait<void> implements Generator<unknown, void, any>, TimerEntry<Task<unknown>> {
+/** @internal A sleep: its wait, its generator protocol, and its entry in the timer queue, in one object. */
+export class Sleep
+  extends Wait<void>
+  implements Generator<unknown, void, any>, TimerEntry<Task<unknown>>
+{
   /** @internal Its frames are named "sleep". */
   get [routineName](): string {
     return "sleep";
@@ -57,6 +61,11 @@ class Sleep extends Wait<void> implements Generator<unknown, void, any>, TimerEn
 
   override release(task: Task<unknown>): void {
     task._worker._cancelTimer(this);
+  }
+
+  /** @internal Whether it was already yielded or parked on (a select needs a fresh one). */
+  _used(): boolean {
+    return this._started || this.owner !== null;
   }
 
   describe(): string {
@@ -136,6 +145,11 @@ export function repeat(seconds: number, fn: () => unknown): Generator<unknown, n
   if (typeof fn !== "function")
     throw new TypeError(`repeat() expects a function to call, got ${describeValue(fn)}`);
   return repeatRoutine(seconds, fn);
+}
+
+/** @internal Whether a value is a sleep. */
+export function isSleep(value: unknown): value is Sleep {
+  return value instanceof Sleep;
 }
 
 function isWaitable(value: unknown): boolean {

@@ -36,6 +36,17 @@ export interface Deferred {
   reject(error: unknown): void;
 }
 
+/**
+ * @internal Told how a task ends, synchronously: when its routine has
+ * ended (before its children have), and when the task itself has ended.
+ * all/race/timeout observe their member tasks this way; an observed
+ * task's error is the observer's to hand on or report.
+ */
+export interface TaskObserver {
+  _bodyEnded(task: Task<unknown>, end: number): void;
+  _taskEnded(task: Task<unknown>): void;
+}
+
 /** @internal The rarely used parts of a task, allocated on first use. */
 export interface TaskExtra {
   /** Its unfinished children, in no order (each child's `_slot` is its index here). */
@@ -54,6 +65,8 @@ export interface TaskExtra {
   pendingErrors: unknown[] | null;
   /** Aborted when the task is cancelled. */
   controller: AbortController | null;
+  /** Told how it ends (all/race/timeout members). */
+  observer: TaskObserver | null;
 }
 
 /**
@@ -262,6 +275,7 @@ export class Task<R = unknown> {
         deferred: null,
         pendingErrors: null,
         controller: null,
+        observer: null,
       };
     }
     return this._extra;

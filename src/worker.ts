@@ -154,6 +154,8 @@ export class Worker {
   #live = 0;
   /** The id the next task gets. */
   #nextId = 1;
+  /** The state of _random() (xorshift32). */
+  #seed = 0x2545f491;
   /** Unhandled errors waiting to be thrown by a driving call (when there is no onError). */
   readonly #errors: unknown[] = [];
   /** The driving call in progress (tick, work, run ...), or null. */
@@ -467,6 +469,26 @@ export class Worker {
     return task;
   }
 
+  /** @internal An error nobody handles: to onError, else thrown by the driving call. */
+  _report(error: unknown, task: Task<unknown>): void {
+    this.#report(error, task);
+  }
+
+  /**
+   * @internal A pseudo-random whole number from 0 to n - 1, for the choices
+   * a program must not depend on (which of several ready cases a select
+   * takes, the order race members start in). Seeded the same in every
+   * worker, so that a program's runs repeat exactly.
+   */
+  _random(n: number): number {
+    let x = this.#seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#seed = x;
+    return (x >>> 0) % n;
+  }
+
   /** @internal Adds a timer for a parked task. */
   _addTimer(entry: TimerEntry<Task<unknown>>): void {
     this.#timers.add(entry);
@@ -698,6 +720,8 @@ export class Worker {
     }
     task._mode = end;
     task._input = outcome;
+    const observer = task._extra?.observer;
+    if (observer != null) observer._bodyEnded(task, end);
     if (task._hasChildren()) {
       task._state = WAITING;
       task._waitingOn = CHILDREN;
@@ -748,6 +772,10 @@ export class Worker {
         if (extra.deferred !== null) {
           if (end === FAILED) task._flags |= HANDLED;
           task._settleDeferred();
+        }
+        if (extra.observer !== null) {
+          if (end === FAILED) task._flags |= HANDLED; // the observer hands it on or reports it
+          extra.observer._taskEnded(task);
         }
       }
       if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);

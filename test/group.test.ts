@@ -12,6 +12,7 @@ import { expectTypeOf } from "expect-type";
 import {
   all,
   CancelledError,
+  Channel,
   race,
   routine,
   sleep,
@@ -21,6 +22,7 @@ import {
   Worker,
   wrap,
 } from "../src/index.ts";
+import { collectingWorker } from "./support.ts";
 
 const nap = routine(function* nap(seconds: number, value: string) {
   yield sleep(seconds);
@@ -91,15 +93,12 @@ describe("all", () => {
     while (worker.tick()) {}
     const dump = worker.dump();
     assert.match(dump, /task "crawl" waiting on 2 of 2 routines\n {4}at crawl\n/);
-    assert.match(dump, /task "nap" waiting on sleep\(5\) until 5\.000\n {6}at all > nap\n/);
+    assert.match(dump, /task "nap" waiting on sleep\(5\) until 5\.000\n {6}at nap\n/);
     assert.match(dump, /task "nap" waiting on sleep\(5\)/);
     assert.match(dump, /task "fetchPage" waiting on sleep\(1\)/);
     worker.work();
     assert.equal(task.state, "failed");
-    assert.match(
-      String((task.error as Error).stack),
-      /task "fetchPage", routine stack: all > fetchPage/,
-    );
+    assert.match(String((task.error as Error).stack), /task "fetchPage", routine stack: fetchPage/);
   });
 
   it("refuses what is not an array of routines", () => {
@@ -134,6 +133,137 @@ describe("race", () => {
       () => wrap(race([nap(5, "late"), fail(1, "early failure")]), { clock }),
       /early failure/,
     );
+  });
+
+  it("never takes a value it then drops: a race of two ready receives takes exactly one", () => {
+    const { worker } = collectingWorker();
+    const a = new Channel<string>(1);
+    const b = new Channel<string>(1);
+    a.trySend("a");
+    b.trySend("b");
+    const got: string[] = [];
+    function* main() {
+      got.push(yield* race([a.receive(), b.receive()]));
+    }
+    worker.assign(main());
+    worker.work();
+    assert.equal(got.length, 1);
+    assert.equal(a.size + b.size, 1, "the other value is still in its channel");
+  });
+
+  it("tells only the sender whose value was taken that it was delivered", () => {
+    const { worker } = collectingWorker();
+    const a = new Channel<string>();
+    const b = new Channel<string>();
+    const sent: string[] = [];
+    const sender = routine(function* sender(channel: Channel<string>, value: string) {
+      yield* channel.send(value);
+      sent.push(value);
+    });
+    const senders = [worker.assign(sender(a, "a")), worker.assign(sender(b, "b"))];
+    const chooser = worker.assign(
+      (function* chooser() {
+        yield; // both senders wait now
+        return yield* race([a.receive(), b.receive()]);
+      })(),
+    );
+    while (worker.tick()) {}
+    assert.equal(chooser.state, "done");
+    assert.deepEqual(sent, [chooser.result], "one send happened");
+    assert.equal(senders.filter((t) => t.state === "waiting").length, 1, "the other still waits");
+    worker.cancelAll();
+    worker.work();
+  });
+
+  it("cancels a losing routine before it can take anything, when several are ready at once", () => {
+    const { worker } = collectingWorker();
+    const a = new Channel<string>(1);
+    const b = new Channel<string>(1);
+    a.trySend("a");
+    b.trySend("b");
+    const take = routine(function* take(channel: Channel<string>) {
+      const value = yield* channel.receive();
+      return value;
+    });
+    const got: string[] = [];
+    function* main() {
+      got.push(yield* race([take(a), take(b)]));
+    }
+    worker.assign(main());
+    worker.work();
+    assert.equal(got.length, 1);
+    assert.equal(a.size + b.size, 1, "the loser took nothing");
+  });
+
+  it("starves no member when several are ready at once, over many rounds", () => {
+    for (const form of ["operations", "routines"]) {
+      const { worker } = collectingWorker();
+      const channels = [new Channel<number>(1), new Channel<number>(1)];
+      const take = routine(function* take(channel: Channel<number>) {
+        return yield* channel.receive();
+      });
+      const wins = [0, 0];
+      function* main() {
+        for (let round = 0; round < 2000; round++) {
+          channels.forEach((c, i) => {
+            if (c.size === 0) c.trySend(i);
+          });
+          const members = channels.map((c) => (form === "operations" ? c.receive() : take(c)));
+          const winner = yield* race(members);
+          wins[winner] = (wins[winner] as number) + 1;
+        }
+      }
+      worker.assign(main());
+      worker.work();
+      for (const w of wins) assert.ok(w > 700, `${form}: each wins about half: ${wins}`);
+    }
+  });
+
+  it("keeps every request of a select-shaped state machine (Go by Example's stateful goroutines)", () => {
+    // One task owns the state and serves reads and writes as they come, racing the two channels.
+    const { worker } = collectingWorker();
+    type Read = { key: number; reply: Channel<number> };
+    type Write = { key: number; value: number; reply: Channel<boolean> };
+    const reads = new Channel<Read>();
+    const writes = new Channel<Write>();
+    let served = 0;
+    const owner = routine(function* owner() {
+      const state = new Map<number, number>();
+      for (;;) {
+        const request = yield* race<Read | Write>([reads.receive(), writes.receive()]);
+        if ("value" in request) {
+          state.set(request.key, request.value);
+          yield* request.reply.send(true);
+        } else yield* request.reply.send(state.get(request.key) ?? 0);
+        served++;
+      }
+    });
+    const reader = routine(function* reader(n: number) {
+      for (let i = 0; i < 50; i++) {
+        const reply = new Channel<number>();
+        yield* reads.send({ key: (n + i) % 5, reply });
+        yield* reply.receive();
+      }
+    });
+    const writer = routine(function* writer(n: number) {
+      for (let i = 0; i < 50; i++) {
+        const reply = new Channel<boolean>();
+        yield* writes.send({ key: (n * i) % 5, value: i, reply });
+        yield* reply.receive();
+      }
+    });
+    const ownerTask = worker.assign(owner());
+    const clients = [0, 1, 2, 3].map((n) => worker.assign(reader(n)));
+    clients.push(...[0, 1].map((n) => worker.assign(writer(n))));
+    while (worker.tick()) {} // until everyone waits: the owner for the next request
+    assert.deepEqual(
+      clients.map((c) => c.state),
+      clients.map(() => "done"),
+      "no client hangs",
+    );
+    assert.equal(served, 300, "every request was served");
+    ownerTask.cancel();
+    worker.work();
   });
 
   it("needs at least one routine", () => {
@@ -194,6 +324,38 @@ describe("timeout", () => {
     assert.deepEqual(trace, ["guarded routine cleaned up"]);
     assert.equal(task.state, "cancelled");
     assert.ok(!trace.some((line) => line.includes(CancelledError.name)));
+  });
+
+  it("gives the value or the timeout around a receive, never both: a value due at the deadline is not lost", () => {
+    // The deadline falls on the step where the value arrives.
+    for (const form of ["operation", "routine"]) {
+      const { clock, worker } = collectingWorker();
+      const channel = new Channel<string>(1);
+      const take = routine(function* take() {
+        return yield* channel.receive();
+      });
+      const seen: string[] = [];
+      function* sender() {
+        yield sleep(1);
+        yield* channel.send("on the deadline");
+      }
+      function* receiver() {
+        try {
+          seen.push(yield* timeout(1, form === "operation" ? channel.receive() : take()));
+        } catch (error) {
+          if (!(error instanceof TimeoutError)) throw error;
+          seen.push(`timed out at ${clock.now()}`);
+        }
+      }
+      worker.assign(sender());
+      worker.assign(receiver());
+      worker.work();
+      const left: string[] = [];
+      for (let r = channel.tryReceive(); r.ok; r = channel.tryReceive()) left.push(r.value);
+      assert.equal(seen.length, 1, form);
+      if (seen[0] === "on the deadline") assert.deepEqual(left, [], form);
+      else assert.deepEqual(left, ["on the deadline"], `${form}: timed out, and the value is kept`);
+    }
   });
 
   it("refuses bad seconds and non-routines at the call", () => {

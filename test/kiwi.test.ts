@@ -334,7 +334,7 @@ describe("console commands", () => {
     assert.match(rows, /\d+ {2}game +waiting on task "round-1" +game\n/);
     assert.match(rows, /\d+ {4}round-1 +waiting on task "player" +round\n/);
     assert.match(rows, /\d+ {6}player +waiting on 2 of 2 routines +player\n/);
-    assert.match(rows, /\d+ {8}pilot +waiting on the next frame +race > pilot\n/);
+    assert.match(rows, /\d+ {8}pilot +waiting on the next frame +pilot$/m);
     assert.match(rows, /\d+ {6}waves +waiting on sleep\(2\) until [\d.]+ +waves > announce/);
   });
 

@@ -129,7 +129,7 @@ export const webServer = routine(function* webServer(
     }
     res.end();
   }
-  // routine() names them, so that /api/tasks shows "race > pause", not "race > <anonymous>".
+  // routine() names them, so that /api/tasks shows tasks "pause" and "untilClosing", not "task#N".
   const pause = routine(function* pause(seconds: number): Generator<unknown, boolean, any> {
     yield sleep(seconds);
     return false;

@@ -136,7 +136,7 @@ describe("the kiwi game console in Chromium", { timeout: 120_000 }, () => {
     assert.match(text, /> ps\n/);
     assert.match(text, /steps\/frame/);
     assert.match(text, /\d+ +game +waiting on task "round-1" +game/);
-    assert.match(text, /pilot +waiting on the next frame +race > pilot/);
+    assert.match(text, /pilot +waiting on the next frame +pilot/);
     assert.match(text, /squadron/);
   });
 
