@@ -143,7 +143,7 @@ class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
   }
 
   /** TIMEOUT: the deadline passed before the routine ended: it is cancelled now. */
-  override _timerDue(_task: Task<unknown>): void {
+  fire(_task: Task<unknown>): void {
     if (this._decided !== -1) return;
     this._decided = TIMER;
     this.#cancelAll(-1);

@@ -16,6 +16,7 @@ export { call, run, wrap } from "./call.ts";
 export { Channel, ChannelClosedError, type Received } from "./channel.ts";
 // Time.
 export { type Clock, realClock, VirtualClock } from "./clock.ts";
+export { each } from "./each.ts";
 // Errors.
 export { CancelledError, TimeoutError, WouldBlockError } from "./errors.ts";
 export { Future } from "./future.ts";
@@ -28,6 +29,7 @@ export { Semaphore } from "./semaphore.ts";
 export { repeat, sleep } from "./sleep.ts";
 export { spawn } from "./spawn.ts";
 export { currentTask, Task, type TaskState } from "./task.ts";
+export { Ticker } from "./ticker.ts";
 
 // The low-level park/wake API that every wait is built on.
 export { type Outcome, park, suspend, Wait, type Waker } from "./wait.ts";

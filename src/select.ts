@@ -199,7 +199,7 @@ export class Select
   }
 
   /** The earliest timer case is due: it is the one. */
-  override _timerDue(task: Task<unknown>): void {
+  fire(task: Task<unknown>): void {
     if (this._task !== task) return;
     this._winner = this._timerCase;
     this._winnerIsError = this._timerCase === this._cases.length; // a timeout's own timer

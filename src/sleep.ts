@@ -63,6 +63,11 @@ export class Sleep
     task._worker._cancelTimer(this);
   }
 
+  /** @internal Its deadline has come: the task wakes. */
+  fire(task: Task<unknown>): void {
+    task._worker._wake(task, this, false, undefined);
+  }
+
   /** @internal Whether it was already yielded or parked on (a select needs a fresh one). */
   _used(): boolean {
     return this._started || this.owner !== null;

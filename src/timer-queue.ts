@@ -12,11 +12,16 @@
  * rebuilt without the dead ones once they outnumber the live ones.
  */
 
-/** One timer. `owner` is null once the timer is cancelled or has fired. */
+/**
+ * One timer. `owner` is null once the timer is cancelled or has fired;
+ * `fire(owner)` is called when it is due (a sleep wakes its task, a select
+ * commits to its timeout case, a ticker ticks).
+ */
 export interface TimerEntry<T> {
   readonly deadline: number;
   seq: number;
   owner: T | null;
+  fire(owner: T): void;
 }
 
 export class TimerQueue<T> {
@@ -55,18 +60,21 @@ export class TimerQueue<T> {
   }
 
   /**
-   * Removes and returns the earliest live timer if its deadline is at or
-   * before `now`; its owner is returned (the entry is marked fired).
+   * Fires every live timer whose deadline is at or before `now`, earliest
+   * first (equal deadlines in the order they were set); each is marked
+   * fired before its `fire` runs, which may add or cancel timers.
    */
-  popDue(now: number): T | undefined {
-    this.#dropDead();
-    const top = this.#heap[0];
-    if (top === undefined || top.deadline > now) return undefined;
-    this.#pop();
-    const owner = top.owner as T;
-    top.owner = null;
-    this.#live--;
-    return owner;
+  expire(now: number): void {
+    for (;;) {
+      this.#dropDead();
+      const top = this.#heap[0];
+      if (top === undefined || top.deadline > now) return;
+      this.#pop();
+      const owner = top.owner as T;
+      top.owner = null;
+      this.#live--;
+      top.fire(owner);
+    }
   }
 
   #dropDead(): void {

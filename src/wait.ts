@@ -80,14 +80,6 @@ export abstract class Wait<T = unknown> {
     throw new Error(`${this.describe()} woke a task with a value to claim, but gives none`);
   }
 
-  /**
-   * @internal The timer a task parked on this wait set in the worker's
-   * timer queue is due (a sleep's deadline, a select's timer case).
-   */
-  _timerDue(task: Task<unknown>): void {
-    this.wake(task, undefined as T);
-  }
-
   /** Resumes `task` with `value` if it waits on this object; returns whether it did. */
   wake(task: Task<unknown>, value: T): boolean {
     return task._worker._wake(task, this, false, value);

@@ -988,10 +988,7 @@ export class Worker {
   #expireTimers(): void {
     this.#timerPollCountdown = this.#timerPollSteps;
     const now = this.clock.now();
-    for (let task = this.#timers.popDue(now); task !== undefined; task = this.#timers.popDue(now)) {
-      const on = task._waitingOn;
-      if (on instanceof Wait) on._timerDue(task);
-    }
+    this.#timers.expire(now);
   }
 
   /** Steps for up to `budgetMs` of host time; returns the steps taken. */

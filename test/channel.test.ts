@@ -7,11 +7,22 @@
  * nothing to take. Waiters are served oldest first, nothing is ever
  * received twice or lost, and a task cancelled while it waits leaves no
  * trace. Closing a channel fails the senders; receivers get what is still
- * buffered, then ChannelClosedError.
+ * buffered, then ChannelClosedError, or, with `receiveOrClosed()`, a plain
+ * `{ ok: false }` (Go's `v, ok := <-ch`); `each()` loops until then.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Channel, ChannelClosedError, routine, sleep, spawn, Worker, wrap } from "../src/index.ts";
+import {
+  Channel,
+  ChannelClosedError,
+  each,
+  routine,
+  sleep,
+  spawn,
+  VirtualClock,
+  Worker,
+  wrap,
+} from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
 
 describe("Channel", () => {
@@ -368,5 +379,131 @@ describe("Channel", () => {
     await worker.run();
     clearInterval(timer);
     assert.deepEqual(got, ["tick 1", "tick 2", "tick 3"]);
+  });
+});
+
+describe("Channel, closed", () => {
+  it("receiveOrClosed() gives { ok: true, value } until the channel is closed and drained, then { ok: false }", () => {
+    const channel = new Channel<number>(2);
+    channel.trySend(1);
+    channel.trySend(2);
+    channel.close();
+    const seen = wrap(
+      (function* main() {
+        const out: unknown[] = [];
+        for (let i = 0; i < 4; i++) out.push(yield* channel.receiveOrClosed());
+        return out;
+      })(),
+    );
+    assert.deepEqual(seen, [
+      { ok: true, value: 1 },
+      { ok: true, value: 2 },
+      { ok: false, closed: true },
+      { ok: false, closed: true },
+    ]);
+  });
+
+  it("receiveOrClosed() wakes a waiting receiver with { ok: false } when the channel is closed", () => {
+    const { worker } = collectingWorker();
+    const channel = new Channel<number>();
+    const seen: unknown[] = [];
+    worker.assign(
+      (function* receiver() {
+        seen.push(yield* channel.receiveOrClosed());
+      })(),
+    );
+    worker.assign(
+      (function* closer() {
+        yield sleep(1);
+        channel.close();
+      })(),
+    );
+    worker.work();
+    assert.deepEqual(seen, [{ ok: false, closed: true }]);
+  });
+
+  it("tryReceive() tells a channel that is only empty for now from one closed and drained", () => {
+    const channel = new Channel<string>(1);
+    assert.deepEqual(channel.tryReceive(), { ok: false, closed: false });
+    channel.trySend("last");
+    channel.close();
+    assert.deepEqual(channel.tryReceive(), { ok: true, value: "last" });
+    assert.deepEqual(channel.tryReceive(), { ok: false, closed: true });
+  });
+
+  it("is not drained while a value is promised to a receiver that may still be cancelled", () => {
+    // The promised value could come back: a later receiver waits for it rather than failing.
+    const { worker } = collectingWorker();
+    const channel = new Channel<string>();
+    const got: string[] = [];
+    function* take(name: string) {
+      const r = yield* channel.receiveOrClosed();
+      got.push(`${name}: ${r.ok ? r.value : "closed"}`);
+    }
+    const doomed = worker.assign(take("doomed"));
+    worker.tick(); // "doomed" waits
+    worker.assign(
+      (function* late() {
+        yield; // runs again before "doomed" is woken and runs
+        yield* take("late");
+      })(),
+    );
+    worker.tick();
+    channel.trySend("only"); // promised to "doomed"
+    channel.close();
+    worker.tick(); // "late" finds nothing free, but a promised value: it waits
+    assert.deepEqual(channel.tryReceive(), { ok: false, closed: false });
+    doomed.cancel(); // "only" is free again, and goes to "late"
+    worker.work();
+    assert.deepEqual(got, ["late: only"]);
+    assert.deepEqual(channel.tryReceive(), { ok: false, closed: true });
+  });
+});
+
+describe("each", () => {
+  it("calls the body with every value in order until the channel is closed and drained, at the body's pace", () => {
+    const clock = new VirtualClock();
+    const channel = new Channel<string>(3);
+    const seen: string[] = [];
+    function* main() {
+      spawn(
+        (function* producer() {
+          for (const word of ["one", "two", "three"]) yield* channel.send(word);
+          channel.close();
+        })(),
+      );
+      yield* each(channel, function* (word) {
+        yield sleep(1);
+        seen.push(`${word} at ${clock.now()}`);
+      });
+      seen.push("closed");
+    }
+    wrap(main(), { clock });
+    assert.deepEqual(seen, ["one at 1", "two at 2", "three at 3", "closed"]);
+  });
+
+  it("takes a plain function too, and refuses what is not a channel or a function", () => {
+    const channel = new Channel<number>(2);
+    channel.trySend(1);
+    channel.trySend(2);
+    channel.close();
+    const sum = wrap(
+      (function* main() {
+        let total = 0;
+        yield* each(channel, (n) => {
+          total += n;
+        });
+        return total;
+      })(),
+    );
+    assert.equal(sum, 3);
+    assert.throws(
+      () => each([1, 2] as never, () => {}),
+      /each\(\) expects a Channel, got array of 2/,
+    );
+    assert.throws(
+      () => each(channel, 5 as never),
+      /expects a function to call with each value, got number 5/,
+    );
   });
 });
