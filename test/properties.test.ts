@@ -2,43 +2,63 @@
  * Properties of the scheduler, checked on random programs.
  *
  * fast-check writes small programs in a tiny language: a few routines, each
- * a list of instructions (`yield`, `call` a later routine, `spawn` one as a
- * child task, `join` or `cancel` a child, `sleep` 0, 1 or 2 seconds,
- * `throw`, and `try` blocks that catch), every body wrapped in try/finally,
- * plus cleanup code that runs in the `finally` when a routine is cancelled.
- * Each program runs as real generators on a real `Worker` with a
- * `VirtualClock`, and on a reference model further down this file: a small
- * interpreter with an array for the run queue, explicit call stacks of
- * instruction pointers and a sorted timer list, written from the scheduling
- * rules alone and sharing no code with `src/`. Both write the same trace
- * (one line per instruction run, per `finally`, per value or error a resume
- * brings, per error reported to `onError`). The properties:
+ * a list of instructions (`yield`, `call` a later routine as a frame of the
+ * task's stack with `yield r()`, `delegate` to one with `yield* r()`, so
+ * that it runs inside the caller's frame, `spawn` one as a child task,
+ * `join` or `cancel` a child, `sleep` 0, 1 or 2 seconds, `throw`, and `try`
+ * blocks that catch), every body wrapped in try/finally, plus cleanup code
+ * that runs in the `finally` when a routine is cancelled, most often code
+ * that waits (yields, sleeps, calls or delegates). Routines are made with
+ * `routine()`, as a user's would be, so under `yield*` they get the
+ * library's delegation. Each program runs as real generators on a real
+ * `Worker` with a `VirtualClock`, and on a reference model further down
+ * this file: a small interpreter with an array for the run queue, explicit
+ * call stacks of instruction pointers (a frame in a `yield*` holds the
+ * frame it delegates to) and a sorted timer list, written from the
+ * scheduling rules alone and sharing no code with `src/`. Both write the
+ * same trace (one line per instruction run, per `finally`, per value or
+ * error a resume brings, per error reported to `onError`). The properties:
  *
- * - a. With calls, spawns, joins and sleeps, the worker's trace, final task
- *   states and results are exactly the model's.
+ * - a. With calls, delegations, spawns, joins and sleeps, the worker's
+ *   trace, final task states and results are exactly the model's.
  * - b. With throws and catches too, they still are, and no error is lost or
  *   delivered twice: each thrown error ends in exactly one catch block,
  *   waiting join or `onError` call.
  * - c1. With cancels too (from inside, of children, and from outside, of
  *   top-level tasks between ticks), every routine that started runs its
- *   `finally` exactly once, no task is left, and a task cancelled while its
- *   body ran ends "cancelled", or "failed" with an error its cleanup threw.
+ *   `finally` exactly once; no routine a cancelled task was running, called
+ *   with `yield` or `yield*`, runs its next line or a catch block after the
+ *   cancel, even when a cleanup below it waited; no task is left; and a
+ *   task cancelled while its body ran ends "cancelled", or "failed" with an
+ *   error its cleanup threw.
  * - c2. Under cancels, no error is lost or delivered twice.
  * - c3. Under cancels, the worker's trace, states and results are the model's.
  * - d. Driving the worker with `tick()` (moving the clock when nothing is
  *   runnable) gives the same trace, states and clock as `work()`.
  * - e. Driving it with `await run()` (slices between turns of the event
  *   loop, virtual time jumped when nothing is runnable) does too.
+ * - f. Programs made for cancels deep in the stack (more routines, mostly
+ *   calls and delegations, so that stacks mix `yield r()` frames and
+ *   `yield* r()` chains at several depths, and at least one outside cancel)
+ *   satisfy all of c1, c2 and c3.
  *
- * A failing property prints the shrunk
- * program in the language below, e.g. `r0: [spawn r1, join 0, join 0]
- * r1: [yield, throw]  tasks: r0  cancel t1 after 4 steps`. Each property
- * makes 5000 programs; set PROPERTY_RUNS=100000 to search longer.
+ * A failing property prints the shrunk program in the language below, e.g.
+ * `r0: [spawn r1, delegate r2, join 0] r1: [yield, throw]  r2: [sleep 1]
+ * cleanup [yield]  tasks: r0  cancel t1 after 4 steps`. Each property makes
+ * 5000 programs; set PROPERTY_RUNS=100000 to search longer.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { CancelledError, sleep, spawn, type Task, VirtualClock, Worker } from "../src/index.ts";
+import {
+  CancelledError,
+  routine,
+  sleep,
+  spawn,
+  type Task,
+  VirtualClock,
+  Worker,
+} from "../src/index.ts";
 
 // ---------------------------------------------------------------- programs
 
@@ -46,6 +66,7 @@ import { CancelledError, sleep, spawn, type Task, VirtualClock, Worker } from ".
 type Instr =
   | { op: "yield" }
   | { op: "call"; routine: number }
+  | { op: "delegate"; routine: number }
   | { op: "spawn"; routine: number }
   | { op: "join"; child: number }
   | { op: "sleep"; seconds: 0 | 1 | 2 }
@@ -75,6 +96,11 @@ interface Features {
   cancels: boolean;
   /** Cancels of top-level tasks from outside, between ticks. */
   outside: boolean;
+  /**
+   * Mostly calls and delegations among more routines, and fewer tasks: deep
+   * call stacks that mix `yield r()` and `yield* r()`, for the cancels to hit.
+   */
+  deep: boolean;
 }
 
 /** The child a `join i` or `cancel i` means: the i-th (mod count) one this routine spawned so far. */
@@ -83,11 +109,18 @@ function pick<T>(spawned: readonly T[], index: number): T | undefined {
 }
 
 function instrArb(features: Features, depth: number): fc.Arbitrary<Instr> {
+  const w = features.deep
+    ? { call: 4, delegate: 5, spawn: 1, join: 1, throw: 1, cancel: 1 }
+    : { call: 2, delegate: 3, spawn: 3, join: 3, throw: 2, cancel: 2 };
   const choices: fc.WeightedArbitrary<Instr>[] = [
     { weight: 2, arbitrary: fc.constant<Instr>({ op: "yield" }) },
-    { weight: 2, arbitrary: fc.nat(5).map((routine): Instr => ({ op: "call", routine })) },
-    { weight: 3, arbitrary: fc.nat(5).map((routine): Instr => ({ op: "spawn", routine })) },
-    { weight: 3, arbitrary: fc.nat(3).map((child): Instr => ({ op: "join", child })) },
+    { weight: w.call, arbitrary: fc.nat(5).map((routine): Instr => ({ op: "call", routine })) },
+    {
+      weight: w.delegate,
+      arbitrary: fc.nat(5).map((routine): Instr => ({ op: "delegate", routine })),
+    },
+    { weight: w.spawn, arbitrary: fc.nat(5).map((routine): Instr => ({ op: "spawn", routine })) },
+    { weight: w.join, arbitrary: fc.nat(3).map((child): Instr => ({ op: "join", child })) },
     {
       weight: 2,
       arbitrary: fc
@@ -96,7 +129,7 @@ function instrArb(features: Features, depth: number): fc.Arbitrary<Instr> {
     },
   ];
   if (features.throws) {
-    choices.push({ weight: 2, arbitrary: fc.constant<Instr>({ op: "throw" }) });
+    choices.push({ weight: w.throw, arbitrary: fc.constant<Instr>({ op: "throw" }) });
     if (depth < 2) {
       choices.push({
         weight: 1,
@@ -108,42 +141,74 @@ function instrArb(features: Features, depth: number): fc.Arbitrary<Instr> {
   }
   if (features.cancels) {
     choices.push({
-      weight: 2,
+      weight: w.cancel,
       arbitrary: fc.nat(3).map((child): Instr => ({ op: "cancel", child })),
     });
   }
   return fc.oneof(...choices);
 }
 
+/** An instruction that makes a cleanup wait: its end comes on a later step. */
+const waitArb: fc.Arbitrary<Instr> = fc.oneof(
+  fc.constant<Instr>({ op: "yield" }),
+  fc.constantFrom<0 | 1 | 2>(0, 1, 2).map((seconds): Instr => ({ op: "sleep", seconds })),
+  fc.nat(5).map((routine): Instr => ({ op: "call", routine })),
+  fc.nat(5).map((routine): Instr => ({ op: "delegate", routine })),
+);
+
+/**
+ * Cleanup code: most often around an instruction that waits (a cleanup
+ * that ends in the step it started needs no more of the worker).
+ */
+function cleanupArb(features: Features): fc.Arbitrary<Instr[]> {
+  const any = instrArb(features, 1);
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.array(any, { maxLength: 2 }) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.array(any, { maxLength: 1 }), waitArb, fc.array(any, { maxLength: 1 }))
+        .map(([before, wait, after]) => [...before, wait, ...after]),
+    },
+  );
+}
+
 /** Random programs with the given features, normalized so that every reference is valid. */
 function programArb(features: Features): fc.Arbitrary<Program> {
   const routine = fc.record({
     body: fc.array(instrArb(features, 0), { maxLength: 6 }),
-    cleanup: features.cancels
-      ? fc.array(instrArb(features, 1), { maxLength: 2 })
-      : fc.constant<Instr[]>([]),
+    cleanup: features.cancels ? cleanupArb(features) : fc.constant<Instr[]>([]),
   });
   return fc
     .record({
-      routines: fc.array(routine, { minLength: 2, maxLength: 4 }),
-      tasks: fc.array(fc.nat(3), { minLength: 1, maxLength: 4 }),
+      routines: features.deep
+        ? fc.array(routine, { minLength: 3, maxLength: 5 })
+        : fc.array(routine, { minLength: 2, maxLength: 4 }),
+      tasks: features.deep
+        ? fc.array(fc.nat(1), { minLength: 1, maxLength: 2 })
+        : fc.array(fc.nat(3), { minLength: 1, maxLength: 4 }),
       cancels: features.outside
-        ? fc.array(fc.record({ afterSteps: fc.nat(20), task: fc.nat(3) }), { maxLength: 3 })
+        ? fc.array(fc.record({ afterSteps: fc.nat(features.deep ? 12 : 20), task: fc.nat(3) }), {
+            minLength: features.deep ? 1 : 0,
+            maxLength: 3,
+          })
         : fc.constant<Program["cancels"]>([]),
     })
     .map(normalize);
 }
 
 /**
- * Makes a raw program valid: routine r may only call or spawn routines after
- * it (a reference with nowhere to go becomes `yield`), tasks and cancels
- * point to existing routines and tasks, cancels are sorted by time.
+ * Makes a raw program valid: routine r may only call, delegate to or spawn
+ * routines after it (a reference with nowhere to go becomes `yield`), tasks
+ * and cancels point to existing routines and tasks, cancels are sorted by
+ * time.
  */
 function normalize(raw: Program): Program {
   const n = raw.routines.length;
   const fix = (r: number, instr: Instr): Instr => {
     switch (instr.op) {
       case "call":
+      case "delegate":
       case "spawn":
         return r + 1 >= n
           ? { op: "yield" }
@@ -170,6 +235,7 @@ function normalize(raw: Program): Program {
 function showInstr(instr: Instr): string {
   switch (instr.op) {
     case "call":
+    case "delegate":
     case "spawn":
       return `${instr.op} r${instr.routine}`;
     case "join":
@@ -201,6 +267,7 @@ function showProgram(program: Program): string {
  *   t2 #5 start                     routine instance 5 starts on task t2
  *   t2 #5.1 yield                   instruction 1 of instance 5 (try bodies add a level: #5.3.0)
  *   t2 #5.2 call #6 / ret v6        a call, and the value it returned
+ *   t2 #5.2 delegate #6 / ret v6    the same with yield* (instance 6 runs inside the frame of 5)
  *   t2 #5.3 spawn t3 #7             a child task t3 running instance 7
  *   t2 #5.4 join t3 / joined v7 / join caught E2 / join caught E2 late (t3 had ended before the join)
  *   t2 #5.5 sleep 1 / slept
@@ -251,7 +318,9 @@ class RealRun {
     for (const k of program.tasks) {
       const instance = this.#nextInstance++;
       const label = `t${this.#nextTask++}`;
-      this.tasks.push(this.worker.assign(this.#routine(k, instance, label, true), { name: label }));
+      this.tasks.push(
+        this.worker.assign(RealRun.#routine(this, k, instance, label, true), { name: label }),
+      );
     }
   }
 
@@ -309,29 +378,36 @@ class RealRun {
     task.cancel();
   }
 
-  *#routine(
+  /**
+   * Every routine instance is a generator of this one function, made with
+   * `routine()` as a user's routine would be: under `yield*` (`delegate`)
+   * it gives the library's delegation. A `call` and a task step the same
+   * generators directly, as frames of the task's own stack.
+   */
+  static readonly #routine = routine(function* programRoutine(
+    run: RealRun,
     k: number,
     instance: number,
     label: string,
     bottom: boolean,
   ): Generator<unknown, string, unknown> {
-    const def = this.#program.routines[k] as RoutineDef;
+    const def = run.#program.routines[k] as RoutineDef;
     const spawned: Task<unknown>[] = [];
-    this.trace.push(`${label} #${instance} start`);
+    run.trace.push(`${label} #${instance} start`);
     let ended = false;
     try {
-      yield* this.#block(def.body, `#${instance}`, label, spawned);
+      yield* run.#block(def.body, `#${instance}`, label, spawned);
       ended = true;
     } catch (error) {
       ended = true;
       throw error;
     } finally {
-      this.trace.push(`${label} #${instance} finally`);
-      if (bottom) this.#bottomEnded.add(label);
-      if (!ended) yield* this.#block(def.cleanup, `#${instance}.f`, label, spawned);
+      run.trace.push(`${label} #${instance} finally`);
+      if (bottom) run.#bottomEnded.add(label);
+      if (!ended) yield* run.#block(def.cleanup, `#${instance}.f`, label, spawned);
     }
     return `v${instance}`;
-  }
+  });
 
   *#block(
     instrs: readonly Instr[],
@@ -352,7 +428,14 @@ class RealRun {
         case "call": {
           const instance = this.#nextInstance++;
           log(`${p} call #${instance}`);
-          const value = yield this.#routine(instr.routine, instance, label, false);
+          const value = yield RealRun.#routine(this, instr.routine, instance, label, false);
+          log(`${p} ret ${String(value)}`);
+          break;
+        }
+        case "delegate": {
+          const instance = this.#nextInstance++;
+          log(`${p} delegate #${instance}`);
+          const value = yield* RealRun.#routine(this, instr.routine, instance, label, false);
           log(`${p} ret ${String(value)}`);
           break;
         }
@@ -360,7 +443,9 @@ class RealRun {
           const instance = this.#nextInstance++;
           const child = `t${this.#nextTask++}`;
           log(`${p} spawn ${child} #${instance}`);
-          const task = spawn(this.#routine(instr.routine, instance, child, true), { name: child });
+          const task = spawn(RealRun.#routine(this, instr.routine, instance, child, true), {
+            name: child,
+          });
           this.tasks.push(task);
           spawned.push(task);
           break;
@@ -418,9 +503,10 @@ class RealRun {
  * is a string ("v3"), an error is its id ("E3", or "Cancelled" for what a
  * join of a cancelled task throws). A routine frame keeps a stack of cursors
  * (an instruction list and the index of the next instruction); `try` pushes
- * a cursor that catches. A task keeps its call stack of frames, how its top
- * frame is resumed next (next, throw or return, with a value), and what it
- * waits on. The rules:
+ * a cursor that catches; a frame in a `yield*` holds the frame it delegates
+ * to. A task keeps its call stack of frames, how its top frame is resumed
+ * next (next, throw or return, with a value), and what it waits on. The
+ * rules:
  *
  * - The run queue is first in, first out; new tasks go to the back, a child
  *   during its parent's step, so before the parent goes back.
@@ -430,6 +516,23 @@ class RealRun {
  *   routine is pushed on its stack (it starts on the next step); the top
  *   frame returning or throwing is popped and its caller gets the value or
  *   the error on the next step; an empty stack ends the body.
+ * - `yield* r()` runs r inside the caller's frame, at no step of its own:
+ *   r starts at once, in the same step; its yields are the task's (every
+ *   resume of the frame goes on down to the innermost routine delegated
+ *   to); its return value is the value of the `yield*` and the caller goes
+ *   on in the same resume; its error is raised in the caller there (a
+ *   `try` around the `yield*` catches it).
+ * - A return() of a frame in a `yield*` goes on down to the innermost
+ *   routine too: its finally and cleanup run; if they end in that same
+ *   resume, the routine above completes with a return as well (its own
+ *   finally and cleanup run, and so on up). A delegated routine that was
+ *   told to return and whose cleanup waited ends instead with a yield of
+ *   UNWIND, and the task takes return() on its next step: it goes down the
+ *   same chain, where the routine that ended returns at once, so its caller
+ *   completes with a return. A cleanup error in a delegated routine while
+ *   the task unwinds is noted as any cleanup error (below), and counts as
+ *   the end of that cleanup. So after a cancel no caller's next line or
+ *   catch block ever runs.
  * - `yield sleep(s)` parks the task itself until now + s; `sleep(0)` wakes
  *   it at once, to the back. When nothing is runnable, the clock jumps to
  *   the next deadline.
@@ -477,6 +580,7 @@ interface Cursor {
 type Suspension =
   | { kind: "yield" }
   | { kind: "call"; path: string }
+  | { kind: "delegate"; path: string; callee: RoutineFrame }
   | { kind: "sleep"; path: string }
   | { kind: "join"; path: string; target: MTask; late: boolean };
 
@@ -490,13 +594,16 @@ interface RoutineFrame {
   phase: "body" | "cleanup";
   cursors: Cursor[];
   at: Suspension | null;
+  /** Delegated to (`yield*`) and told to return() since: its delegation turns a later end into UNWIND. */
+  returning: boolean;
 }
 
 type Yielded =
   | { kind: "plain" }
   | { kind: "call"; frame: RoutineFrame }
   | { kind: "sleep"; seconds: number }
-  | { kind: "join"; target: MTask };
+  | { kind: "join"; target: MTask }
+  | { kind: "unwind" };
 
 /** How one resume of a frame ended. */
 type Completion =
@@ -641,6 +748,13 @@ class Model {
   }
 
   #yielded(task: MTask, yielded: Yielded): void {
+    if (yielded.kind === "unwind") {
+      // A cleanup reached through yield* has ended: the top frame takes return() on the next step.
+      task.mode = "return";
+      task.input = undefined;
+      this.#queue.push(task);
+      return;
+    }
     if (task.pending.length > 0) {
       // A child's error waits: it is thrown in at this yield, and what was yielded is dropped.
       task.mode = "throw";
@@ -952,6 +1066,7 @@ class Model {
       phase: "body",
       cursors: [],
       at: null,
+      returning: false,
     };
   }
 
@@ -978,8 +1093,13 @@ class Model {
       return this.#exec(frame);
     }
     const at = frame.at;
-    frame.at = null;
     if (at === null) throw modelError(`frame #${frame.instance} resumed but not suspended`);
+    if (at.kind === "delegate") {
+      // Inside yield*: the resume (next, throw or return) goes on to the routine delegated to.
+      const completion = this.#resumeDelegation(at.callee, mode, input);
+      return this.#delegationEnded(frame, at, mode === "return", completion);
+    }
+    frame.at = null;
     if (mode === "return") return this.#returnFrom(frame);
     if (mode === "throw") {
       const error = input as string;
@@ -992,6 +1112,58 @@ class Model {
     if (at.kind === "call") this.#log(frame, `${at.path} ret ${String(input)}`);
     else if (at.kind === "sleep") this.#log(frame, `${at.path} slept`);
     else if (at.kind === "join") this.#log(frame, `${at.path} joined ${String(input)}`);
+    return this.#exec(frame);
+  }
+
+  /**
+   * A resume of a routine delegated to, through its delegation: a return()
+   * is remembered; once remembered, the end of the cleanup (a return, or an
+   * error noted on the unwinding task) is a yield of UNWIND, never an end
+   * the caller would go on after. A routine that already ended returns at
+   * once (the return() the worker sends after UNWIND).
+   */
+  #resumeDelegation(callee: RoutineFrame, mode: Mode, input: Value): Completion {
+    if (mode === "return") {
+      callee.returning = true;
+      if (callee.status === "done") return { kind: "return", value: undefined };
+      const completion = this.#resume(callee, "return", undefined);
+      if (completion.kind === "throw" && this.#noteCleanupError(completion.error)) {
+        return { kind: "return", value: undefined };
+      }
+      return completion;
+    }
+    const completion = this.#resume(callee, mode, input);
+    if (!callee.returning || completion.kind === "yield") return completion;
+    if (completion.kind === "throw" && !this.#noteCleanupError(completion.error)) return completion;
+    return { kind: "yield", yielded: { kind: "unwind" } };
+  }
+
+  /** A cleanup threw through a delegation: noted if the task unwinds (it fails with the first). */
+  #noteCleanupError(error: string): boolean {
+    const task = this.#current;
+    if (task === null || !task.unwinding) return false;
+    this.#cleanupFailed(task, error);
+    return true;
+  }
+
+  /**
+   * What the caller does after a resume of the routine it delegates to: a
+   * yield is its own (it stays in the yield*); a return is the value of the
+   * yield* and it goes on in the same resume, unless the resume was a
+   * return(), which then completes the caller too (its finally runs); an
+   * error is raised in the caller at the yield*.
+   */
+  #delegationEnded(
+    frame: RoutineFrame,
+    at: Extract<Suspension, { kind: "delegate" }>,
+    byReturn: boolean,
+    completion: Completion,
+  ): Completion {
+    if (completion.kind === "yield") return completion;
+    frame.at = null;
+    if (completion.kind === "throw") return this.#raise(frame, completion.error);
+    if (byReturn) return this.#returnFrom(frame);
+    this.#log(frame, `${at.path} ret ${String(completion.value)}`);
     return this.#exec(frame);
   }
 
@@ -1046,6 +1218,16 @@ class Model {
           frame.at = { kind: "call", path: p };
           const callee = this.#routineFrame(instr.routine, instance, frame.label);
           return { kind: "yield", yielded: { kind: "call", frame: callee } };
+        }
+        case "delegate": {
+          // yield*: the callee starts at once, inside this frame, in this same step.
+          const instance = this.#nextInstance++;
+          this.#log(frame, `${p} delegate #${instance}`);
+          const callee = this.#routineFrame(instr.routine, instance, frame.label);
+          const at = { kind: "delegate", path: p, callee } as const;
+          frame.at = at;
+          const completion = this.#resumeDelegation(callee, "next", undefined);
+          return this.#delegationEnded(frame, at, false, completion);
         }
         case "spawn": {
           const instance = this.#nextInstance++;
@@ -1135,10 +1317,11 @@ function errorProblems(trace: readonly string[]): string[] {
 const { PROPERTY_RUNS } = process.env;
 const RUNS = Number(PROPERTY_RUNS ?? 5000);
 
-const plain: Features = { throws: false, cancels: false, outside: false };
-const withThrows: Features = { throws: true, cancels: false, outside: false };
-const withCancels: Features = { throws: true, cancels: true, outside: true };
-const insideOnly: Features = { throws: true, cancels: true, outside: false };
+const plain: Features = { throws: false, cancels: false, outside: false, deep: false };
+const withThrows: Features = { throws: true, cancels: false, outside: false, deep: false };
+const withCancels: Features = { throws: true, cancels: true, outside: true, deep: false };
+const insideOnly: Features = { throws: true, cancels: true, outside: false, deep: false };
+const deepCancels: Features = { throws: true, cancels: true, outside: true, deep: true };
 
 test("a. without errors or cancels, the worker's trace, states and results are the model's", () => {
   fc.assert(
@@ -1184,6 +1367,24 @@ function checkCancelInvariants(program: Program): RealRun {
     open.set(instance, count);
   }
   for (const [instance, count] of open) assert.equal(count, 0, `${instance} never ran its finally`);
+  // No routine a cancelled task was running goes on after the cancel, however it was called
+  // (`yield r()` or `yield* r()`): it runs its finally and cleanup code, never its next line or
+  // a catch block. (Routines its cleanup starts run as usual.)
+  for (const [task, { at }] of real.cancelled) {
+    const running = new Set<string>();
+    for (const line of real.trace.slice(0, at)) {
+      const match = /^(\S+) (#\d+) (start|finally)$/.exec(line);
+      if (match === null || match[1] !== task.name) continue;
+      if (match[3] === "start") running.add(match[2] as string);
+      else running.delete(match[2] as string);
+    }
+    for (const line of real.trace.slice(at)) {
+      const match = /^(\S+) (#\d+)\.\d/.exec(line);
+      if (match !== null && match[1] === task.name && running.has(match[2] as string)) {
+        assert.fail(`"${line}" ran after ${task.name} was cancelled`);
+      }
+    }
+  }
   // A task cancelled while its body ran ends cancelled, or failed with an error its cleanup threw.
   for (const [task, { at, bodyEnded }] of real.cancelled) {
     if (task.state === "cancelled" || bodyEnded) continue;
@@ -1260,5 +1461,18 @@ test("e. driving with run() gives the same trace as work()", async () => {
     }),
     // Each run() takes turns of the event loop: fewer programs than the synchronous properties.
     { numRuns: Math.max(1, Math.round(RUNS / 5)), includeErrorInReport: true },
+  );
+});
+
+test("f. cancelled deep in stacks of calls and delegations, all of c1, c2 and c3 hold", () => {
+  fc.assert(
+    fc.property(programArb(deepCancels), (program) => {
+      const real = checkCancelInvariants(program);
+      assert.deepEqual(errorProblems(real.trace), []);
+      const model = runModel(program);
+      assert.deepEqual(real.trace, model.trace);
+      assert.deepEqual(real.finals(), model.finals);
+    }),
+    { numRuns: RUNS, includeErrorInReport: true },
   );
 });
