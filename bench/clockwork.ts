@@ -43,6 +43,8 @@ export interface CwChannel<T> {
   send(value: T): CwRoutine<void>;
   /** `yield* ch.receive()`: waits while there is nothing to receive. */
   receive(): CwRoutine<T>;
+  /** Sends without waiting: false if the send would have to wait. */
+  trySend(value: T): boolean;
   close(): void;
 }
 
@@ -67,6 +69,12 @@ export interface CwWait {
   wake(task: CwTask<unknown>, value: unknown): boolean;
 }
 
+/** What `select([...])` gives: which case (by index) and its value. */
+export interface CwSelected<T> {
+  readonly index: number;
+  readonly value: T;
+}
+
 export interface ClockworkApi {
   Worker: new (options?: {
     clock?: CwClock;
@@ -82,6 +90,16 @@ export interface ClockworkApi {
   Channel: new <T>(capacity?: number) => CwChannel<T>;
   Semaphore: new (permits: number) => CwSemaphore;
   Wait: abstract new () => CwWait;
+  /**
+   * `yield* select([a.receive(), b.receive()])`: waits until one of the
+   * operations can happen and does exactly that one. Not in the required
+   * list: a build without it only fails the cases that use it.
+   */
+  select?: <T>(cases: readonly CwRoutine<T>[]) => CwRoutine<CwSelected<T>>;
+  /** The select that never waits: undefined when no case is ready. */
+  trySelect?: <T>(cases: readonly CwRoutine<T>[]) => CwSelected<T> | undefined;
+  /** `yield* race([...])`: over operations alone a select that gives only the value. */
+  race?: <T>(routines: CwRoutine<T>[]) => CwRoutine<T>;
 }
 
 export type CoreLoad =

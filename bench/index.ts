@@ -32,6 +32,7 @@ import { suite as http } from "./http.ts";
 import { suite as parked } from "./parked.ts";
 import { suite as processSuite } from "./process.ts";
 import { suite as recursion } from "./recursion.ts";
+import { suite as select } from "./select.ts";
 import { suite as sleepers } from "./sleepers.ts";
 import { suite as spawnJoin } from "./spawn-join.ts";
 import { suite as switchSuite } from "./switch.ts";
@@ -46,6 +47,7 @@ const suites = [
   virtualTime,
   frames,
   channel,
+  select,
   http,
   processSuite,
   cluster,

@@ -142,7 +142,7 @@ export class WaitQueue<O extends Operation<unknown>> {
   /** Removes and returns the oldest live operation (its `_task` is still set). */
   shift(): O | undefined {
     if (this.live === 0) {
-      if (this.#ring.size !== 0) this.#ring = new Ring<O>(); // only released ones are left
+      if (this.#ring.size !== 0) this.#ring.clear(); // only released ones are left
       return undefined;
     }
     for (let op = this.#ring.shift(); op !== undefined; op = this.#ring.shift()) {

@@ -39,6 +39,15 @@ export class Ring<T> {
     return item;
   }
 
+  /** Empties it in place (the slots are kept). */
+  clear(): void {
+    const items = this.#items;
+    const mask = items.length - 1;
+    for (let i = 0; i < this.#size; i++) items[(this.#head + i) & mask] = undefined;
+    this.#head = 0;
+    this.#size = 0;
+  }
+
   /** Removes one item (O(n)); used only off the hot path. */
   remove(item: T): boolean {
     const items = this.#items;

@@ -249,14 +249,17 @@ export class Select
    * no operation is ready. `parked`: the task is parking, so a receive
    * reserves its value (CLAIM) instead of taking it. True when one happened.
    */
-  _tryNow(task: Task<unknown>, parked: boolean): boolean {
+  _tryNow(task: Task<unknown> | undefined, parked: boolean): boolean {
     const cases = this._cases;
     const n = cases.length;
-    const start = n > 1 ? task._worker._random(n) : 0;
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
+    const start = n > 1 && task !== undefined ? task._worker._random(n) : 0;
+    let sleeps = 0;
+    for (let k = 0, i = start; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
       const c = cases[i] as Case;
-      if (!(c instanceof Operation)) continue;
+      if (!(c instanceof Operation)) {
+        sleeps++;
+        continue;
+      }
       let value: unknown;
       try {
         value = parked ? c.attemptParked() : c.attempt();
@@ -269,13 +272,14 @@ export class Select
         return true;
       }
     }
-    const now = task._worker.clock.now();
-    for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
-      const c = cases[i] as Case;
-      if (c instanceof Operation || this.#deadlineOf(c, task) > now) continue;
-      this.#settle(i, false, undefined);
-      return true;
+    if (sleeps > 0 && task !== undefined) {
+      const now = task._worker.clock.now();
+      for (let k = 0, i = start; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+        const c = cases[i] as Case;
+        if (c instanceof Operation || this.#deadlineOf(c, task as Task<unknown>) > now) continue;
+        this.#settle(i, false, undefined);
+        return true;
+      }
     }
     if (this._kind === TIMEOUT && this._timeoutSeconds === 0) {
       this.#settle(n, true, this.#timeoutError());
@@ -296,7 +300,6 @@ export class Select
     this._winner = index;
     this._winnerIsError = isError;
     this._winnerValue = value;
-    for (const c of this._cases) if (c instanceof Operation) c._phase = 2;
   }
 
   /** Wakes the task with the case that happened (its error, or CLAIM: claim() builds the result). */
@@ -334,13 +337,7 @@ export class Select
  * sleep, was already started, or comes twice (those run as tasks).
  */
 export function selectable(values: readonly unknown[]): Case[] | null {
-  const seen = new Set<unknown>();
-  for (const v of values) {
-    if (!(v instanceof Operation) && !isSleep(v)) return null;
-    if (isUsed(v) || seen.has(v)) return null;
-    seen.add(v);
-  }
-  return values as Case[];
+  return firstBadCase(values) < 0 ? (values as Case[]) : null;
 }
 
 function isUsed(c: Case): boolean {
@@ -362,23 +359,40 @@ function checkCases(call: string, given: unknown): { cases: Case[]; keys: string
   if (values.length === 0) {
     throw new TypeError(`${call} needs at least one case: a select of none never ends`);
   }
-  const seen = new Set<unknown>();
-  values.forEach((v, i) => {
-    const where = keys === null ? `case ${i}` : `case "${keys[i]}"`;
-    if (!(v instanceof Operation) && !isSleep(v)) {
+  const bad = firstBadCase(values);
+  if (bad >= 0) {
+    const v = values[bad];
+    const where = keys === null ? `case ${bad}` : `case "${keys[bad]}"`;
+    if (!isCase(v)) {
       throw new TypeError(
         `${call} expects channel operations (receive(), receiveOrClosed(), send(v)), semaphore.acquire(), ` +
           `future.wait() or sleep(s) as cases; ${where} is ${describeValue(v)}`,
       );
     }
-    if (isUsed(v as Case) || seen.has(v)) {
-      throw new TypeError(
-        `${call}: ${where} (${(v as Case).describe()}) was already used; each case must be a fresh operation`,
-      );
-    }
-    seen.add(v);
-  });
+    throw new TypeError(
+      `${call}: ${where} (${v.describe()}) was already used; each case must be a fresh operation`,
+    );
+  }
   return { cases: values as Case[], keys };
+}
+
+function isCase(value: unknown): value is Case {
+  return value instanceof Operation || isSleep(value);
+}
+
+/**
+ * The index of the first value that cannot be a case (not an operation or
+ * a sleep, already used, or the same object as an earlier case), or -1.
+ * Cases are few: a nested loop beats a Set (which would make V8 hash every
+ * fresh operation object).
+ */
+function firstBadCase(values: readonly unknown[]): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!isCase(v) || isUsed(v)) return i;
+    for (let j = 0; j < i; j++) if (values[j] === v) return i;
+  }
+  return -1;
 }
 
 function isGeneratorLike(value: object): boolean {
@@ -434,20 +448,7 @@ export function trySelect(cases: unknown): unknown {
   }
   const select = new Select(checked, keys, SELECT);
   select._phase = 2;
-  const task = running.task;
-  const n = checked.length;
-  const start = n > 1 && task !== undefined ? task._worker._random(n) : 0;
-  for (let k = 0; k < n; k++) {
-    const i = (start + k) % n;
-    const value = (checked[i] as Operation<unknown>).attempt();
-    if (value !== MUST_WAIT) {
-      for (const c of checked) (c as Operation<unknown>)._phase = 2;
-      select._winner = i;
-      return select._outcome(value);
-    }
-  }
-  for (const c of checked) (c as Operation<unknown>)._phase = 2;
-  return undefined;
+  return select._tryNow(running.task, false) ? select._outcome(select._winnerValue) : undefined;
 }
 
 /** @internal race() over operations and sleeps alone: a select that gives the value. */

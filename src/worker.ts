@@ -486,7 +486,7 @@ export class Worker {
     x ^= x >>> 17;
     x ^= x << 5;
     this.#seed = x;
-    return (x >>> 0) % n;
+    return (x & 0x7fffffff) % n; // a small integer: no floating-point modulo
   }
 
   /** @internal Adds a timer for a parked task. */

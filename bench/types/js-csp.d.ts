@@ -24,12 +24,26 @@ declare module "js-csp" {
     chan(size?: number): Channel;
     take(ch: Channel): Instruction;
     put(ch: Channel, value: unknown): Instruction;
+    /**
+     * Takes from whichever channel is ready first (a `[ch, value]` pair
+     * puts instead), trying them in a random order; `yield` it to get an
+     * AltResult.
+     */
+    alts(operations: readonly (Channel | readonly [Channel, unknown])[]): Instruction;
+    /** Puts without waiting: false if the put would have to wait (or the channel is closed). */
+    offer(ch: Channel, value: unknown): boolean;
     /** Parks the go block for `ms` milliseconds (setTimeout). */
     sleep(ms: number): Instruction;
     /** A channel that closes after `ms` milliseconds (setTimeout). */
     timeout(ms: number): Channel;
     takeAsync(ch: Channel, callback: (value: unknown) => void): void;
     readonly CLOSED: unknown;
+  }
+
+  /** What `yield alts(...)` gives: the value and the channel it came from. */
+  export interface AltResult {
+    readonly value: unknown;
+    readonly channel: Channel;
   }
 
   const csp: Csp;
