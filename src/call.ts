@@ -7,7 +7,7 @@
  * - `run(routine)` runs it alongside the event loop and gives a promise.
  */
 import type { Clock } from "./clock.ts";
-import { describeValue } from "./describe.ts";
+import { ASYNC_GENERATOR_HINT, describeValue, isAsyncGenerator } from "./describe.ts";
 import { CancelledError } from "./errors.ts";
 import { routineName } from "./names.ts";
 import { CANCELLED, Task } from "./task.ts";
@@ -40,6 +40,11 @@ class CallRoutine<T> extends YieldOnce<T> {
  * }
  */
 export function call<T>(x: Callable<T>): Generator<unknown, T, any> {
+  if (isAsyncGenerator(x)) {
+    throw new TypeError(
+      `call() expects a generator object, got an async generator: ${ASYNC_GENERATOR_HINT}`,
+    );
+  }
   if (!isCallable(x)) {
     throw new TypeError(`call() expects a generator, a Task or a promise, got ${describeValue(x)}`);
   }

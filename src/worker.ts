@@ -36,7 +36,13 @@
  * gets a step before any task gets two.
  */
 import { type Clock, checkSeconds, hostNow, realClock, VirtualClock } from "./clock.ts";
-import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
+import {
+  ASYNC_GENERATOR_HINT,
+  describeValue,
+  isAsyncGenerator,
+  isGenerator,
+  isGeneratorFunction,
+} from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
 import { nameOf } from "./names.ts";
 import { Ring } from "./ring.ts";
@@ -1110,7 +1116,11 @@ function noteRoutineStack(error: unknown, task: Task<unknown>): void {
 
 function badYieldMessage(task: Task<unknown>, value: unknown): string {
   const where = task._top === null ? "" : ` (in routine ${nameOf(task._top) ?? "<anonymous>"})`;
-  const hint = isGeneratorFunction(value) ? "; call it to get a generator: yield fn()" : "";
+  const hint = isGeneratorFunction(value)
+    ? "; call it to get a generator: yield fn()"
+    : isAsyncGenerator(value)
+      ? `; an async generator cannot be stepped: ${ASYNC_GENERATOR_HINT}`
+      : "";
   return (
     `${task.label()}${where} yielded ${describeValue(value)}${hint}. A routine may yield: nothing ` +
     "(undefined or null) to give up control, a generator to call it, a Task to join it, " +
@@ -1120,6 +1130,11 @@ function badYieldMessage(task: Task<unknown>, value: unknown): string {
 
 function checkGenerator(call: string, value: unknown): void {
   if (isGenerator(value)) return;
+  if (isAsyncGenerator(value)) {
+    throw new TypeError(
+      `${call} expects a generator object, got an async generator: ${ASYNC_GENERATOR_HINT}`,
+    );
+  }
   if (isGeneratorFunction(value)) {
     const name = value.name || "routine";
     throw new TypeError(

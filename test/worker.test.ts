@@ -9,7 +9,17 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { routine, Worker } from "../src/index.ts";
+import {
+  all,
+  call,
+  currentTask,
+  race,
+  routine,
+  Semaphore,
+  spawn,
+  timeout,
+  Worker,
+} from "../src/index.ts";
 
 describe("Worker", () => {
   it("works through its queue until the work is done (the original worker test)", () => {
@@ -222,6 +232,65 @@ describe("Worker", () => {
       /option "name" expects a string, got number 7/,
     );
     assert.equal(worker.tasks.length, 0);
+  });
+
+  it("refuses an async generator wherever a routine is expected: it can be awaited, not stepped", () => {
+    async function* fetchLines() {
+      yield "a line";
+    }
+    const refused = (call: string, start: () => unknown) =>
+      assert.throws(start, {
+        name: "TypeError",
+        message: new RegExp(
+          `^${call} expects a generator object, got an async generator: write the routine as function\\*`,
+        ),
+      });
+    const worker = new Worker();
+    refused("assign\\(\\)", () => worker.assign(fetchLines() as never));
+    refused("call\\(\\)", () => call(fetchLines() as never));
+    assert.throws(
+      () => worker.assign(fetchLines as never),
+      /got async generator function fetchLines/,
+    );
+    worker.assign(
+      routine(function* parent() {
+        refused("spawn\\(\\)", () => spawn(fetchLines() as never));
+        refused("spawn\\(\\)", () => currentTask()?.spawn(fetchLines() as never));
+        // all, race, timeout and withPermit refuse it too, each in its own words.
+        for (const start of [
+          () => all([fetchLines() as never]),
+          () => race([fetchLines() as never]),
+          () => timeout(1, fetchLines() as never),
+          () => new Semaphore(1).withPermit(fetchLines() as never),
+        ]) {
+          assert.throws(start, { name: "TypeError", message: /AsyncGenerator/ });
+        }
+        yield;
+      })(),
+    );
+    worker.work();
+    assert.equal(worker.counters.tasksCreated, 1, "only the parent was ever a task");
+  });
+
+  it("throws a TypeError into a routine that yields an async generator, instead of stepping it forever", () => {
+    async function* ticks() {
+      yield 1;
+    }
+    let caught: unknown;
+    const confused = routine(function* confused() {
+      try {
+        yield ticks();
+      } catch (error) {
+        caught = error;
+      }
+    });
+    const worker = new Worker();
+    const task = worker.assign(confused());
+    for (let i = 0; i < 10 && !task.isDone(); i++) worker.tick();
+    assert.equal(task.state, "done");
+    assert.ok(caught instanceof TypeError);
+    assert.match(caught.message, /task "confused" \(in routine confused\) yielded AsyncGenerator/);
+    assert.match(caught.message, /an async generator cannot be stepped/);
   });
 
   it("refuses to be driven from inside one of its own steps", () => {
