@@ -3,8 +3,29 @@
  * "expected X, got Y" needs a good Y.
  */
 
-/** Describes any value in a few words: `number 42`, `string "abc"`, `Promise`, `function main`. */
+/**
+ * Describes any value in a few words: `number 42`, `string "abc"`,
+ * `Promise`, `function main`. Never throws: an object whose getters or
+ * Proxy traps throw is "an object that throws when inspected".
+ */
 export function describeValue(value: unknown): string {
+  try {
+    return describe(value);
+  } catch {
+    return `${typeof value === "function" ? "a function" : "an object"} that throws when inspected`;
+  }
+}
+
+/** Describes a thrown value in a few words (`TypeError: bad`), never throwing. */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : describeValue(error);
+  } catch {
+    return "an error that throws when inspected";
+  }
+}
+
+function describe(value: unknown): string {
   if (value === null) return "null";
   switch (typeof value) {
     case "undefined":

@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import {
   all,
   call,
@@ -309,6 +310,216 @@ describe("Worker", () => {
     assert.match(
       String(caught),
       /work\(\) called while work\(\) is driving this worker \(from inside a step of task#1\)/,
+    );
+  });
+});
+
+/**
+ * The loop never throws. Whatever a routine yields, however hostile (a
+ * getter that throws, a Proxy whose every trap throws, a revoked Proxy, an
+ * iterator whose results lie), the worker turns it into an error thrown
+ * into that routine at that yield, naming the task, and goes on stepping
+ * the others. An exception that escaped the loop would leave the stepping
+ * task in no queue, never to run or end.
+ */
+describe("the loop never throws", () => {
+  /** A Proxy handler whose every trap throws. */
+  const everyTrapThrows: ProxyHandler<object> = new Proxy(
+    {},
+    {
+      get: (_, trap) => () => {
+        throw new Error(`trap ${String(trap)}`);
+      },
+    },
+  );
+  const fails = (what: string) => () => {
+    throw new Error(what);
+  };
+  /** Values no routine should yield, each made fresh. */
+  const hostile: Record<string, () => unknown> = {
+    "a then getter that throws": () => ({
+      // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is what this test is about
+      get then() {
+        return fails("the then getter")();
+      },
+    }),
+    // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is what this test is about
+    "a then that is not a function": () => ({ then: 42 }),
+    "a next getter that throws": () => ({
+      get next() {
+        return fails("the next getter")();
+      },
+      throw() {},
+      return() {},
+    }),
+    "a return getter that throws": () => ({
+      next() {},
+      throw() {},
+      get return() {
+        return fails("the return getter")();
+      },
+    }),
+    "a toStringTag getter that throws": () => ({
+      get [Symbol.toStringTag]() {
+        return fails("the toStringTag getter")();
+      },
+    }),
+    "a constructor getter that throws": () =>
+      Object.create({
+        get constructor() {
+          return fails("the constructor getter")();
+        },
+      }),
+    "a Proxy that throws on every trap": () => new Proxy({}, everyTrapThrows),
+    "a function Proxy that throws on every trap": () => new Proxy(() => {}, everyTrapThrows),
+    "a revoked Proxy": () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    },
+    "a Proxy of a generator": () => new Proxy((function* () {})(), {}),
+    "an iterator whose next() returns undefined": () => ({
+      next: () => undefined,
+      throw: () => undefined,
+      return: () => undefined,
+    }),
+    "an iterator whose result has a done getter that throws": () => ({
+      next: () => ({
+        get done() {
+          return fails("the done getter")();
+        },
+      }),
+      throw: () => undefined,
+      return: () => undefined,
+    }),
+  };
+  const kinds = Object.keys(hostile);
+
+  /** A task that yields a hostile value `yieldsBefore` steps in, and records what is thrown in at that yield. */
+  const victim = (kind: string, yieldsBefore: number, cancelFirst: boolean, seen: unknown[]) =>
+    routine(function* victim() {
+      for (let i = 0; i < yieldsBefore; i++) yield;
+      if (cancelFirst) currentTask()?.cancel(); // the value is then dropped at the yield, unseen
+      try {
+        yield hostile[kind]?.();
+        seen.push("nothing was thrown in");
+      } catch (error) {
+        seen.push(error);
+      } finally {
+        seen.push("finally");
+      }
+    })();
+
+  it("throws an error naming the task into a routine that yields a hostile value, and steps the others", () => {
+    const worker = new Worker();
+    let bystanderSteps = 0;
+    worker.assign(
+      routine(function* bystander() {
+        for (let i = 0; i < 100; i++) {
+          bystanderSteps++;
+          yield;
+        }
+      })(),
+    );
+    const seen = new Map<string, unknown[]>();
+    const tasks = kinds.map((kind) => {
+      seen.set(kind, []);
+      return worker.assign(victim(kind, 1, false, seen.get(kind) as unknown[]), { name: kind });
+    });
+    worker.work(); // does not throw
+    assert.equal(bystanderSteps, 100);
+    assert.deepEqual(
+      tasks.map((t) => `${t.name}: ${t.state}`),
+      kinds.map((kind) => `${kind}: done`),
+    );
+    for (const kind of kinds) {
+      const [error, last] = seen.get(kind) as unknown[];
+      assert.equal(last, "finally");
+      assert.ok(error instanceof Error, `${kind}: ${String(error)}`);
+      const text = `${error.message}\n${error.stack}`;
+      assert.ok(
+        text.includes(`task "${kind}"`),
+        `${kind}: the error does not name the task: ${text}`,
+      );
+    }
+  });
+
+  it("says what was yielded and what went wrong when looking at it threw", () => {
+    const worker = new Worker();
+    const seen: unknown[] = [];
+    worker.assign(victim("a Proxy that throws on every trap", 0, false, seen), { name: "proxied" });
+    worker.assign(victim("a then getter that throws", 0, false, seen), { name: "thenable" });
+    worker.work();
+    const [proxied, , thenable] = seen as TypeError[];
+    assert.ok(proxied instanceof TypeError);
+    assert.match(
+      proxied.message,
+      /^task "proxied" \(in routine victim\) yielded an object that throws when inspected \(looking at it threw Error: trap getPrototypeOf\)\. A routine may yield/,
+    );
+    assert.ok(thenable instanceof TypeError);
+    assert.match(
+      thenable.message,
+      /^task "thenable" \(in routine victim\) yielded plain object \(looking at it threw Error: the then getter\)/,
+    );
+    assert.equal(
+      (thenable.cause as Error).message,
+      "the then getter",
+      "the getter's own error is the cause",
+    );
+  });
+
+  it("refuses a hostile value given to assign() with a TypeError at the call", () => {
+    const worker = new Worker();
+    for (const kind of [
+      "a Proxy that throws on every trap",
+      "a revoked Proxy",
+      "a next getter that throws",
+    ]) {
+      assert.throws(() => worker.assign(hostile[kind]?.() as never), {
+        name: "TypeError",
+        message: /^assign\(\) expects a generator object, got .* \(looking at it threw .+\)$/,
+      });
+    }
+    assert.equal(worker.tasks.length, 0);
+  });
+
+  it("keeps every task going, whatever mix of hostile values many tasks yield, cancelled or not (property)", () => {
+    const plan = fc.array(
+      fc.record({
+        kind: fc.constantFrom(...kinds),
+        yieldsBefore: fc.nat(3),
+        cancelFirst: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 12 },
+    );
+    fc.assert(
+      fc.property(plan, (victims) => {
+        const worker = new Worker();
+        let bystanderSteps = 0;
+        worker.assign(
+          routine(function* bystander() {
+            for (let i = 0; i < 20; i++) {
+              bystanderSteps++;
+              yield;
+            }
+          })(),
+        );
+        const seen = victims.map(() => [] as unknown[]);
+        const tasks = victims.map((v, i) =>
+          worker.assign(victim(v.kind, v.yieldsBefore, v.cancelFirst, seen[i] as unknown[])),
+        );
+        while (worker.tick()) {} // no tick throws
+        assert.equal(bystanderSteps, 20);
+        assert.equal(worker.tasks.length, 0, "every task ended");
+        victims.forEach((v, i) => {
+          const task = tasks[i] as (typeof tasks)[number];
+          assert.equal(task.state, v.cancelFirst ? "cancelled" : "done", v.kind);
+          const trace = seen[i] as unknown[];
+          assert.equal(trace.at(-1), "finally");
+          assert.equal(trace.length, v.cancelFirst ? 1 : 2, "cancelled: nothing thrown in");
+        });
+      }),
+      { numRuns: 300 },
     );
   });
 });
