@@ -65,12 +65,17 @@ function isCallable(x: unknown): boolean {
  * its return value (or throws its error). Timers are waited for (a
  * VirtualClock is jumped); promises cannot be waited for here (use `run`).
  *
+ * The program ends when the routine does (after its children, which it
+ * waits for), as a Go program ends when main returns: every task left on
+ * the worker (a detached task, a forgotten ticker) is then cancelled, and
+ * wrap() returns once their `finally` blocks have run.
+ *
  * @example
  * const squares = wrap(collectSquares(4)); // [0, 1, 4, 9]
  */
 export function wrap<R>(routine: Generator<unknown, R, any>, options: { clock?: Clock } = {}): R {
   const worker = new Worker(options);
-  const task = worker.assign(routine);
+  const task = worker._assignMain(routine);
   worker.work();
   if (task._state === CANCELLED) throw new CancelledError(`${task.label()} was cancelled`);
   return task.result;
@@ -78,7 +83,9 @@ export function wrap<R>(routine: Generator<unknown, R, any>, options: { clock?: 
 
 /**
  * Runs a routine on a fresh Worker alongside the event loop; resolves with
- * its return value or rejects with its error.
+ * its return value or rejects with its error. Like `wrap()`, it ends when
+ * the routine does: the tasks left are cancelled and their cleanup runs
+ * first.
  *
  * @example
  * const title = await run(fetchTitle("http://127.0.0.1:8080/"));
@@ -88,7 +95,7 @@ export async function run<R>(
   options: { clock?: Clock } = {},
 ): Promise<R> {
   const worker = new Worker(options);
-  const task = worker.assign(routine);
+  const task = worker._assignMain(routine);
   const result = task.toPromise();
   await worker.run();
   return result;

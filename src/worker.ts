@@ -160,6 +160,8 @@ export class Worker {
   #live = 0;
   /** The id the next task gets. */
   #nextId = 1;
+  /** The task of wrap() or run(): when it ends, every task left is cancelled. */
+  #main: Task<unknown> | null = null;
   /** Unhandled errors waiting to be thrown by a driving call (when there is no onError). */
   readonly #errors: unknown[] = [];
   /** The driving call in progress (tick, work, run ...), or null. */
@@ -231,6 +233,18 @@ export class Worker {
   assign<R>(routine: Generator<unknown, R, any>, options?: AssignOptions): Task<R> {
     checkGenerator("assign()", routine);
     return this.#createTask(routine, null, checkName("assign()", options));
+  }
+
+  /**
+   * @internal Assigns the routine of `wrap()` or `run()`: when its task
+   * ends (its children with it), every task left (detached ones, tasks
+   * assigned to this worker) is cancelled, as a Go program ends when main
+   * returns; their cleanup runs as ordinary steps.
+   */
+  _assignMain<R>(routine: Generator<unknown, R, any>): Task<R> {
+    const task = this.assign(routine);
+    this.#main = task;
+    return task;
   }
 
   /** Live (unfinished) tasks, oldest first. */
@@ -761,6 +775,7 @@ export class Worker {
           task._settleDeferred();
         }
       }
+      if (task === this.#main) this.cancelAll();
       if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);
       task = null;
       if (parent !== null && !parent._hasChildren() && parent._waitingOn === CHILDREN) {

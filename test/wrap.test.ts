@@ -14,12 +14,47 @@ import {
   call,
   currentTask,
   Result,
+  repeat,
   routine,
   run,
   sleep,
+  spawn,
+  type Task,
   VirtualClock,
   wrap,
 } from "../src/index.ts";
+
+/**
+ * A detached ticker that records its ticks and its unwinding. After 1,000
+ * ticks it throws, so a wrap() or run() that never ends fails the test
+ * instead of hanging it.
+ */
+function forgottenTicker(trace: string[], clock: VirtualClock) {
+  let ticks = 0;
+  return routine(function* ticker() {
+    try {
+      yield repeat(1, () => {
+        if (++ticks > 1000)
+          throw new Error("still ticking after 1,000 ticks: the program never ended");
+        trace.push(`tick at ${clock.now()}`);
+      });
+    } finally {
+      trace.push(`ticker unwound at ${clock.now()}`);
+    }
+  })();
+}
+
+/** A detached task whose cleanup takes a virtual second. */
+function slowToLeave(trace: string[], clock: VirtualClock) {
+  return routine(function* slowToLeave() {
+    try {
+      yield sleep(3600);
+    } finally {
+      yield sleep(1);
+      trace.push(`slowToLeave unwound at ${clock.now()}`);
+    }
+  })();
+}
 
 describe("wrap", () => {
   it("runs a routine for a plain caller (the original wrap test)", () => {
@@ -67,6 +102,70 @@ describe("wrap", () => {
     assert.equal(wrap(slow(), { clock }), 3600);
   });
 
+  it("ends when its routine ends: a forgotten detached ticker is cancelled and its finally runs, as a Go program ends when main returns", () => {
+    let ticker: Task<unknown> | undefined;
+    let ticks = 0;
+    const answer = wrap(
+      (function* main() {
+        ticker = spawn(
+          repeat(1, () => {
+            if (++ticks > 1000) throw new Error("still ticking: wrap() never ended");
+          }),
+          { detached: true },
+        );
+        return 1;
+      })(),
+      { clock: new VirtualClock() },
+    );
+    assert.equal(answer, 1);
+    assert.equal(
+      ticker?.state,
+      "cancelled",
+      "cancelled before its first step: nothing to clean up",
+    );
+
+    const clock = new VirtualClock();
+    const trace: string[] = [];
+    const started = wrap(
+      (function* main() {
+        spawn(forgottenTicker(trace, clock), { detached: true });
+        yield sleep(0.5); // the ticker starts and ticks
+        return 1;
+      })(),
+      { clock },
+    );
+    assert.equal(started, 1);
+    assert.deepEqual(trace, ["tick at 0", "ticker unwound at 0.5"]);
+  });
+
+  it("waits for the routine's children, then cancels what is left, letting each cleanup finish (even one that sleeps)", () => {
+    const clock = new VirtualClock();
+    const trace: string[] = [];
+    const child = routine(function* child() {
+      yield sleep(2);
+      trace.push(`child done at ${clock.now()}`);
+    });
+    const answer = wrap(
+      (function* main() {
+        spawn(child()); // a child: main ends only after it
+        spawn(slowToLeave(trace, clock), { detached: true });
+        currentTask()?.worker.assign(forgottenTicker(trace, clock)); // a top-level task of the same worker
+        return "main returned";
+      })(),
+      { clock },
+    );
+    assert.equal(answer, "main returned");
+    // At 2 the child and the ticker wake together; the child's timer was set first, so it steps
+    // first and ends main, and the ticker is cancelled before its tick at 2.
+    assert.deepEqual(trace, [
+      "tick at 0",
+      "tick at 1",
+      "child done at 2",
+      "ticker unwound at 2",
+      "slowToLeave unwound at 3",
+    ]);
+  });
+
   it("throws CancelledError for a routine that cancels itself", () => {
     function* quitter() {
       currentTask()?.cancel();
@@ -92,6 +191,22 @@ describe("run", () => {
       yield Promise.reject(reason);
     }
     await assert.rejects(run(failing()), (e) => e === reason);
+  });
+
+  it("ends when its routine ends: a forgotten detached ticker is cancelled and its finally runs", async () => {
+    const clock = new VirtualClock();
+    const trace: string[] = [];
+    const answer = await run(
+      (function* main() {
+        spawn(forgottenTicker(trace, clock), { detached: true });
+        spawn(slowToLeave(trace, clock), { detached: true });
+        yield Promise.resolve();
+        return 1;
+      })(),
+      { clock },
+    );
+    assert.equal(answer, 1);
+    assert.deepEqual(trace, ["tick at 0", "ticker unwound at 0", "slowToLeave unwound at 1"]);
   });
 
   it("throws a rejected promise into the routine, where it can be caught", async () => {
