@@ -239,7 +239,8 @@ export class Worker {
    * @internal Assigns the routine of `wrap()` or `run()`: when its task
    * ends (its children with it), every task left (detached ones, tasks
    * assigned to this worker) is cancelled, as a Go program ends when main
-   * returns; their cleanup runs as ordinary steps.
+   * returns; their cleanup runs as ordinary steps. Its error is never
+   * reported (to onError or a driving call): the caller reads it.
    */
   _assignMain<R>(routine: Generator<unknown, R, any>): Task<R> {
     const task = this.assign(routine);
@@ -775,7 +776,10 @@ export class Worker {
           task._settleDeferred();
         }
       }
-      if (task === this.#main) this.cancelAll();
+      if (task === this.#main) {
+        task._flags |= HANDLED; // its outcome is for the caller of wrap() or run()
+        this.cancelAll();
+      }
       if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);
       task = null;
       if (parent !== null && !parent._hasChildren() && parent._waitingOn === CHILDREN) {
