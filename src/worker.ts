@@ -45,6 +45,7 @@ import {
   isGeneratorFunction,
 } from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
+import { type ExitCheck, unwatchExit, watchExit } from "./host-exit.ts";
 import { nameOf } from "./names.ts";
 import { Ring } from "./ring.ts";
 import {
@@ -182,6 +183,10 @@ export class Worker {
   readonly #runTimeJump: () => void;
   readonly #runTimerDue: () => void;
   readonly #runTurnDue: () => void;
+  /** Asked by the host when its event loop has run out of work (see host-exit.ts). */
+  readonly #runExitCheck: ExitCheck;
+  /** The step count when the event loop was seen empty while run() idled with no timer; -1: not seen. */
+  #exitSteps = -1;
 
   constructor(options: WorkerOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -221,6 +226,16 @@ export class Worker {
     };
     this.#runTurnDue = () => {
       if (this.#idle) this.#kick();
+    };
+    this.#runExitCheck = () => {
+      const stuck = this.#idle && this.#idleTimer === undefined && this.#timers.size === 0;
+      if (!stuck || this.#exitSteps !== this.counters.steps) {
+        // Not stuck, or stuck since the last look only: look again after another turn.
+        this.#exitSteps = stuck ? this.counters.steps : -1;
+        return stuck;
+      }
+      this.#runEnd(this.#wouldBlock("run()"), true);
+      return false;
     };
   }
 
@@ -320,7 +335,7 @@ export class Worker {
         }
         this.#throwPending();
         if (this.#live === 0) return;
-        if (this.#timers.size === 0) throw this.#wouldBlock();
+        if (this.#timers.size === 0) throw this.#wouldBlock("work()");
         const deadline = this.#timers.nextDeadline();
         if (this.clock instanceof VirtualClock) this.clock.advanceTo(deadline);
         else sleepSync(deadline - this.clock.now());
@@ -335,7 +350,10 @@ export class Worker {
    * Runs until no task is left, alongside the event loop: it steps in
    * slices of about a millisecond, lets the event loop in between, sleeps
    * on one host timer for the earliest deadline, and wakes when a promise or
-   * I/O wakes a task. With a VirtualClock, idle time is skipped.
+   * I/O wakes a task. With a VirtualClock, idle time is skipped. If the
+   * tasks left wait on each other (a deadlock: nothing runnable, no timer,
+   * and the host's event loop out of work), it rejects with WouldBlockError
+   * naming them, and leaves them as they are (Node hosts: see host-exit.ts).
    */
   run(): Promise<void> {
     try {
@@ -345,6 +363,7 @@ export class Worker {
     }
     return new Promise<void>((resolve, reject) => {
       this.#runSettle = { resolve, reject };
+      watchExit(this.#runExitCheck);
       this.#runSlice();
     });
   }
@@ -1079,6 +1098,8 @@ export class Worker {
   }
 
   #runEnd(error: unknown, failed: boolean): void {
+    unwatchExit(this.#runExitCheck);
+    this.#exitSteps = -1;
     const settle = this.#runSettle as { resolve: () => void; reject: (error: unknown) => void };
     this.#runSettle = null;
     this.#idle = false;
@@ -1102,13 +1123,25 @@ export class Worker {
     void settled.then(this.#runResume);
   }
 
-  #wouldBlock(): WouldBlockError {
+  /** work() found no way on, or run() found the event loop empty: the tasks left wait for ever. */
+  #wouldBlock(call: "work()" | "run()"): WouldBlockError {
     const waiting = this.tasks.filter((t) => t._state === WAITING && t._waitingOn !== CHILDREN);
-    const listed = waiting.map((t) => `${t.label()} (${this.describeState(t)})`);
+    const listed = waiting.map((t) => {
+      let state: string = t.state;
+      try {
+        state = this.describeState(t); // a Wait's describe() is user code
+      } catch {}
+      return `${t.label()} (${state})`;
+    });
+    const n = waiting.length;
     return new WouldBlockError(
-      `work() would block: no task is runnable and no timer is pending, but ${waiting.length} ` +
-        `${waiting.length === 1 ? "task waits" : "tasks wait"} on what only the event loop or code outside the worker can deliver: ` +
-        `${listed.join(", ")}. Use "await worker.run()" for such programs.`,
+      call === "work()"
+        ? `work() would block: no task is runnable and no timer is pending, but ${n} ` +
+            `${n === 1 ? "task waits" : "tasks wait"} on what only the event loop or code outside the worker can deliver: ` +
+            `${listed.join(", ")}. Use "await worker.run()" for such programs.`
+        : "run() is deadlocked: no task is runnable, no timer is pending and the event loop has nothing " +
+            `left to do, so nothing can wake the ${n === 1 ? "task that waits" : `${n} tasks that wait`}: ` +
+            `${listed.join(", ")}`,
       waiting.map((t) => t.name),
     );
   }
