@@ -1197,14 +1197,13 @@ function badYieldMessage(task: Task<unknown>, value: unknown, threw?: { error: u
   let hint = "";
   if (threw !== undefined) {
     hint = ` (looking at it threw ${describeError(threw.error)})`;
-  } else if (isGeneratorFunction(value)) {
-    hint = "; call it to get a generator: yield fn()";
   } else {
     try {
-      if (isAsyncGenerator(value))
+      if (isGeneratorFunction(value)) hint = "; call it to get a generator: yield fn()";
+      else if (isAsyncGenerator(value))
         hint = `; an async generator cannot be stepped: ${ASYNC_GENERATOR_HINT}`;
     } catch {
-      // Its getters throw: say what it is, below.
+      // Its getters or Proxy traps throw: describeValue() says so below.
     }
   }
   return (
