@@ -4,8 +4,11 @@
  * A routine only makes sense inside clockwork, but plain code must be able
  * to use it. `wrap(routine)` runs it to its end on a fresh Worker,
  * synchronously, and returns its value (or throws its error); `run(routine)`
- * does the same alongside the event loop and returns a promise. `Result` is
- * the original library's box for handing a value out.
+ * does the same alongside the event loop and returns a promise. The program
+ * ends when the routine does: the tasks left (detached ones) are cancelled
+ * and clean up first. Errors are never lost: one is thrown (the first, the
+ * original object) and any others are attached to it, as suppressed ones.
+ * `Result` is the original library's box for handing a value out.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
