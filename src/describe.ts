@@ -3,8 +3,29 @@
  * "expected X, got Y" needs a good Y.
  */
 
-/** Describes any value in a few words: `number 42`, `string "abc"`, `Promise`, `function main`. */
+/**
+ * Describes any value in a few words: `number 42`, `string "abc"`,
+ * `Promise`, `function main`. Never throws: an object whose getters or
+ * Proxy traps throw is "an object that throws when inspected".
+ */
 export function describeValue(value: unknown): string {
+  try {
+    return describe(value);
+  } catch {
+    return `${typeof value === "function" ? "a function" : "an object"} that throws when inspected`;
+  }
+}
+
+/** Describes a thrown value in a few words (`TypeError: bad`), never throwing. */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : describeValue(error);
+  } catch {
+    return "an error that throws when inspected";
+  }
+}
+
+function describe(value: unknown): string {
   if (value === null) return "null";
   switch (typeof value) {
     case "undefined":
@@ -20,7 +41,11 @@ export function describeValue(value: unknown): string {
     case "symbol":
       return `symbol ${String(value)}`;
     case "function": {
-      const kind = isGeneratorFunction(value) ? "generator function" : "function";
+      const kind = isGeneratorFunction(value)
+        ? "generator function"
+        : value instanceof (AsyncGeneratorFunction as typeof Function)
+          ? "async generator function"
+          : "function";
       return value.name ? `${kind} ${value.name}` : `anonymous ${kind}`;
     }
     default: {
@@ -38,6 +63,7 @@ export function describeValue(value: unknown): string {
 }
 
 const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as unknown;
+const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor as unknown;
 
 /** True for `function*` declarations and expressions. */
 export function isGeneratorFunction(value: unknown): value is (...args: never[]) => Generator {
@@ -52,7 +78,9 @@ NativeGenerator.prototype = (
 
 /**
  * True for generator objects and for objects with the generator protocol
- * (next, throw and return), such as the library's own small routines.
+ * (next, throw and return), such as the library's own small routines, but
+ * not for async generators: they have the same three methods, but each
+ * returns a promise, so a step could never see them yield or return.
  * Native generators are recognised by their prototype, which is cheaper
  * than three property loads on objects of many shapes.
  */
@@ -61,6 +89,26 @@ export function isGenerator(value: unknown): value is Generator<unknown, unknown
   if (value instanceof NativeGenerator) return true;
   const v = value as { next?: unknown; throw?: unknown; return?: unknown };
   return (
-    typeof v.next === "function" && typeof v.throw === "function" && typeof v.return === "function"
+    typeof v.next === "function" &&
+    typeof v.throw === "function" &&
+    typeof v.return === "function" &&
+    !isAsyncGenerator(value)
   );
 }
+
+/**
+ * True for async generator objects (`async function*`), and for any object
+ * that iterates asynchronously (`Symbol.asyncIterator`) without also
+ * iterating synchronously.
+ */
+export function isAsyncGenerator(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  return (
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function" &&
+    typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function"
+  );
+}
+
+/** What to say to someone who gave an async generator where a routine goes. */
+export const ASYNC_GENERATOR_HINT =
+  "write the routine as function* (a generator), and where it awaited a promise, yield it";

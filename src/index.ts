@@ -11,7 +11,7 @@
  */
 
 // Bridges to plain code and promises.
-export { call, run, wrap } from "./call.ts";
+export { call, type RunOptions, run, wrap } from "./call.ts";
 // Coordination between tasks.
 export { Channel, ChannelClosedError, type Received } from "./channel.ts";
 // Time.

@@ -37,8 +37,16 @@
  */
 import { type Clock, checkSeconds, hostNow, realClock, VirtualClock } from "./clock.ts";
 import { UNWIND } from "./delegation.ts";
-import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
+import {
+  ASYNC_GENERATOR_HINT,
+  describeError,
+  describeValue,
+  isAsyncGenerator,
+  isGenerator,
+  isGeneratorFunction,
+} from "./describe.ts";
 import { CancelledError, WouldBlockError } from "./errors.ts";
+import { type ExitCheck, unwatchExit, watchExit } from "./host-exit.ts";
 import { nameOf } from "./names.ts";
 import { Ring } from "./ring.ts";
 import {
@@ -156,6 +164,8 @@ export class Worker {
   #nextId = 1;
   /** The state of _random() (xorshift32). */
   #seed = 0x2545f491;
+  /** The task of wrap() or run(): when it ends, every task left is cancelled. */
+  #main: Task<unknown> | null = null;
   /** Unhandled errors waiting to be thrown by a driving call (when there is no onError). */
   readonly #errors: unknown[] = [];
   /** The driving call in progress (tick, work, run ...), or null. */
@@ -176,6 +186,10 @@ export class Worker {
   readonly #runTimeJump: () => void;
   readonly #runTimerDue: () => void;
   readonly #runTurnDue: () => void;
+  /** Asked by the host when its event loop has run out of work (see host-exit.ts). */
+  readonly #runExitCheck: ExitCheck;
+  /** The step count when the event loop was seen empty while run() idled with no timer; -1: not seen. */
+  #exitSteps = -1;
 
   constructor(options: WorkerOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -216,6 +230,16 @@ export class Worker {
     this.#runTurnDue = () => {
       if (this.#idle) this.#kick();
     };
+    this.#runExitCheck = () => {
+      const stuck = this.#idle && this.#idleTimer === undefined && this.#timers.size === 0;
+      if (!stuck || this.#exitSteps !== this.counters.steps) {
+        // Not stuck, or stuck since the last look only: look again after another turn.
+        this.#exitSteps = stuck ? this.counters.steps : -1;
+        return stuck;
+      }
+      this.#runEnd(this.#wouldBlock("run()"), true);
+      return false;
+    };
   }
 
   // ---------------------------------------------------------------- tasks
@@ -227,6 +251,19 @@ export class Worker {
   assign<R>(routine: Generator<unknown, R, any>, options?: AssignOptions): Task<R> {
     checkGenerator("assign()", routine);
     return this.#createTask(routine, null, checkName("assign()", options));
+  }
+
+  /**
+   * @internal Assigns the routine of `wrap()` or `run()`: when its task
+   * ends (its children with it), every task left (detached ones, tasks
+   * assigned to this worker) is cancelled, as a Go program ends when main
+   * returns; their cleanup runs as ordinary steps. Its error is never
+   * reported (to onError or a driving call): the caller reads it.
+   */
+  _assignMain<R>(routine: Generator<unknown, R, any>): Task<R> {
+    const task = this.assign(routine);
+    this.#main = task;
+    return task;
   }
 
   /** Live (unfinished) tasks, oldest first. */
@@ -301,7 +338,7 @@ export class Worker {
         }
         this.#throwPending();
         if (this.#live === 0) return;
-        if (this.#timers.size === 0) throw this.#wouldBlock();
+        if (this.#timers.size === 0) throw this.#wouldBlock("work()");
         const deadline = this.#timers.nextDeadline();
         if (this.clock instanceof VirtualClock) this.clock.advanceTo(deadline);
         else sleepSync(deadline - this.clock.now());
@@ -316,7 +353,10 @@ export class Worker {
    * Runs until no task is left, alongside the event loop: it steps in
    * slices of about a millisecond, lets the event loop in between, sleeps
    * on one host timer for the earliest deadline, and wakes when a promise or
-   * I/O wakes a task. With a VirtualClock, idle time is skipped.
+   * I/O wakes a task. With a VirtualClock, idle time is skipped. If the
+   * tasks left wait on each other (a deadlock: nothing runnable, no timer,
+   * and the host's event loop out of work), it rejects with WouldBlockError
+   * naming them, and leaves them as they are (Node hosts: see host-exit.ts).
    */
   run(): Promise<void> {
     try {
@@ -326,6 +366,7 @@ export class Worker {
     }
     return new Promise<void>((resolve, reject) => {
       this.#runSettle = { resolve, reject };
+      watchExit(this.#runExitCheck);
       this.#runSlice();
     });
   }
@@ -424,24 +465,30 @@ export class Worker {
     task._waitingOn = null;
     const outer = running.task;
     running.task = task;
-    let result: IteratorResult<unknown, unknown>;
+    let done: boolean | undefined;
+    let value: unknown;
     try {
-      result =
+      const result =
         mode === NEXT
           ? generator.next(input)
           : mode === THROW
             ? generator.throw(input)
             : generator.return(input);
+      // Read inside the try: a hand-made iterator's result may be no object, or have a getter that
+      // throws; as with native yield*, that error is the frame's. (Telling the two apart with a flag
+      // or a second try costs ~30 instructions a step: npm run bench:instructions.)
+      done = result.done;
+      value = result.value;
     } catch (error) {
       running.task = outer;
       this.#frameThrew(task, error);
       return true;
     }
     running.task = outer;
-    if (result.done === true) this.#frameReturned(task, result.value);
-    else if (task._flags & INTERRUPTED) this.#interruptAtYield(task, result.value);
-    else if (result.value == null) this.#runQueue.push(task);
-    else this.#dispatch(task, result.value);
+    if (done === true) this.#frameReturned(task, value);
+    else if (task._flags & INTERRUPTED) this.#interruptAtYield(task, value);
+    else if (value == null) this.#runQueue.push(task);
+    else this.#dispatch(task, value);
     return true;
   }
 
@@ -521,8 +568,24 @@ export class Worker {
 
   // ------------------------------------------------------ step outcomes
 
-  /** The step ended with `yield value` (not null): call, park, join, or refuse it. */
+  /**
+   * The step ended with `yield value` (not null). Looking at the value runs
+   * user code (getters, Proxy traps) that may throw: then the value is
+   * refused like any bad yield, at the yield (nothing about the task had
+   * changed yet), and the loop goes on.
+   */
   #dispatch(task: Task<unknown>, value: unknown): void {
+    try {
+      this.#dispatchValue(task, value);
+    } catch (error) {
+      task._mode = THROW;
+      task._input = new TypeError(badYieldMessage(task, value, { error }), { cause: error });
+      this.#runQueue.push(task);
+    }
+  }
+
+  /** Call, park, join, or refuse a yielded value. */
+  #dispatchValue(task: Task<unknown>, value: unknown): void {
     if (typeof value === "object" && value !== null) {
       if (value === UNWIND) {
         // A cleanup reached through yield* has ended: the frame's return() goes on.
@@ -777,6 +840,10 @@ export class Worker {
           if (end === FAILED) task._flags |= HANDLED; // the observer hands it on or reports it
           extra.observer._taskEnded(task);
         }
+      }
+      if (task === this.#main) {
+        task._flags |= HANDLED; // its outcome is for the caller of wrap() or run()
+        this.cancelAll();
       }
       if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);
       task = null;
@@ -1075,6 +1142,8 @@ export class Worker {
   }
 
   #runEnd(error: unknown, failed: boolean): void {
+    unwatchExit(this.#runExitCheck);
+    this.#exitSteps = -1;
     const settle = this.#runSettle as { resolve: () => void; reject: (error: unknown) => void };
     this.#runSettle = null;
     this.#idle = false;
@@ -1098,13 +1167,25 @@ export class Worker {
     void settled.then(this.#runResume);
   }
 
-  #wouldBlock(): WouldBlockError {
+  /** work() found no way on, or run() found the event loop empty: the tasks left wait for ever. */
+  #wouldBlock(call: "work()" | "run()"): WouldBlockError {
     const waiting = this.tasks.filter((t) => t._state === WAITING && t._waitingOn !== CHILDREN);
-    const listed = waiting.map((t) => `${t.label()} (${this.describeState(t)})`);
+    const listed = waiting.map((t) => {
+      let state: string = t.state;
+      try {
+        state = this.describeState(t); // a Wait's describe() is user code
+      } catch {}
+      return `${t.label()} (${state})`;
+    });
+    const n = waiting.length;
     return new WouldBlockError(
-      `work() would block: no task is runnable and no timer is pending, but ${waiting.length} ` +
-        `${waiting.length === 1 ? "task waits" : "tasks wait"} on what only the event loop or code outside the worker can deliver: ` +
-        `${listed.join(", ")}. Use "await worker.run()" for such programs.`,
+      call === "work()"
+        ? `work() would block: no task is runnable and no timer is pending, but ${n} ` +
+            `${n === 1 ? "task waits" : "tasks wait"} on what only the event loop or code outside the worker can deliver: ` +
+            `${listed.join(", ")}. Use "await worker.run()" for such programs.`
+        : "run() is deadlocked: no task is runnable, no timer is pending and the event loop has nothing " +
+            `left to do, so nothing can wake the ${n === 1 ? "task that waits" : `${n} tasks that wait`}: ` +
+            `${listed.join(", ")}`,
       waiting.map((t) => t.name),
     );
   }
@@ -1126,9 +1207,13 @@ function outcomeFor(task: Task<unknown>): Outcome {
 
 /** A yielded value the task will never wait for: keep a rejected promise from being reported as unhandled. */
 function discard(value: unknown): void {
-  if (typeof value === "object" && value !== null && !(value instanceof Wait)) {
-    const then = (value as { then?: unknown }).then;
-    if (typeof then === "function") then.call(value, undefined, () => {});
+  try {
+    if (typeof value === "object" && value !== null && !(value instanceof Wait)) {
+      const then = (value as { then?: unknown }).then;
+      if (typeof then === "function") then.call(value, undefined, () => {});
+    }
+  } catch {
+    // A getter, a Proxy trap or the then() itself threw: nobody waits for this value anyway.
   }
 }
 
@@ -1142,28 +1227,62 @@ const noted = new WeakSet<object>();
 function noteRoutineStack(error: unknown, task: Task<unknown>): void {
   if (typeof error !== "object" || error === null || noted.has(error)) return;
   noted.add(error);
-  const frames = task.stack.join(" > ");
   const e = error as { stack?: unknown };
   try {
     if (typeof e.stack === "string")
-      e.stack += `\n    in ${task.label()}, routine stack: ${frames}`;
+      e.stack += `\n    in ${task.label()}, routine stack: ${task.stack.join(" > ")}`;
   } catch {
-    // A frozen error or a getter-only stack: leave it as it is.
+    // A frozen error, a getter-only stack, a Proxy, a frame whose name cannot be read: leave it as it is.
   }
 }
 
-function badYieldMessage(task: Task<unknown>, value: unknown): string {
-  const where = task._top === null ? "" : ` (in routine ${nameOf(task._top) ?? "<anonymous>"})`;
-  const hint = isGeneratorFunction(value) ? "; call it to get a generator: yield fn()" : "";
+/** Why a yielded value was refused; `threw`: what looking at it threw, if it did. Never throws itself. */
+function badYieldMessage(task: Task<unknown>, value: unknown, threw?: { error: unknown }): string {
+  let hint = "";
+  if (threw !== undefined) {
+    hint = ` (looking at it threw ${describeError(threw.error)})`;
+  } else {
+    try {
+      if (isGeneratorFunction(value)) hint = "; call it to get a generator: yield fn()";
+      else if (isAsyncGenerator(value))
+        hint = `; an async generator cannot be stepped: ${ASYNC_GENERATOR_HINT}`;
+    } catch {
+      // Its getters or Proxy traps throw: describeValue() says so below.
+    }
+  }
   return (
-    `${task.label()}${where} yielded ${describeValue(value)}${hint}. A routine may yield: nothing ` +
+    `${whereIn(task)} yielded ${describeValue(value)}${hint}. A routine may yield: nothing ` +
     "(undefined or null) to give up control, a generator to call it, a Task to join it, " +
     "a promise (thenable) to wait for it, or a wait object (sleep(), park() ...)"
   );
 }
 
+/** `task "crawl" (in routine fetchPage)`, for messages about the task's top frame. Never throws. */
+function whereIn(task: Task<unknown>): string {
+  if (task._top === null) return task.label();
+  let name: string | undefined;
+  try {
+    name = nameOf(task._top);
+  } catch {
+    // A Proxy frame whose traps throw.
+  }
+  return `${task.label()} (in routine ${name ?? "<anonymous>"})`;
+}
+
 function checkGenerator(call: string, value: unknown): void {
-  if (isGenerator(value)) return;
+  try {
+    if (isGenerator(value)) return;
+  } catch (error) {
+    throw new TypeError(
+      `${call} expects a generator object, got ${describeValue(value)} (looking at it threw ${describeError(error)})`,
+      { cause: error },
+    );
+  }
+  if (isAsyncGenerator(value)) {
+    throw new TypeError(
+      `${call} expects a generator object, got an async generator: ${ASYNC_GENERATOR_HINT}`,
+    );
+  }
   if (isGeneratorFunction(value)) {
     const name = value.name || "routine";
     throw new TypeError(

@@ -21,6 +21,7 @@ import {
   Wait,
   Worker,
 } from "../src/index.ts";
+import { nodeScript } from "./support.ts";
 
 describe("run()", () => {
   it("never blocks the event loop: a 1 ms setInterval keeps firing while thousands of tasks switch (semantic 4)", async () => {
@@ -206,6 +207,106 @@ describe("run()", () => {
     await worker.run();
     assert.deepEqual(trace, ["released"]);
     assert.match(worker.dump(), /0 live tasks/);
+  });
+});
+
+/**
+ * A deadlock under run(): tasks wait on each other (channels, say), no
+ * timer is pending, and the event loop has nothing left that could wake
+ * them. Without a word, node would end the process with the run() promise
+ * never settled (exit code 13 under a top-level await). Instead run()
+ * rejects with WouldBlockError naming the tasks, as work() does. Only a
+ * whole process shows this, so these tests run scripts in a child node.
+ */
+describe("run() in a deadlock", () => {
+  /** Two tasks, each waiting for the other to send first; both clean up when cancelled. */
+  const deadlock = `
+    import { Channel, routine, run, spawn, Worker } from "./src/index.ts";
+    const ping = new Channel(), pong = new Channel();
+    const player = (name, inbox, outbox) => routine(function* player() {
+      try {
+        const ball = yield* inbox.receive(); // both wait here: nobody serves
+        yield* outbox.send(ball);
+      } finally {
+        console.log(name + " cleaned up");
+      }
+    })();
+    const match = routine(function* match() {
+      spawn(player("ada", ping, pong), { name: "ada" });
+      spawn(player("bob", pong, ping), { name: "bob" });
+    });
+  `;
+
+  it("rejects run() with WouldBlockError naming the tasks, after cancelling them (their finally runs), instead of exiting silently", async () => {
+    const { code, stdout, stderr } = await nodeScript(`${deadlock}
+      await run(match());
+    `);
+    assert.equal(code, 1, `exit code ${code}; stderr: ${stderr}`);
+    assert.deepEqual(stdout.trim().split("\n"), ["ada cleaned up", "bob cleaned up"]);
+    assert.match(
+      stderr,
+      /WouldBlockError: run\(\) is deadlocked: no task is runnable, no timer is pending and the event loop has nothing left to do, so nothing can wake the 2 tasks that wait: task "ada" \(waiting on [^\n]*channel[^\n]*\), task "bob" \(waiting on [^\n]*channel/,
+    );
+  });
+
+  it("rejects worker.run() the same way, leaving the tasks as they are for the caller", async () => {
+    const { code, stdout, stderr } = await nodeScript(`${deadlock}
+      const worker = new Worker();
+      worker.assign(match());
+      try {
+        await worker.run();
+      } catch (error) {
+        console.log(error.name + ": " + error.tasks.join(", "));
+        console.log(worker.tasks.map(String).join(", "));
+        worker.cancelAll();
+        await worker.run();
+      }
+    `);
+    assert.equal(stderr, "");
+    assert.deepEqual(stdout.trim().split("\n"), [
+      "WouldBlockError: ada, bob",
+      'task "match" (waiting), task "ada" (waiting), task "bob" (waiting)',
+      "ada cleaned up",
+      "bob cleaned up",
+    ]);
+    assert.equal(code, 0);
+  });
+
+  it("does not report a program that waits for a promise the event loop will settle, or that its own beforeExit listener wakes", async () => {
+    const { code, stdout, stderr } = await nodeScript(`
+      import { Channel, run } from "./src/index.ts";
+      console.log(await run((function* timerPromise() {
+        return yield new Promise((resolve) => setTimeout(() => resolve("a timer settled it"), 50));
+      })()));
+      const inbox = new Channel();
+      // Once the event loop is empty, this listener starts more work that wakes the task.
+      process.once("beforeExit", () => setTimeout(() => inbox.trySend("woken at exit"), 20));
+      console.log(await run((function* lateWake() {
+        return yield* inbox.receive();
+      })()));
+    `);
+    assert.equal(stderr, "");
+    assert.deepEqual(stdout.trim().split("\n"), ["a timer settled it", "woken at exit"]);
+    assert.equal(code, 0);
+  });
+
+  it("listens to the host once for any number of runs, and leaves no listener behind", async () => {
+    const before = process.listenerCount("beforeExit");
+    const inbox = new Channel<number>();
+    const workers = Array.from({ length: 50 }, () => new Worker());
+    const runs = workers.map((worker) => {
+      worker.assign(
+        routine(function* waiter() {
+          yield* inbox.receive();
+        })(),
+      );
+      return worker.run();
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // every run() is idle now
+    assert.equal(process.listenerCount("beforeExit"), before + 1);
+    for (let i = 0; i < 50; i++) inbox.trySend(i);
+    await Promise.all(runs);
+    assert.equal(process.listenerCount("beforeExit"), before);
   });
 });
 

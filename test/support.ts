@@ -1,7 +1,9 @@
 /**
  * What the tests share: a worker on a VirtualClock, so no test waits for
- * real time.
+ * real time, and a child node process for what only a whole process shows.
  */
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { VirtualClock, Worker } from "../src/index.ts";
 
 /**
@@ -20,4 +22,32 @@ export function virtualWorker(onError?: (error: unknown) => void): {
 export function collectingWorker(): { clock: VirtualClock; worker: Worker; errors: unknown[] } {
   const errors: unknown[] = [];
   return { ...virtualWorker((error) => errors.push(error)), errors };
+}
+
+/** What a child process left behind. */
+export interface ScriptOutcome {
+  /** Its exit code; null if it was killed (at the time limit, say). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `source` as an ES module in a child node process, from the project's
+ * root with tsx loaded, so it can `import ... from "./src/index.ts"`. For
+ * what only a whole process shows: an unhandled rejection, how it exits.
+ */
+export function nodeScript(source: string, timeoutSeconds = 30): Promise<ScriptOutcome> {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "--eval", source],
+      { cwd: root, timeout: timeoutSeconds * 1000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }

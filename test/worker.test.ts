@@ -9,7 +9,18 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { routine, Worker } from "../src/index.ts";
+import fc from "fast-check";
+import {
+  all,
+  call,
+  currentTask,
+  race,
+  routine,
+  Semaphore,
+  spawn,
+  timeout,
+  Worker,
+} from "../src/index.ts";
 
 describe("Worker", () => {
   it("works through its queue until the work is done (the original worker test)", () => {
@@ -224,6 +235,65 @@ describe("Worker", () => {
     assert.equal(worker.tasks.length, 0);
   });
 
+  it("refuses an async generator wherever a routine is expected: it can be awaited, not stepped", () => {
+    async function* fetchLines() {
+      yield "a line";
+    }
+    const refused = (call: string, start: () => unknown) =>
+      assert.throws(start, {
+        name: "TypeError",
+        message: new RegExp(
+          `^${call} expects a generator object, got an async generator: write the routine as function\\*`,
+        ),
+      });
+    const worker = new Worker();
+    refused("assign\\(\\)", () => worker.assign(fetchLines() as never));
+    refused("call\\(\\)", () => call(fetchLines() as never));
+    assert.throws(
+      () => worker.assign(fetchLines as never),
+      /got async generator function fetchLines/,
+    );
+    worker.assign(
+      routine(function* parent() {
+        refused("spawn\\(\\)", () => spawn(fetchLines() as never));
+        refused("spawn\\(\\)", () => currentTask()?.spawn(fetchLines() as never));
+        // all, race, timeout and withPermit refuse it too, each in its own words.
+        for (const start of [
+          () => all([fetchLines() as never]),
+          () => race([fetchLines() as never]),
+          () => timeout(1, fetchLines() as never),
+          () => new Semaphore(1).withPermit(fetchLines() as never),
+        ]) {
+          assert.throws(start, { name: "TypeError", message: /AsyncGenerator/ });
+        }
+        yield;
+      })(),
+    );
+    worker.work();
+    assert.equal(worker.counters.tasksCreated, 1, "only the parent was ever a task");
+  });
+
+  it("throws a TypeError into a routine that yields an async generator, instead of stepping it forever", () => {
+    async function* ticks() {
+      yield 1;
+    }
+    let caught: unknown;
+    const confused = routine(function* confused() {
+      try {
+        yield ticks();
+      } catch (error) {
+        caught = error;
+      }
+    });
+    const worker = new Worker();
+    const task = worker.assign(confused());
+    for (let i = 0; i < 10 && !task.isDone(); i++) worker.tick();
+    assert.equal(task.state, "done");
+    assert.ok(caught instanceof TypeError);
+    assert.match(caught.message, /task "confused" \(in routine confused\) yielded AsyncGenerator/);
+    assert.match(caught.message, /an async generator cannot be stepped/);
+  });
+
   it("refuses to be driven from inside one of its own steps", () => {
     const worker = new Worker();
     let caught: unknown;
@@ -240,6 +310,216 @@ describe("Worker", () => {
     assert.match(
       String(caught),
       /work\(\) called while work\(\) is driving this worker \(from inside a step of task#1\)/,
+    );
+  });
+});
+
+/**
+ * The loop never throws. Whatever a routine yields, however hostile (a
+ * getter that throws, a Proxy whose every trap throws, a revoked Proxy, an
+ * iterator whose results lie), the worker turns it into an error thrown
+ * into that routine at that yield, naming the task, and goes on stepping
+ * the others. An exception that escaped the loop would leave the stepping
+ * task in no queue, never to run or end.
+ */
+describe("the loop never throws", () => {
+  /** A Proxy handler whose every trap throws. */
+  const everyTrapThrows: ProxyHandler<object> = new Proxy(
+    {},
+    {
+      get: (_, trap) => () => {
+        throw new Error(`trap ${String(trap)}`);
+      },
+    },
+  );
+  const fails = (what: string) => () => {
+    throw new Error(what);
+  };
+  /** Values no routine should yield, each made fresh. */
+  const hostile: Record<string, () => unknown> = {
+    "a then getter that throws": () => ({
+      // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is what this test is about
+      get then() {
+        return fails("the then getter")();
+      },
+    }),
+    // biome-ignore lint/suspicious/noThenProperty: a hostile thenable is what this test is about
+    "a then that is not a function": () => ({ then: 42 }),
+    "a next getter that throws": () => ({
+      get next() {
+        return fails("the next getter")();
+      },
+      throw() {},
+      return() {},
+    }),
+    "a return getter that throws": () => ({
+      next() {},
+      throw() {},
+      get return() {
+        return fails("the return getter")();
+      },
+    }),
+    "a toStringTag getter that throws": () => ({
+      get [Symbol.toStringTag]() {
+        return fails("the toStringTag getter")();
+      },
+    }),
+    "a constructor getter that throws": () =>
+      Object.create({
+        get constructor() {
+          return fails("the constructor getter")();
+        },
+      }),
+    "a Proxy that throws on every trap": () => new Proxy({}, everyTrapThrows),
+    "a function Proxy that throws on every trap": () => new Proxy(() => {}, everyTrapThrows),
+    "a revoked Proxy": () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    },
+    "a Proxy of a generator": () => new Proxy((function* () {})(), {}),
+    "an iterator whose next() returns undefined": () => ({
+      next: () => undefined,
+      throw: () => undefined,
+      return: () => undefined,
+    }),
+    "an iterator whose result has a done getter that throws": () => ({
+      next: () => ({
+        get done() {
+          return fails("the done getter")();
+        },
+      }),
+      throw: () => undefined,
+      return: () => undefined,
+    }),
+  };
+  const kinds = Object.keys(hostile);
+
+  /** A task that yields a hostile value `yieldsBefore` steps in, and records what is thrown in at that yield. */
+  const victim = (kind: string, yieldsBefore: number, cancelFirst: boolean, seen: unknown[]) =>
+    routine(function* victim() {
+      for (let i = 0; i < yieldsBefore; i++) yield;
+      if (cancelFirst) currentTask()?.cancel(); // the value is then dropped at the yield, unseen
+      try {
+        yield hostile[kind]?.();
+        seen.push("nothing was thrown in");
+      } catch (error) {
+        seen.push(error);
+      } finally {
+        seen.push("finally");
+      }
+    })();
+
+  it("throws an error naming the task into a routine that yields a hostile value, and steps the others", () => {
+    const worker = new Worker();
+    let bystanderSteps = 0;
+    worker.assign(
+      routine(function* bystander() {
+        for (let i = 0; i < 100; i++) {
+          bystanderSteps++;
+          yield;
+        }
+      })(),
+    );
+    const seen = new Map<string, unknown[]>();
+    const tasks = kinds.map((kind) => {
+      seen.set(kind, []);
+      return worker.assign(victim(kind, 1, false, seen.get(kind) as unknown[]), { name: kind });
+    });
+    worker.work(); // does not throw
+    assert.equal(bystanderSteps, 100);
+    assert.deepEqual(
+      tasks.map((t) => `${t.name}: ${t.state}`),
+      kinds.map((kind) => `${kind}: done`),
+    );
+    for (const kind of kinds) {
+      const [error, last] = seen.get(kind) as unknown[];
+      assert.equal(last, "finally");
+      assert.ok(error instanceof Error, `${kind}: ${String(error)}`);
+      const text = `${error.message}\n${error.stack}`;
+      assert.ok(
+        text.includes(`task "${kind}"`),
+        `${kind}: the error does not name the task: ${text}`,
+      );
+    }
+  });
+
+  it("says what was yielded and what went wrong when looking at it threw", () => {
+    const worker = new Worker();
+    const seen: unknown[] = [];
+    worker.assign(victim("a Proxy that throws on every trap", 0, false, seen), { name: "proxied" });
+    worker.assign(victim("a then getter that throws", 0, false, seen), { name: "thenable" });
+    worker.work();
+    const [proxied, , thenable] = seen as TypeError[];
+    assert.ok(proxied instanceof TypeError);
+    assert.match(
+      proxied.message,
+      /^task "proxied" \(in routine victim\) yielded an object that throws when inspected \(looking at it threw Error: trap getPrototypeOf\)\. A routine may yield/,
+    );
+    assert.ok(thenable instanceof TypeError);
+    assert.match(
+      thenable.message,
+      /^task "thenable" \(in routine victim\) yielded plain object \(looking at it threw Error: the then getter\)/,
+    );
+    assert.equal(
+      (thenable.cause as Error).message,
+      "the then getter",
+      "the getter's own error is the cause",
+    );
+  });
+
+  it("refuses a hostile value given to assign() with a TypeError at the call", () => {
+    const worker = new Worker();
+    for (const kind of [
+      "a Proxy that throws on every trap",
+      "a revoked Proxy",
+      "a next getter that throws",
+    ]) {
+      assert.throws(() => worker.assign(hostile[kind]?.() as never), {
+        name: "TypeError",
+        message: /^assign\(\) expects a generator object, got .* \(looking at it threw .+\)$/,
+      });
+    }
+    assert.equal(worker.tasks.length, 0);
+  });
+
+  it("keeps every task going, whatever mix of hostile values many tasks yield, cancelled or not (property)", () => {
+    const plan = fc.array(
+      fc.record({
+        kind: fc.constantFrom(...kinds),
+        yieldsBefore: fc.nat(3),
+        cancelFirst: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 12 },
+    );
+    fc.assert(
+      fc.property(plan, (victims) => {
+        const worker = new Worker();
+        let bystanderSteps = 0;
+        worker.assign(
+          routine(function* bystander() {
+            for (let i = 0; i < 20; i++) {
+              bystanderSteps++;
+              yield;
+            }
+          })(),
+        );
+        const seen = victims.map(() => [] as unknown[]);
+        const tasks = victims.map((v, i) =>
+          worker.assign(victim(v.kind, v.yieldsBefore, v.cancelFirst, seen[i] as unknown[])),
+        );
+        while (worker.tick()) {} // no tick throws
+        assert.equal(bystanderSteps, 20);
+        assert.equal(worker.tasks.length, 0, "every task ended");
+        victims.forEach((v, i) => {
+          const task = tasks[i] as (typeof tasks)[number];
+          assert.equal(task.state, v.cancelFirst ? "cancelled" : "done", v.kind);
+          const trace = seen[i] as unknown[];
+          assert.equal(trace.at(-1), "finally");
+          assert.equal(trace.length, v.cancelFirst ? 1 : 2, "cancelled: nothing thrown in");
+        });
+      }),
+      { numRuns: 300 },
     );
   });
 });
