@@ -20,7 +20,7 @@
  * (a loser whose cleanup threw) is reported, never dropped.
  */
 import { checkSeconds } from "./clock.ts";
-import { describeValue, isGenerator } from "./describe.ts";
+import { ASYNC_GENERATOR_HINT, describeValue, isAsyncGenerator, isGenerator } from "./describe.ts";
 import { CancelledError, TimeoutError } from "./errors.ts";
 import { nameOf, routine } from "./names.ts";
 import { raceOperations, selectable, timeoutOperation } from "./select.ts";
@@ -188,8 +188,9 @@ function checkRoutines(call: string, routines: unknown): Generator<unknown, unkn
   }
   routines.forEach((r, i) => {
     if (!isGenerator(r)) {
+      const hint = isAsyncGenerator(r) ? `: ${ASYNC_GENERATOR_HINT}` : "";
       throw new TypeError(
-        `${call} expects an array of routines (generator objects); item ${i} is ${describeValue(r)}`,
+        `${call} expects an array of routines (generator objects); item ${i} is ${describeValue(r)}${hint}`,
       );
     }
   });

@@ -8,7 +8,13 @@
  * so no permit leaks.
  */
 import { noteCleanupError, UNWOUND } from "./delegation.ts";
-import { describeValue, isGenerator, isGeneratorFunction } from "./describe.ts";
+import {
+  ASYNC_GENERATOR_HINT,
+  describeValue,
+  isAsyncGenerator,
+  isGenerator,
+  isGeneratorFunction,
+} from "./describe.ts";
 import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import type { Task } from "./task.ts";
@@ -200,9 +206,11 @@ export class Semaphore {
     if (!isGenerator(given)) {
       const name = isGeneratorFunction(given) ? given.name || "routine" : undefined;
       throw new TypeError(
-        name === undefined
-          ? `withPermit() expects a generator object (call your routine: withPermit(work())), got ${describeValue(given)}`
-          : `withPermit() expects a generator object, got the generator function ${name}: call it, e.g. withPermit(${name}())`,
+        isAsyncGenerator(given)
+          ? `withPermit() expects a generator object, got an async generator: ${ASYNC_GENERATOR_HINT}`
+          : name === undefined
+            ? `withPermit() expects a generator object (call your routine: withPermit(work())), got ${describeValue(given)}`
+            : `withPermit() expects a generator object, got the generator function ${name}: call it, e.g. withPermit(${name}())`,
       );
     }
     return new WithPermit(this, body);
