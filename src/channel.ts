@@ -223,7 +223,8 @@ export class Channel<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const send of this._senders.drain()) {
+    // One at a time: failing one case of a select withdraws its other cases, which may wait here too.
+    for (let send = this._senders.shift(); send !== undefined; send = this._senders.shift()) {
       send._complete(
         true,
         new ChannelClosedError(`${this.describe()}: it was closed while the task waited to send`),
@@ -333,7 +334,8 @@ export class Channel<T> {
 
   /** Closed and drained: parked receivers will never get a value. */
   #failReceivers(): void {
-    for (const receive of this._receivers.drain())
+    const receivers = this._receivers;
+    for (let receive = receivers.shift(); receive !== undefined; receive = receivers.shift())
       receive._closed("it was closed while the task waited to receive");
   }
 

@@ -80,6 +80,9 @@ export class Future<T> {
     }
     this.#state = state;
     this.#value = value;
-    for (const op of this._waiters.drain()) op._complete(state !== RESOLVED, value);
+    // One at a time: waking one case of a select withdraws its other cases, which may wait here too.
+    const waiters = this._waiters;
+    for (let op = waiters.shift(); op !== undefined; op = waiters.shift())
+      op._complete(state !== RESOLVED, value);
   }
 }

@@ -165,12 +165,4 @@ export class WaitQueue<O extends Operation<unknown>> {
       this.#ring = kept;
     }
   }
-
-  /** Every live operation, oldest first; the queue is left empty. */
-  drain(): O[] {
-    const out = this.#ring.toArray().filter((o) => o._task !== null);
-    this.#ring = new Ring<O>();
-    this.live = 0;
-    return out;
-  }
 }

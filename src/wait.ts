@@ -10,8 +10,10 @@
  * If the task stops waiting for another reason (it is cancelled, or a
  * child's error is thrown into it), the worker calls `release(task,
  * outcome)` so the wait can undo its registration; `outcome` is set when a
- * wake had already been given but never reached the task, so that a channel
- * can take back a value it handed over. A wake for a task that no longer
+ * wake had already been given but never reached the task, so that the wait
+ * can undo what that wake gave (a semaphore takes its permit back; a
+ * channel, whose receivers claim their value only when they run, drops
+ * the promise). A wake for a task that no longer
  * waits on this object is ignored (and `wake` returns false), so a late
  * callback can never resume a task in the wrong place.
  *

@@ -953,9 +953,10 @@ export class Worker {
   }
 
   /**
-   * A task that is about to unwind will never take its next resume: a woken
-   * value goes back to its wait (a channel can take it back), and an error
-   * on its way from a routine is reported rather than lost.
+   * A task that is about to unwind will never take its next resume: the
+   * outcome it was woken with goes back to its wait (a permit is released
+   * again; a value promised by a channel goes to the next receiver), and
+   * an error on its way from a routine is reported rather than lost.
    */
   #dropNextResume(task: Task<unknown>): void {
     const on = task._waitingOn;

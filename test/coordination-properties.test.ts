@@ -36,16 +36,22 @@
  *   nothing, and one cancelled after its value was taken still delivers it.
  * - channel 2. Receivers that waited resume first in first out, and so do
  *   senders.
- * - channel 3. Each producer's values are taken in the order sent, except
- *   while an earlier one is held by a receiver that is then cancelled: the
- *   value then goes back to its place in line, ahead of the later ones
- *   (several values taken back keep their order too).
+ * - channel 3. Each producer's values are taken strictly in the order sent,
+ *   whoever takes them and whoever is cancelled in between (a woken
+ *   receiver takes the oldest value only when it runs, so one cancelled
+ *   before it runs takes nothing and nothing is given back); values left
+ *   in the channel come after every value taken, in order.
  * - channel 4. No barging: a receive or send that finishes without waiting,
  *   or a `tryReceive`/`trySend` that succeeds, never does so while another
  *   task waits to do the same; a try fails only when it would have to wait.
- * - channel 5. At every event and between ticks, the buffer holds at most
- *   `capacity` values besides those taken back from cancelled receivers
- *   and not yet received again.
+ * - channel 5. At every event and between ticks, the buffer (the values
+ *   nobody was promised) holds at most `capacity` values, but for values
+ *   left by receivers woken with a value and cancelled before they ran
+ *   while no other receiver waited: each such value stays in the channel,
+ *   free, and can hold the buffer one over capacity until a receive takes
+ *   from the buffer (no sender's value moves in meanwhile). Only such a
+ *   cancel adds to the buffer, one value; with another receiver waiting it
+ *   adds nothing (the value is promised to that one).
  * - channel 6. A task cancelled inside a receive or a send leaves no trace:
  *   no error is reported for it (not even a ChannelClosedError it was
  *   woken with and never took).
@@ -65,11 +71,12 @@
  * e.g. `capacity 0, driver work | p0: send ×2 [yield] | c0: tryReceive
  * until closed [] | c1: receive until closed [] | cancel c1 once woken
  * after 0 steps` with "1 values buffered in a channel of capacity 0, only
- * 0 of them taken back from cancelled receivers" (a bug these properties
- * found: a take-back held the buffer over capacity, and a receive then
- * moved a waiting sender's value in as well; they also found a wait that
- * failed at once reported as an error after its task was cancelled, and
- * several take-backs coming out in reverse). Each property makes 3000
+ * 0 of them left by cancelled receivers" (a bug these properties found in
+ * the earlier design, where a cancelled receiver gave its value back: a
+ * take-back held the buffer over capacity, and a receive then moved a
+ * waiting sender's value in as well; they also found a wait that failed
+ * at once reported as an error after its task was cancelled, and several
+ * take-backs coming out in reverse). Each property makes 3000
  * programs (about 10 s for the file); set PROPERTY_RUNS=50000 to search
  * longer.
  */
@@ -508,19 +515,12 @@ class ChannelRun extends Run {
   readonly sent = new Set<string>();
   /** Left in the channel at the end, in order. */
   readonly drained: string[] = [];
-  /** When each consumer's current receive started. */
-  readonly receiveStart = new Map<string, number>();
   /**
-   * Consumers cancelled inside a receive after they were woken: each may
-   * have held a value from a moment after its receive started until the
-   * cancel, when the value went back to the head of the channel.
+   * How far the buffer may be over capacity: values left free by woken
+   * receivers cancelled before they ran (while no other receiver waited),
+   * less one for each receive from the buffer since.
    */
-  readonly holds: { who: string; start: number; end: number }[] = [];
-  /**
-   * Values taken back into the buffer and not yet received again. They are
-   * at its head, so each receive from the buffer takes one of them first.
-   */
-  takenBackAtHead = 0;
+  leftByCancelled = 0;
   closedAt: number | null = null;
 
   constructor(program: ChannelProgram) {
@@ -554,35 +554,42 @@ class ChannelRun extends Run {
     return this;
   }
 
-  /** channel 4: the values that came in by the tail never outnumber the capacity. */
+  /** channel 5: the buffer is over capacity only by values cancelled receivers left. */
   override invariant(): void {
     const { size } = this.channel;
     const { capacity } = this.program;
-    if (size > capacity + this.takenBackAtHead) {
+    if (size > capacity + this.leftByCancelled) {
       this.problem(
         "capacity",
-        `${size} values buffered in a channel of capacity ${capacity}, only ${this.takenBackAtHead} of them taken back from cancelled receivers`,
+        `${size} values buffered in a channel of capacity ${capacity}, only ${this.leftByCancelled} of them left by cancelled receivers`,
       );
     }
   }
 
+  /** channel 5: only a woken receiver's cancel adds to the buffer, one value at most, and none while another receiver waits. */
   override cancelTask(role: Role): void {
     const { size } = this.channel;
+    const waiter = this.waiterIn("receive", role);
     role.task.cancel();
     const grew = this.channel.size - size;
     const woken = role.cancel?.op === "receive" && role.cancel.state !== "waiting";
-    if (woken) {
-      const start = this.receiveStart.get(role.name) ?? 0;
-      this.holds.push({ who: role.name, start, end: role.cancel?.seq ?? start });
-    }
     if (grew > 0 && !woken)
       this.problem("capacity", `cancelling ${role.name} put ${grew} values in the buffer`);
-    this.takenBackAtHead += grew;
+    if (grew > 1)
+      this.problem("capacity", `cancelling ${role.name}, woken, put ${grew} values in the buffer`);
+    if (grew > 0 && waiter !== undefined)
+      this.problem(
+        "capacity",
+        `cancelling ${role.name}, woken, left its value in the buffer though ${waiter.name} waited to receive`,
+      );
+    if (grew < 0)
+      this.problem("capacity", `cancelling ${role.name} took ${-grew} values from the buffer`);
+    this.leftByCancelled += Math.max(grew, 0);
   }
 
-  /** Called just before a receive: if it takes from the buffer, it takes the head. */
+  /** Called just before a receive: one that takes from the buffer takes it back under capacity by one. */
   receiving(): void {
-    if (this.channel.size > 0 && this.takenBackAtHead > 0) this.takenBackAtHead--;
+    if (this.channel.size > 0 && this.leftByCancelled > 0) this.leftByCancelled--;
   }
 
   /** Closes the channel once every producer or every consumer has ended. */
@@ -673,7 +680,6 @@ class ChannelRun extends Run {
         continue;
       }
       const start = this.event(`${role.name} ${def.style}`);
-      this.receiveStart.set(role.name, start);
       role.op = "receive";
       const before = this.steps;
       let value: string | null;
@@ -775,7 +781,7 @@ class ChannelRun extends Run {
     }
   }
 
-  /** channel 2: parked operations resume in the order they started; channel 3: per producer, values in order. */
+  /** channel 2: parked operations resume in the order they started; channel 3: per producer, values taken strictly in order. */
   checkOrder(): void {
     const parkedReceives = this.receives.filter((r) => r.parked === true);
     checkFifo(
@@ -792,20 +798,17 @@ class ChannelRun extends Run {
         .map((s) => ({ who: s.producer, start: s.start, done: s.done })),
       "fifo",
     );
-    // Per producer, values are taken in the order sent: when b takes a later value than a's, a's
-    // value was taken already, or was held by a receiver cancelled later (it then goes back to the
-    // head of the channel, and must be taken before anything behind it).
-    const held = (from: number, to: number) => this.holds.some((h) => h.start < to && h.end > from);
+    // Per producer, values are taken strictly in the order sent: a receive's value is taken in
+    // the step where its event `done` is recorded, so an earlier value has an earlier `done`.
     const got = this.receives.filter((r) => r.value !== null);
     for (const b of got) {
       const [pb, ib] = parseValue(b.value as string);
-      if (held(b.start, b.done)) continue;
       for (const a of got) {
         const [pa, ia] = parseValue(a.value as string);
-        if (pa === pb && ia < ib && b.done < a.start)
+        if (pa === pb && ia < ib && b.done < a.done)
           this.problem(
             "order",
-            `${b.value} (by ${b.consumer}, ${b.start}-${b.done}) was taken before ${a.value} (by ${a.consumer} from ${a.start})`,
+            `${b.value} (by ${b.consumer} at ${b.done}) was taken before ${a.value} (by ${a.consumer} at ${a.done})`,
           );
       }
       for (const v of this.drained) {
@@ -869,7 +872,7 @@ test("channel 2. receivers that wait are served first in first out, and so are s
   await channelProperty("fifo");
 });
 
-test("channel 3. each producer's values are taken in the order sent, values taken back from cancelled receivers included", async () => {
+test("channel 3. each producer's values are taken strictly in the order sent, whoever is cancelled in between", async () => {
   await channelProperty("order");
 });
 
@@ -877,7 +880,7 @@ test("channel 4. no barging: nothing gets through while another task waits for i
   await channelProperty("barging");
 });
 
-test("channel 5. the buffer holds at most its capacity, plus values taken back from cancelled receivers", async () => {
+test("channel 5. the buffer holds at most its capacity, plus values left by woken receivers cancelled while no other receiver waited", async () => {
   await channelProperty("capacity");
 });
 

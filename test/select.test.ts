@@ -279,6 +279,49 @@ describe("select", () => {
     assert.equal(pool.available, 1);
   });
 
+  it("may have two cases waiting in one queue: a close or a resolve commits it once, and wakes the others", () => {
+    const { worker, errors } = collectingWorker();
+    const jobs = new Channel<string>();
+    const stop = new Future<string>();
+    const seen: string[] = [];
+    function* selecting() {
+      try {
+        yield* select([jobs.receive(), jobs.receive()]);
+      } catch (error) {
+        seen.push(`select: ${(error as Error).name}`);
+      }
+      const got = yield* select([stop.wait(), stop.wait()]);
+      seen.push(`select: ${got.value}`);
+    }
+    function* plain() {
+      try {
+        yield* jobs.receive();
+      } catch (error) {
+        seen.push(`plain: ${(error as Error).name}`);
+      }
+      seen.push(`plain: ${yield* stop.wait()}`);
+    }
+    worker.assign(selecting());
+    worker.assign(plain());
+    worker.assign(
+      (function* closer() {
+        yield;
+        jobs.close();
+        yield;
+        stop.resolve("stopped");
+      })(),
+    );
+    worker.work();
+    assert.deepEqual(seen.sort(), [
+      "plain: ChannelClosedError",
+      "plain: stopped",
+      "select: ChannelClosedError",
+      "select: stopped",
+    ]);
+    assert.deepEqual(jobs.tryReceive(), { ok: false, closed: true });
+    assert.deepEqual(errors, []);
+  });
+
   it("picks among ready cases at random, so none starves", () => {
     const { worker } = collectingWorker();
     const channels = [new Channel<number>(1), new Channel<number>(1), new Channel<number>(1)];
