@@ -112,6 +112,31 @@ try {
       `  ${mode.padEnd(10)} ${perStep.toFixed(1).padStart(8)} (${(perStep / bare.perStep).toFixed(2)}x)`,
     );
   }
+  stepBytecode();
 } finally {
   rmSync(folder, { recursive: true, force: true });
+}
+
+/**
+ * The worker's step function must stay small enough for V8 to inline it
+ * into the driving loops (work(), tickFor()): its bytecode under
+ * --max-inlined-bytecode-size (460 in Node 20). Past it, every step pays a
+ * call and loses the optimisations across it (measured on 2026-12-03: 476
+ * bytes cost about 70 instructions a step).
+ */
+function stepBytecode() {
+  const limit = 460;
+  const out = execFileSync(
+    process.execPath,
+    ["--print-bytecode", "--print-bytecode-filter=_step", program, "clockwork", "20", "2000"],
+    { input: "exit\n", encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+  );
+  const size = Number(out.match(/Bytecode length: (\d+)/)?.[1]);
+  if (!Number.isFinite(size)) {
+    console.log("\nworker._step bytecode: not found in V8's output");
+    return;
+  }
+  const verdict =
+    size < limit ? "inlined into the driving loops" : "TOO BIG to inline: every step pays a call";
+  console.log(`\nworker._step bytecode: ${size} bytes (V8 inlines up to ${limit}): ${verdict}`);
 }

@@ -35,6 +35,8 @@ export const NEXT = 0;
 export const THROW = 1;
 /** @internal */
 export const RETURN = 2;
+/** @internal Resumed with what its wait (kept in `_input`) gives as the task runs: see CLAIM in wait.ts. */
+export const CLAIMED = 3;
 
 /** @internal Flag bits. */
 export const QUEUED = 1; // in the run queue

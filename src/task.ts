@@ -98,7 +98,7 @@ export class Task<R = unknown> {
   _callers: Generator<unknown, unknown, unknown>[] | null = null;
   /** @internal RUNNABLE, WAITING, DONE, FAILED or CANCELLED. */
   _state = RUNNABLE;
-  /** @internal How the top generator is resumed next (NEXT, THROW or RETURN). After the body ended: the state it ends in. */
+  /** @internal How the top generator is resumed next (NEXT, THROW, RETURN or CLAIMED). After the body ended: the state it ends in. */
   _mode = NEXT;
   /** @internal The value (or error) for the next resume; once the body ended, its result (or error). */
   _input: unknown = undefined;

@@ -54,6 +54,7 @@ import {
   byAge,
   CANCELLED,
   CANCELLING,
+  CLAIMED,
   CLEANUP_FAILED,
   DONE,
   FAILED,
@@ -449,17 +450,8 @@ export class Worker {
     }
     this.counters.steps++;
     const generator = task._top as Generator<unknown, unknown, unknown>;
-    let mode = task._mode;
-    let input = task._input;
-    if (input === CLAIM) {
-      // A value its wait gives only now that the task runs (a channel's receive).
-      try {
-        input = (task._waitingOn as Wait<unknown>).claim(task);
-      } catch (error) {
-        mode = THROW;
-        input = error;
-      }
-    }
+    const mode = task._mode;
+    const input = task._input;
     task._mode = NEXT;
     task._input = undefined;
     task._waitingOn = null;
@@ -469,11 +461,7 @@ export class Worker {
     let value: unknown;
     try {
       const result =
-        mode === NEXT
-          ? generator.next(input)
-          : mode === THROW
-            ? generator.throw(input)
-            : generator.return(input);
+        mode === NEXT ? generator.next(input) : resumeOther(generator, mode, input, task);
       // Read inside the try: a hand-made iterator's result may be no object, or have a getter that
       // throws; as with native yield*, that error is the frame's. (Telling the two apart with a flag
       // or a second try costs ~30 instructions a step: npm run bench:instructions.)
@@ -496,8 +484,14 @@ export class Worker {
   _wake(task: Task<unknown>, wait: unknown, isError: boolean, value: unknown): boolean {
     if (task._waitingOn !== wait || task._state !== WAITING) return false;
     task._state = RUNNABLE;
-    task._mode = isError ? THROW : NEXT;
-    task._input = value;
+    if (value === CLAIM) {
+      // Its value is taken only as it runs: the step asks the wait (kept in _input) for it.
+      task._mode = CLAIMED;
+      task._input = wait;
+    } else {
+      task._mode = isError ? THROW : NEXT;
+      task._input = value;
+    }
     this.#runQueue.push(task);
     if (this.#idle) this.#kick();
     return true;
@@ -965,8 +959,11 @@ export class Worker {
       return;
     }
     task._waitingOn = null;
+    const mode = task._mode;
     const outcome: Outcome =
-      task._mode === THROW ? { ok: false, error: task._input } : { ok: true, value: task._input };
+      mode === THROW
+        ? { ok: false, error: task._input }
+        : { ok: true, value: mode === CLAIMED ? CLAIM : task._input };
     this.#release(task, on, outcome);
   }
 
@@ -1190,6 +1187,22 @@ export class Worker {
       waiting.map((t) => t.name),
     );
   }
+}
+
+/**
+ * A resume other than next(value): throw, return, or next with the value
+ * its wait gives now (CLAIMED). Out of `_step`, whose bytecode must stay
+ * under V8's limit (460 bytes) for inlining it into the driving loops.
+ */
+function resumeOther(
+  generator: Generator<unknown, unknown, unknown>,
+  mode: number,
+  input: unknown,
+  task: Task<unknown>,
+): IteratorResult<unknown, unknown> {
+  if (mode === THROW) return generator.throw(input);
+  if (mode === RETURN) return generator.return(input);
+  return generator.next((input as Wait<unknown>).claim(task)); // CLAIMED: taken as it runs
 }
 
 /** Marks the task's stack for unwinding: the top frame gets return() on its next step. */
