@@ -24,6 +24,7 @@ import {
   select,
   sleep,
   trySelect,
+  wrap,
 } from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
 
@@ -349,9 +350,39 @@ describe("select", () => {
       () => select([channel.receive(), (function* () {})()] as never),
       /case 1 is .*Generator/,
     );
-    const op = channel.receive();
-    assert.throws(() => select([op, op]), /case 1 \(receive from a channel.*\) was already used/);
+    const buffered = new Channel<number>(1);
+    const used = buffered.receive();
+    buffered.trySend(1);
+    wrap(
+      (function* main() {
+        yield* used; // a buffered value: done at once
+      })(),
+    );
+    assert.throws(() => select([used]), /case 0 \(receive from a channel.*\) was already used/);
     assert.throws(() => select({ s: sleep(1), t: 5 } as never), /case "t" is number 5/);
+  });
+
+  it("refuses the same operation given twice when it has to wait, at the yield, leaving no trace", () => {
+    const { worker, errors } = collectingWorker();
+    const channel = new Channel<number>();
+    const seen: string[] = [];
+    worker.assign(
+      (function* main() {
+        const twice = channel.receive();
+        try {
+          yield* select([twice, twice]);
+        } catch (error) {
+          seen.push((error as Error).message);
+        }
+      })(),
+    );
+    worker.work();
+    assert.match(
+      seen[0] as string,
+      /select\(\): case 1 \(receive from .*\) is the same operation as an earlier case/,
+    );
+    assert.equal(channel.trySend(1), false, "no receiver was left waiting");
+    assert.deepEqual(errors, []);
   });
 });
 
