@@ -32,6 +32,7 @@ import {
   type TimingOptions,
   timeRun,
   timing,
+  type Value,
   type Values,
   type Verdict,
 } from "./harness.ts";
@@ -859,6 +860,24 @@ function* sagaRaceConsumer(
   }
 }
 
+/** A redux-saga fan-in, timed and checked: only the buffered column (redux-saga has no unbuffered channel). */
+async function sagaFanIn(
+  env: Env,
+  saga: typeof sagaRaceFanIn,
+): Promise<{ unbuffered: Value; buffered: Value }> {
+  const { producers, perProducer: m, buffer } = params(env);
+  const ms = await timeRun(
+    async () => {
+      const tally = new Tally(producers, m);
+      const ms = await timedAsync(() => runSagaToEnd(saga, producers, m, buffer, tally));
+      tally.checkAll();
+      return ms;
+    },
+    budget(env, true),
+  );
+  return { unbuffered: fail("no unbuffered channel"), buffered: nsPer(ms, producers * m) };
+}
+
 function* sagaRaceFanIn(
   producers: number,
   m: number,
@@ -1032,47 +1051,13 @@ export const fanInCases: Case[] = [
     name: "redux-saga race",
     kind: "peer",
     how: "8 forked sagas doing `yield put(ch, v)`, each on its own channel(buffers.expanding(16)); the consumer `yield race(chans.map((ch) => take(ch)))`. redux-saga has no unbuffered channel and a put never waits (a fixed buffer throws when full), so only the buffered column, and its buffers grow as they need",
-    async run(env) {
-      const { producers, perProducer: m, buffer } = params(env);
-      const ms = await timeRun(
-        async () => {
-          const tally = new Tally(producers, m);
-          const ms = await timedAsync(() =>
-            runSagaToEnd(sagaRaceFanIn, producers, m, buffer, tally),
-          );
-          tally.checkAll();
-          return ms;
-        },
-        budget(env, true),
-      );
-      return {
-        unbuffered: fail("no unbuffered channel"),
-        buffered: nsPer(ms, producers * m),
-      };
-    },
+    run: (env) => sagaFanIn(env, sagaRaceFanIn),
   },
   {
     name: "redux-saga channel",
     kind: "peer",
     how: "the same 8 sagas putting into ONE shared channel(buffers.expanding(8 x 16)), the consumer doing `yield take(ch)`: the redux-saga idiom for fan-in",
-    async run(env) {
-      const { producers, perProducer: m, buffer } = params(env);
-      const ms = await timeRun(
-        async () => {
-          const tally = new Tally(producers, m);
-          const ms = await timedAsync(() =>
-            runSagaToEnd(sagaSharedFanIn, producers, m, buffer, tally),
-          );
-          tally.checkAll();
-          return ms;
-        },
-        budget(env, true),
-      );
-      return {
-        unbuffered: fail("no unbuffered channel"),
-        buffered: nsPer(ms, producers * m),
-      };
-    },
+    run: (env) => sagaFanIn(env, sagaSharedFanIn),
   },
   {
     name: "js-csp alts",
