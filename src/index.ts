@@ -26,6 +26,7 @@ export { routine } from "./names.ts";
 export { Result } from "./result.ts";
 export { type SelectKeyedResult, type SelectResult, select, trySelect } from "./select.ts";
 export { Semaphore } from "./semaphore.ts";
+export { shield } from "./shield.ts";
 export { repeat, sleep } from "./sleep.ts";
 export { spawn } from "./spawn.ts";
 export { currentTask, Task, type TaskState } from "./task.ts";

@@ -52,6 +52,8 @@ export const INTERRUPTED = 16; // a cancel or a child's error waits for its curr
 export const UNWINDING = 32; // its frames are being returned top-down
 /** @internal */
 export const CLEANUP_FAILED = 64; // a finally run by cancel threw; the error is in _extra.cleanupError
+/** @internal */
+export const CANCEL_PENDING = 128; // cancelled while shielded: the cancel comes when its shields end
 
 /** @internal The module-wide "which task is stepping now". */
 export const running: { task: Task<unknown> | undefined } = { task: undefined };

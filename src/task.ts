@@ -67,6 +67,10 @@ export interface TaskExtra {
   controller: AbortController | null;
   /** Told how it ends (all/race/timeout members). */
   observer: TaskObserver | null;
+  /** How many shield() frames it is inside: while above 0, a cancel waits (CANCEL_PENDING). */
+  shield: number;
+  /** While its children are torn down, the ones left, oldest first: the youngest is cancelled next. */
+  teardown: Task<unknown>[] | null;
 }
 
 /**
@@ -276,6 +280,8 @@ export class Task<R = unknown> {
         pendingErrors: null,
         controller: null,
         observer: null,
+        shield: 0,
+        teardown: null,
       };
     }
     return this._extra;

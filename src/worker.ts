@@ -52,6 +52,7 @@ import { Ring } from "./ring.ts";
 import {
   BODY_ENDED,
   byAge,
+  CANCEL_PENDING,
   CANCELLED,
   CANCELLING,
   CLAIMED,
@@ -281,7 +282,8 @@ export class Worker {
 
   /** Cancels every live top-level task (and so every task). */
   cancelAll(): void {
-    for (const task of byAge(this.#roots)) this._cancel(task);
+    const roots = byAge(this.#roots);
+    for (let i = roots.length - 1; i >= 0; i--) this._cancel(roots[i] as Task<unknown>);
   }
 
   // --------------------------------------------------------------- driving
@@ -506,7 +508,14 @@ export class Worker {
     checkGenerator("spawn()", routine);
     const name = checkName("spawn()", options);
     const task = this.#createTask(routine, options?.detached === true ? null : parent, name);
-    if (task._parent !== null && parent._flags & CANCELLING) this._cancel(task);
+    if (task._parent !== null && parent._flags & CANCELLING) {
+      // A child its own cleanup starts belongs to the cleanup (and ends with it at the latest);
+      // one handed to a task being cancelled from outside (task.spawn) is cancelled at once.
+      const byCleanup = parent === running.task && parent._flags & UNWINDING;
+      if (!byCleanup) this._cancel(task);
+    } else if (task._parent !== null && parent._extra?.teardown != null) {
+      this._cancel(task); // its siblings are being torn down
+    }
     return task;
   }
 
@@ -545,19 +554,21 @@ export class Worker {
    * then each task, children before parents, is released from what it waits
    * on and starts unwinding, or (when it has live children) waits for them.
    */
-  _cancel(root: Task<unknown>): void {
-    if (root._state >= DONE || root._flags & CANCELLING) return;
-    const order: Task<unknown>[] = [];
-    const pending: Task<unknown>[] = [root];
-    for (let t = pending.pop(); t !== undefined; t = pending.pop()) {
-      if (t._state >= DONE || t._flags & CANCELLING) continue;
-      t._flags |= CANCELLING;
-      order.push(t);
-      // Pushed oldest first, so the youngest is marked first and, after the reversal below, handled last.
-      for (const child of t.children) pending.push(child);
+  _cancel(task: Task<unknown>): void {
+    if (task._state >= DONE || task._flags & CANCELLING) return;
+    const extra = task._extra;
+    if (extra !== null && extra.shield > 0) {
+      task._flags |= CANCEL_PENDING; // _shieldEnded() cancels it
+      return;
     }
-    for (let i = order.length - 1; i >= 0; i--) this.#beginCancel(order[i] as Task<unknown>);
+    task._flags = (task._flags | CANCELLING) & ~CANCEL_PENDING;
+    this.#beginCancel(task);
     if (this.#idle) this.#kick();
+  }
+
+  /** @internal The last shield() frame of a task has ended: a cancel that waited for it comes now. */
+  _shieldEnded(task: Task<unknown>): void {
+    if (task._flags & CANCEL_PENDING) this._cancel(task);
   }
 
   // ------------------------------------------------------ step outcomes
@@ -735,6 +746,7 @@ export class Worker {
       if (task._hasChildren()) {
         task._state = WAITING;
         task._waitingOn = CHILDREN;
+        this.#tearDown(task);
         return false;
       }
       startUnwind(task);
@@ -782,7 +794,7 @@ export class Worker {
     if (task._hasChildren()) {
       task._state = WAITING;
       task._waitingOn = CHILDREN;
-      if (end !== DONE) for (const child of task.children) this._cancel(child);
+      if (end !== DONE) this.#tearDown(task);
       return;
     }
     this.#finalize(task);
@@ -841,6 +853,7 @@ export class Worker {
       }
       if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);
       task = null;
+      if (parent !== null && parent._extra?.teardown != null) this.#tearDownNext(parent);
       if (parent !== null && !parent._hasChildren() && parent._waitingOn === CHILDREN) {
         if (parent._flags & BODY_ENDED) {
           task = parent;
@@ -872,7 +885,7 @@ export class Worker {
       }
       parent._mode = FAILED;
       parent._input = error;
-      for (const child of parent.children) this._cancel(child);
+      this.#tearDown(parent);
       return;
     }
     // Thrown into the parent at its current yield.
@@ -897,7 +910,11 @@ export class Worker {
     parent._input = error;
   }
 
-  /** Starts cancelling one task whose tree is already marked CANCELLING (children first). */
+  /**
+   * Starts cancelling one task (just marked CANCELLING): it is released from
+   * what it waits on and unwinds, or, when it has live children, waits while
+   * they are torn down first (#tearDown).
+   */
   #beginCancel(task: Task<unknown>): void {
     task._flags &= ~INTERRUPTED; // set again below if it is stepping now
     const extra = task._extra;
@@ -909,7 +926,9 @@ export class Worker {
         for (const error of extra.pendingErrors.splice(0)) this.#report(error, task);
     }
     if (task._flags & BODY_ENDED) {
+      // Its routine has returned; it only waits for its children: they go now.
       if (task._mode === DONE) task._mode = CANCELLED;
+      this.#tearDown(task);
       return;
     }
     if (task === running.task) {
@@ -921,6 +940,7 @@ export class Worker {
       this.#releaseParked(task);
       if (hasChildren) {
         task._waitingOn = CHILDREN;
+        this.#tearDown(task);
         return;
       }
       task._state = RUNNABLE;
@@ -934,9 +954,37 @@ export class Worker {
       this.#runQueue.remove(task);
       task._state = WAITING;
       task._waitingOn = CHILDREN;
+      this.#tearDown(task);
       return;
     }
     startUnwind(task);
+  }
+
+  /**
+   * Tears a task's children down, last in first out: the youngest is
+   * cancelled, and the next only once it has ended (#finalize calls
+   * #tearDownNext), so a child started after another (a server after the
+   * pool it uses) is gone before it. The task waits on CHILDREN meanwhile.
+   */
+  #tearDown(task: Task<unknown>): void {
+    const extra = task._extraFields();
+    if (extra.teardown !== null) return;
+    extra.teardown = task.children; // oldest first
+    this.#tearDownNext(task);
+  }
+
+  /** Cancels the youngest child left (a shielded one's cancel waits); stops when none is left. */
+  #tearDownNext(task: Task<unknown>): void {
+    const extra = task._extra as NonNullable<Task<unknown>["_extra"]>;
+    const left = extra.teardown as Task<unknown>[];
+    for (let child = left.at(-1); child !== undefined; child = left.at(-1)) {
+      if (child._state < DONE) {
+        this._cancel(child); // it may be cancelling already: it is waited for all the same
+        return;
+      }
+      left.pop();
+    }
+    extra.teardown = null;
   }
 
   /** A parked task stops waiting without a wake: undo its registration. */

@@ -96,12 +96,12 @@ describe("cancel", () => {
     while (worker.tick()) {}
     task.cancel();
     worker.work();
-    // Siblings are cancelled in the order they were spawned; their cleanups interleave.
+    // Siblings are torn down last in, first out, one at a time (see cleanup.test.ts).
     assert.deepEqual(trace, [
-      "a cleanup starts",
       "b cleanup starts",
-      "a cleanup ends",
       "b cleanup ends",
+      "a cleanup starts",
+      "a cleanup ends",
       "parent finally",
     ]);
     assert.deepEqual(task.children, []);
@@ -260,28 +260,32 @@ describe("cancel", () => {
     assert.equal(worker.tasks.length, 0);
   });
 
-  it("cancels a child spawned by a task that is already cancelling, before it runs", () => {
+  it("lets a cleanup start children (they belong to it), but cancels one handed to a cancelling task from outside", () => {
     const { worker } = collectingWorker();
     const trace: string[] = [];
-    const late = routine(function* late() {
-      trace.push("late child ran");
+    const helper = routine(function* helper(name: string) {
+      trace.push(`${name} ran`);
       yield;
     });
     function* parent() {
       try {
         yield sleep(5);
       } finally {
-        const child = spawn(late());
-        trace.push(`child is ${child.state}`);
-        yield;
-        trace.push(`child is ${child.state}`);
+        const child = spawn(helper("the cleanup's child"));
+        yield* child.join();
+        trace.push(`the cleanup's child is ${child.state}`);
+        yield sleep(1);
       }
     }
     const task = worker.assign(parent());
     while (worker.tick()) {}
     task.cancel();
+    worker.tick(); // the cleanup starts, and with it its child
+    const handed = task.spawn(helper("a child handed in from outside"));
     worker.work();
-    assert.deepEqual(trace, ["child is runnable", "child is cancelled"]);
+    assert.equal(handed.state, "cancelled", "cancelled before its first step: it never ran");
+    assert.deepEqual(trace, ["the cleanup's child ran", "the cleanup's child is done"]);
+    assert.equal(task.state, "cancelled");
   });
 
   it("does not report again an error the task had already handled, when it is cancelled right after joining", () => {

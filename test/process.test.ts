@@ -124,6 +124,43 @@ describe("Command", () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  it("reaps the child even when a cancel comes while its cleanup already waits for it", async () => {
+    // An error thrown into the running task starts the cleanup (stop the child, wait for it);
+    // a cancel then comes in the middle of that wait. The wait is shielded: the child is gone
+    // before the task ends.
+    const worker = new Worker({ onError: () => {} });
+    // It ignores SIGTERM: it is gone only after the grace period, by SIGKILL.
+    const sleeper = new Command(["sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"], {
+      killGrace: 0.3,
+    });
+    let pid: number | undefined;
+    function* runner() {
+      spawn(
+        (function* failsSoon(): Generator<unknown, never> {
+          while (sleeper.pid === undefined) yield* sleepBriefly();
+          pid = sleeper.pid;
+          throw new Error("a child failed");
+        })(),
+      );
+      yield* sleeper.run();
+    }
+    function* main() {
+      const task = spawn(runner());
+      while (pid === undefined) yield* sleepBriefly();
+      yield; // the error is thrown into the runner: its cleanup starts waiting for the child
+      task.cancel();
+      try {
+        yield* task.join();
+      } catch {
+        // its error, or CancelledError
+      }
+      return isAlive(pid);
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.equal(task.result, false, "the child was reaped before the task ended");
+  });
+
   it("never lets the caller of a cancelled run or exec go on to read a result that is not there", async () => {
     const worker = new Worker();
     const seen: string[] = [];

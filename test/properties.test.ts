@@ -318,7 +318,7 @@ class RealRun {
     for (const k of program.tasks) {
       const instance = this.#nextInstance++;
       const label = `t${this.#nextTask++}`;
-      this.tasks.push(
+      this.#watch(
         this.worker.assign(RealRun.#routine(this, k, instance, label, true), { name: label }),
       );
     }
@@ -367,15 +367,28 @@ class RealRun {
   }
 
   #cancel(task: Task<unknown> | undefined): void {
-    if (task === undefined) return;
-    const hit = (t: Task<unknown>): void => {
-      // Skip what has ended or is cancelling already (its signal is aborted then).
-      if (t.isDone() || this.cancelled.has(t) || t.signal.aborted) return;
-      this.cancelled.set(t, { at: this.trace.length, bodyEnded: this.#bottomEnded.has(t.name) });
-      for (const child of t.children) hit(child);
-    };
-    hit(task);
-    task.cancel();
+    task?.cancel();
+  }
+
+  /**
+   * Keeps a new task, and notes the moment a cancel reaches it: its signal
+   * is aborted then (a cancel reaches a task's children one at a time,
+   * youngest first, so that moment is not the moment its ancestor was
+   * cancelled).
+   */
+  #watch(task: Task<unknown>): void {
+    this.tasks.push(task);
+    task.signal.addEventListener(
+      "abort",
+      () => {
+        if (task.isDone() || this.cancelled.has(task)) return;
+        this.cancelled.set(task, {
+          at: this.trace.length,
+          bodyEnded: this.#bottomEnded.has(task.name),
+        });
+      },
+      { once: true },
+    );
   }
 
   /**
@@ -446,7 +459,7 @@ class RealRun {
           const task = spawn(RealRun.#routine(this, instr.routine, instance, child, true), {
             name: child,
           });
-          this.tasks.push(task);
+          this.#watch(task);
           spawned.push(task);
           break;
         }
@@ -542,10 +555,10 @@ class RealRun {
  * - A body that ended waits for its children; a task ends when both have;
  *   then its joiners wake and, if its parent's body ended and it was the
  *   last child, the parent ends in the same step. A body that failed (or a
- *   task that ends cancelled) cancels its children.
+ *   task that ends cancelled) tears its children down (below).
  * - An error nobody joined goes to the parent: if the parent's body ended,
  *   the parent fails with it (first error only) and its other children are
- *   cancelled; if the parent is parked it is released, sent to the back, and
+ *   torn down; if the parent is parked it is released, sent to the back, and
  *   the error thrown in; if it is queued with a plain resume, that resume
  *   becomes the throw; if it is queued with a woken value or an error
  *   already, the error waits: after its next step it is thrown in at the
@@ -554,15 +567,18 @@ class RealRun {
  *   goes first). Top-level errors, errors for a parent
  *   that is cancelling, and errors still waiting when a body ends go to
  *   onError.
- * - cancel(t) marks t and its live tree, then takes each task, children
- *   before parents: a task with live children leaves the queue or its wait
- *   and waits for them; one without is released from its wait (to the back
- *   if it was parked; in place if it was queued, its pending resume dropped,
- *   an error in it reported unless it is only a re-read join outcome) and
- *   unwinds: each frame on the stack at that moment gets return() in turn,
- *   while frames its cleanup pushes run normally. A cleanup error makes the
- *   task fail (later ones are reported). A child spawned by a cancelling
- *   task is cancelled at once.
+ * - cancel(t) marks t: with live children, t leaves the queue or its wait
+ *   and waits while they are torn down, last in first out: its youngest
+ *   live child is cancelled, and the next only once that one has ended;
+ *   then t unwinds. Without children t is released from its wait (to the
+ *   back if it was parked; in place if it was queued, its pending resume
+ *   dropped, an error in it reported unless it is only a re-read join
+ *   outcome) and unwinds: each frame on the stack at that moment gets
+ *   return() in turn, while frames its cleanup pushes run normally. A
+ *   cleanup error makes the task fail (later ones are reported). A child
+ *   its own cleanup spawns belongs to the cleanup (it is not cancelled, and
+ *   is torn down if it outlives the cleanup); a child spawned into a task
+ *   whose children are being torn down is cancelled at once.
  */
 
 type Mode = "next" | "throw" | "return";
@@ -643,6 +659,8 @@ interface MTask {
   end: "done" | "failed" | "cancelled";
   outcome: Value;
   cancelling: boolean;
+  /** While its children are torn down: those left, oldest first (the youngest goes next). */
+  teardown: MTask[] | null;
   unwinding: boolean;
   /** While unwinding: frames at this index and below still get return(). */
   unwindFrom: number;
@@ -870,7 +888,7 @@ class Model {
     if (task.children.length > 0) {
       task.state = "waiting";
       task.parkedOn = "children";
-      if (end !== "done") for (const child of [...task.children]) this.#cancel(child);
+      if (end !== "done") this.#tearDown(task);
       return;
     }
     this.#finalize(task);
@@ -898,6 +916,7 @@ class Model {
       }
       if (t.state === "failed" && !t.handled) this.#propagate(t);
       task = null;
+      if (parent?.teardown) this.#tearDownNext(parent);
       if (parent !== null && parent.children.length === 0 && parent.parkedOn === "children") {
         if (parent.bodyEnded) {
           task = parent;
@@ -928,7 +947,7 @@ class Model {
       }
       parent.end = "failed";
       parent.outcome = error;
-      for (const child of [...parent.children]) this.#cancel(child);
+      this.#tearDown(parent);
       return;
     }
     if (parent === this.#current) throw modelError("a child failed during its parent's step");
@@ -946,24 +965,13 @@ class Model {
     parent.reread = false;
   }
 
-  #cancel(root: MTask): void {
-    if (ended(root) || root.cancelling) return;
-    const order: MTask[] = [];
-    const mark = (t: MTask): void => {
-      if (ended(t) || t.cancelling) return;
-      t.cancelling = true;
-      for (const child of t.children) mark(child);
-      order.push(t);
-    };
-    mark(root);
-    for (const t of order) this.#beginCancel(t);
-  }
-
-  /** One task of a cancelled tree (children come before parents). */
-  #beginCancel(task: MTask): void {
+  #cancel(task: MTask): void {
+    if (ended(task) || task.cancelling) return;
+    task.cancelling = true;
     for (const error of task.pending.splice(0)) this.#report(error);
     if (task.bodyEnded) {
       if (task.end === "done") task.end = "cancelled";
+      this.#tearDown(task);
       return;
     }
     if (task === this.#current) throw modelError("a task cancelled during its own step");
@@ -972,6 +980,7 @@ class Model {
       this.#releaseParked(task);
       if (hasChildren) {
         task.parkedOn = "children";
+        this.#tearDown(task);
         return;
       }
       task.state = "runnable";
@@ -984,9 +993,30 @@ class Model {
       this.#queue.splice(this.#queue.indexOf(task), 1);
       task.state = "waiting";
       task.parkedOn = "children";
+      this.#tearDown(task);
       return;
     }
     this.#startUnwind(task);
+  }
+
+  /** Starts tearing the task's children down, last in first out, one at a time. */
+  #tearDown(task: MTask): void {
+    if (task.teardown !== null) return;
+    task.teardown = [...task.children];
+    this.#tearDownNext(task);
+  }
+
+  /** Cancels the youngest live child left (once it ends, the next); forgets the list when none is left. */
+  #tearDownNext(task: MTask): void {
+    const left = task.teardown as MTask[];
+    for (let child = left.at(-1); child !== undefined; child = left.at(-1)) {
+      if (!ended(child)) {
+        this.#cancel(child);
+        return;
+      }
+      left.pop();
+    }
+    task.teardown = null;
   }
 
   /**
@@ -1041,6 +1071,7 @@ class Model {
       end: "done",
       outcome: undefined,
       cancelling: false,
+      teardown: null,
       unwinding: false,
       unwindFrom: 0,
       cleanupError: undefined,
@@ -1050,7 +1081,10 @@ class Model {
     this.#live++;
     parent?.children.push(task);
     this.#queue.push(task);
-    if (parent?.cancelling) this.#cancel(task);
+    if (parent?.cancelling) {
+      // A child its own cleanup spawns belongs to the cleanup.
+      if (!(parent === this.#current && parent.unwinding)) this.#cancel(task);
+    } else if (parent?.teardown) this.#cancel(task);
     return task;
   }
 

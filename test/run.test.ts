@@ -242,7 +242,8 @@ describe("run() in a deadlock", () => {
       await run(match());
     `);
     assert.equal(code, 1, `exit code ${code}; stderr: ${stderr}`);
-    assert.deepEqual(stdout.trim().split("\n"), ["ada cleaned up", "bob cleaned up"]);
+    // Torn down last in, first out.
+    assert.deepEqual(stdout.trim().split("\n"), ["bob cleaned up", "ada cleaned up"]);
     assert.match(
       stderr,
       /WouldBlockError: run\(\) is deadlocked: no task is runnable, no timer is pending and the event loop has nothing left to do, so nothing can wake the 2 tasks that wait: task "ada" \(waiting on [^\n]*channel[^\n]*\), task "bob" \(waiting on [^\n]*channel/,
@@ -266,8 +267,8 @@ describe("run() in a deadlock", () => {
     assert.deepEqual(stdout.trim().split("\n"), [
       "WouldBlockError: ada, bob",
       'task "match" (waiting), task "ada" (waiting), task "bob" (waiting)',
-      "ada cleaned up",
       "bob cleaned up",
+      "ada cleaned up",
     ]);
     assert.equal(code, 0);
   });

@@ -14,7 +14,15 @@
  * exit, so the child is reaped before the task ends.
  */
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
-import { Channel, ChannelClosedError, Future, routine, spawn, TimeoutError } from "../index.ts";
+import {
+  Channel,
+  ChannelClosedError,
+  Future,
+  routine,
+  shield,
+  spawn,
+  TimeoutError,
+} from "../index.ts";
 
 /** Options for `new Command()` and `exec()`. */
 export interface CommandOptions {
@@ -294,9 +302,10 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   } finally {
     if (deadline !== undefined) clearTimeout(deadline);
     if (!exited.settled) {
-      // Cancelled: stop the child and wait until it is gone (cleanup may wait; it runs as steps).
+      // Cancelled (or an error came in): stop the child and wait until it is gone. Shielded: a
+      // cancel that comes while this waits (the first came as an error) must not leave it unreaped.
       stop("its task was cancelled");
-      yield* exited.wait();
+      yield* shield(exited.wait());
     }
     if (killTimer !== undefined) clearTimeout(killTimer);
     command.pid = undefined;
