@@ -16,6 +16,7 @@ export { call, type RunOptions, run, wrap } from "./call.ts";
 export { Channel, ChannelClosedError, type Received } from "./channel.ts";
 // Time.
 export { type Clock, realClock, VirtualClock } from "./clock.ts";
+export { Context } from "./context.ts";
 export { each } from "./each.ts";
 // Errors.
 export { CancelledError, TimeoutError, WouldBlockError } from "./errors.ts";
@@ -23,6 +24,7 @@ export { Future } from "./future.ts";
 export { all, race, timeout } from "./group.ts";
 // Naming routines, so tasks and stacks read as the program does.
 export { routine } from "./names.ts";
+export { type Provide, resource } from "./resource.ts";
 export { Result } from "./result.ts";
 export { type SelectKeyedResult, type SelectResult, select, trySelect } from "./select.ts";
 export { Semaphore } from "./semaphore.ts";

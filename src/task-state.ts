@@ -54,6 +54,8 @@ export const UNWINDING = 32; // its frames are being returned top-down
 export const CLEANUP_FAILED = 64; // a finally run by cancel threw; the error is in _extra.cleanupError
 /** @internal */
 export const CANCEL_PENDING = 128; // cancelled while shielded: the cancel comes when its shields end
+/** @internal */
+export const RESOURCE = 256; // a resource (resource()): cancelled once only resources are left of its parent's children
 
 /** @internal The module-wide "which task is stepping now". */
 export const running: { task: Task<unknown> | undefined } = { task: undefined };

@@ -71,6 +71,12 @@ export interface TaskExtra {
   shield: number;
   /** While its children are torn down, the ones left, oldest first: the youngest is cancelled next. */
   teardown: Task<unknown>[] | null;
+  /** Its Context bindings (see context.ts). */
+  contexts: Map<object, unknown> | null;
+  /** For a detached task: the task that spawned it (context lookups continue there). */
+  creator: Task<unknown> | null;
+  /** How many of its live children are resources (closed once only they are left after its body ended). */
+  resources: number;
 }
 
 /**
@@ -282,6 +288,9 @@ export class Task<R = unknown> {
         observer: null,
         shield: 0,
         teardown: null,
+        contexts: null,
+        creator: null,
+        resources: 0,
       };
     }
     return this._extra;

@@ -62,10 +62,12 @@ import {
   HANDLED,
   INTERRUPTED,
   NEXT,
+  RESOURCE,
   RETURN,
   RUNNABLE,
   running,
   Task,
+  type TaskExtra,
   THROW,
   UNWINDING,
   WAITING,
@@ -507,7 +509,9 @@ export class Worker {
   ): Task<R> {
     checkGenerator("spawn()", routine);
     const name = checkName("spawn()", options);
-    const task = this.#createTask(routine, options?.detached === true ? null : parent, name);
+    const detached = options?.detached === true;
+    const task = this.#createTask(routine, detached ? null : parent, name);
+    if (detached) task._extraFields().creator = parent; // its Context lookups continue there
     if (task._parent !== null && parent._flags & CANCELLING) {
       // A child its own cleanup starts belongs to the cleanup (and ends with it at the latest);
       // one handed to a task being cancelled from outside (task.spawn) is cancelled at once.
@@ -564,6 +568,14 @@ export class Worker {
     task._flags = (task._flags | CANCELLING) & ~CANCEL_PENDING;
     this.#beginCancel(task);
     if (this.#idle) this.#kick();
+  }
+
+  /** @internal Makes a child task a resource of its parent (see resource.ts). */
+  _markResource(task: Task<unknown>): void {
+    const parent = task._parent;
+    if (parent === null || task._flags & RESOURCE) return;
+    task._flags |= RESOURCE;
+    parent._extraFields().resources++;
   }
 
   /** @internal The last shield() frame of a task has ended: a cancel that waited for it comes now. */
@@ -794,7 +806,7 @@ export class Worker {
     if (task._hasChildren()) {
       task._state = WAITING;
       task._waitingOn = CHILDREN;
-      if (end !== DONE) this.#tearDown(task);
+      if (end !== DONE || onlyResourcesLeft(task)) this.#tearDown(task);
       return;
     }
     this.#finalize(task);
@@ -816,6 +828,7 @@ export class Worker {
       this.#unlink(task);
       this.counters.tasksFinished++;
       const parent: Task<unknown> | null = task._parent;
+      if (task._flags & RESOURCE && parent !== null) (parent._extra as TaskExtra).resources--;
 
       const extra = task._extra;
       if (extra !== null) {
@@ -854,6 +867,9 @@ export class Worker {
       if (end === FAILED && !(task._flags & HANDLED)) this.#propagate(task);
       task = null;
       if (parent !== null && parent._extra?.teardown != null) this.#tearDownNext(parent);
+      else if (parent !== null && parent._flags & BODY_ENDED && onlyResourcesLeft(parent)) {
+        this.#tearDown(parent); // its routine has ended and only its resources are left: they close
+      }
       if (parent !== null && !parent._hasChildren() && parent._waitingOn === CHILDREN) {
         if (parent._flags & BODY_ENDED) {
           task = parent;
@@ -1251,6 +1267,12 @@ function resumeOther(
   if (mode === THROW) return generator.throw(input);
   if (mode === RETURN) return generator.return(input);
   return generator.next((input as Wait<unknown>).claim(task)); // CLAIMED: taken as it runs
+}
+
+/** Whether a task has live children and all of them are resources. */
+function onlyResourcesLeft(task: Task<unknown>): boolean {
+  const extra = task._extra;
+  return extra !== null && extra.resources > 0 && extra.children?.length === extra.resources;
 }
 
 /** Marks the task's stack for unwinding: the top frame gets return() on its next step. */
