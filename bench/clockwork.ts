@@ -100,6 +100,10 @@ export interface ClockworkApi {
   trySelect?: <T>(cases: readonly CwRoutine<T>[]) => CwSelected<T> | undefined;
   /** `yield* race([...])`: over operations alone a select that gives only the value. */
   race?: <T>(routines: CwRoutine<T>[]) => CwRoutine<T>;
+  /** `yield* shield(routine)`: a cancel that comes meanwhile waits until it has ended. */
+  shield?: <R>(routine: CwRoutine<R>) => CwRoutine<R>;
+  /** `yield* resource(function* (provide) {...})`: a value closed once the asking task is done. */
+  resource?: <T>(body: (provide: (value: T) => CwRoutine<void>) => CwRoutine<void>) => CwRoutine<T>;
 }
 
 export type CoreLoad =

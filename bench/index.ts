@@ -29,6 +29,7 @@ import {
   withTimeout,
 } from "./harness.ts";
 import { suite as http } from "./http.ts";
+import { suite as lifetimes } from "./lifetimes.ts";
 import { suite as parked } from "./parked.ts";
 import { suite as processSuite } from "./process.ts";
 import { suite as recursion } from "./recursion.ts";
@@ -48,6 +49,7 @@ const suites = [
   frames,
   channel,
   select,
+  lifetimes,
   http,
   processSuite,
   cluster,

@@ -49,8 +49,9 @@ class Member implements TaskObserver {
   _bodyEnded(_task: Task<unknown>, end: number): void {
     this._group._bodyEnded(this._index, end);
   }
-  _taskEnded(task: Task<unknown>): void {
+  _taskEnded(task: Task<unknown>): boolean {
     this._group._taskEnded(this._index, task);
+    return true; // the group hands it on or reports it
   }
 }
 

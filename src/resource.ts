@@ -12,21 +12,44 @@
  * torn down like all children: last in, first out.
  */
 import { describeValue } from "./describe.ts";
+import { CancelledError } from "./errors.ts";
 import { Future } from "./future.ts";
 import { routine } from "./names.ts";
 import { spawn } from "./spawn.ts";
+import { DONE, type Task, type TaskObserver } from "./task.ts";
 import { suspend } from "./wait.ts";
 
 /** How a resource routine hands out its value: `yield* provide(value)`. */
 export type Provide<T> = (value: T) => Generator<unknown, void, any>;
 
-/** What one resource routine shares with its `provide`. */
-class Provision<T> {
+/**
+ * What one resource routine shares with its `provide`, and how its task's
+ * end is seen: an end before the value was provided fails the asking
+ * task's wait (the routine's error, or a routine that returned without
+ * providing); after it, the resource task's error goes on as any child's.
+ */
+class Provision<T> implements TaskObserver {
   readonly name: string;
   readonly handed = new Future<T>();
   provided = false;
   constructor(name: string) {
     this.name = name;
+  }
+
+  _bodyEnded(_task: Task<unknown>, end: number): void {
+    if (!this.provided && end === DONE && !this.handed.settled) {
+      this.handed.reject(new Error(`resource "${this.name}" returned without providing a value`));
+    }
+  }
+
+  _taskEnded(task: Task<unknown>): boolean {
+    if (this.provided || this.handed.settled) return false;
+    this.handed.reject(
+      task.state === "failed"
+        ? task.error
+        : new CancelledError(`resource "${this.name}" was cancelled before it provided a value`),
+    );
+    return true;
   }
 }
 
@@ -40,22 +63,15 @@ const provideRoutine = routine(function* provide<T>(
   yield suspend(); // until the task that asked is done with it
 });
 
-const runResource = routine(function* run<T>(
-  provision: Provision<T>,
-  body: (provide: Provide<T>) => Generator<unknown, void, any>,
-): Generator<unknown, void, any> {
-  // A call, not yield*: the worker sees the routine's frame and unwinds it itself.
-  yield body((value: T) => provideRoutine(provision, value));
-  if (!provision.provided) {
-    throw new Error(`resource "${provision.name}" returned without providing a value`);
-  }
-});
-
 const resourceRoutine = routine(function* resource<T>(
   body: (provide: Provide<T>) => Generator<unknown, void, any>,
 ): Generator<unknown, T, any> {
   const provision = new Provision<T>(body.name || "resource");
-  const task = spawn(runResource(provision, body), { name: provision.name });
+  const task = spawn(
+    body((value: T) => provideRoutine(provision, value)),
+    { name: provision.name },
+  );
+  task._extraFields().observer = provision;
   task._worker._markResource(task);
   return yield* provision.handed.wait();
 });

@@ -6,9 +6,12 @@
  * at the head are O(1) with no allocation in the steady state (an array's
  * own `shift()` moves every element once the array is large).
  */
+/** The slots of every ring that never held an item: made on the first push (a Future or a channel queue that nobody waits on costs no array). */
+const NO_SLOTS: never[] = [];
+
 export class Ring<T> {
-  /** Slots; `undefined` where empty. Length is a power of two. */
-  #items: (T | undefined)[] = new Array(16).fill(undefined);
+  /** Slots; `undefined` where empty. Length is a power of two (or 0 before the first push). */
+  #items: (T | undefined)[] = NO_SLOTS;
   /** Index of the first item. */
   #head = 0;
   /** Number of items. */
@@ -74,7 +77,7 @@ export class Ring<T> {
 
   #grow(): void {
     const old = this.#items;
-    const next: (T | undefined)[] = new Array(old.length * 2).fill(undefined);
+    const next: (T | undefined)[] = new Array(old.length === 0 ? 16 : old.length * 2).fill(undefined);
     for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
     this.#items = next;
     this.#head = 0;

@@ -39,12 +39,13 @@ export interface Deferred {
 /**
  * @internal Told how a task ends, synchronously: when its routine has
  * ended (before its children have), and when the task itself has ended.
- * all/race/timeout observe their member tasks this way; an observed
- * task's error is the observer's to hand on or report.
+ * all/race/timeout observe their member tasks this way, resource() its
+ * resource tasks. `_taskEnded` says whether it took the task's error (to
+ * hand on or report); if not, the error goes on as any unjoined error.
  */
 export interface TaskObserver {
   _bodyEnded(task: Task<unknown>, end: number): void;
-  _taskEnded(task: Task<unknown>): void;
+  _taskEnded(task: Task<unknown>): boolean;
 }
 
 /** @internal The rarely used parts of a task, allocated on first use. */

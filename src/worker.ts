@@ -855,9 +855,8 @@ export class Worker {
           if (end === FAILED) task._flags |= HANDLED;
           task._settleDeferred();
         }
-        if (extra.observer !== null) {
-          if (end === FAILED) task._flags |= HANDLED; // the observer hands it on or reports it
-          extra.observer._taskEnded(task);
+        if (extra.observer !== null && extra.observer._taskEnded(task) && end === FAILED) {
+          task._flags |= HANDLED; // the observer hands it on or reports it
         }
       }
       if (task === this.#main) {
@@ -985,7 +984,8 @@ export class Worker {
   #tearDown(task: Task<unknown>): void {
     const extra = task._extraFields();
     if (extra.teardown !== null) return;
-    extra.teardown = task.children; // oldest first
+    const children = extra.children as Task<unknown>[];
+    extra.teardown = children.length === 1 ? [children[0] as Task<unknown>] : byAge(children); // oldest first
     this.#tearDownNext(task);
   }
 
