@@ -77,7 +77,9 @@ export class Ring<T> {
 
   #grow(): void {
     const old = this.#items;
-    const next: (T | undefined)[] = new Array(old.length === 0 ? 16 : old.length * 2).fill(undefined);
+    const next: (T | undefined)[] = new Array(old.length === 0 ? 16 : old.length * 2).fill(
+      undefined,
+    );
     for (let i = 0; i < this.#size; i++) next[i] = old[(this.#head + i) & (old.length - 1)];
     this.#items = next;
     this.#head = 0;
