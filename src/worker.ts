@@ -855,7 +855,7 @@ export class Worker {
           if (end === FAILED) task._flags |= HANDLED;
           task._settleDeferred();
         }
-        if (extra.observer !== null && extra.observer._taskEnded(task) && end === FAILED) {
+        if (extra.observer?._taskEnded(task) && end === FAILED) {
           task._flags |= HANDLED; // the observer hands it on or reports it
         }
       }
