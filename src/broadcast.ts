@@ -194,9 +194,10 @@ export class Subscription<T> extends Channel<T> {
       return;
     }
     if (this.overflow === "drop-oldest") {
-      // The oldest value nobody was promised goes; values promised to woken readers stay theirs.
+      // The oldest value goes. A reader woken but not yet run takes the oldest value left when it
+      // runs (values are claimed, not handed over), so it gets a newer one: never nothing.
       while (this.size >= this.capacity) {
-        this.#dropOldestFree();
+        this._values.shift();
         this._dropped++;
       }
       this._put(value);
@@ -204,17 +205,6 @@ export class Subscription<T> extends Channel<T> {
     }
     // "wait": the send waited until there was room, so this never happens; nothing is lost if it does.
     this._values.push(value);
-  }
-
-  #dropOldestFree(): void {
-    if (this._promised === 0) {
-      this._values.shift();
-      return;
-    }
-    const values = this._values.toArray();
-    values.splice(this._promised, 1);
-    this._values.clear();
-    for (const v of values) this._values.push(v);
   }
 }
 

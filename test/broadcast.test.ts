@@ -495,6 +495,44 @@ describe("Broadcast", () => {
     );
   });
 
+  it("lets a task send and read in one select (a chat room): exactly one happens, and every line, its own included, reaches everyone in one order", () => {
+    const { worker, errors } = collectingWorker();
+    const room = new Broadcast<string>();
+    const heard = new Map<string, string[]>();
+    let spoken = 0;
+    const chatter = routine(function* chatter(name: string, lines: string[]) {
+      const subscription = room.subscribe();
+      const log: string[] = [];
+      heard.set(name, log);
+      yield; // everyone has come in
+      for (let said = 0; said < lines.length; ) {
+        const next = yield* select({
+          said: room.send(`${name}: ${lines[said]}`),
+          heard: subscription.receive(),
+        });
+        if (next.key === "heard") {
+          log.push(next.value);
+          continue;
+        }
+        said++;
+        if (++spoken === 5) room.close(); // the last line was said
+      }
+      yield* each(subscription, (line) => {
+        log.push(line);
+      });
+    });
+    worker.assign(chatter("ann", ["hi", "how are you?", "bye"]));
+    worker.assign(chatter("bob", ["hello", "fine"]));
+    worker.work();
+    assert.deepEqual(errors, []);
+    assert.equal(heard.get("ann")?.length, 5);
+    assert.deepEqual(heard.get("ann"), heard.get("bob"), "the same lines in the same order");
+    assert.deepEqual(
+      heard.get("ann")?.filter((line) => line.startsWith("ann")),
+      ["ann: hi", "ann: how are you?", "ann: bye"],
+    );
+  });
+
   it("keeps a subscription made outside a task until it is closed", () => {
     const { worker } = collectingWorker();
     const news = new Broadcast<number>();
