@@ -35,11 +35,16 @@
  * it missed. A send never waits for such a subscriber.
  *
  * Lifetime: a subscription made inside a task belongs to that task. It
- * ends (is closed) at once when the task is cancelled; when the task ends
- * otherwise (returns, fails) the broadcast counts it out at its next
- * operation (a send, a receive by any subscriber, subscribe(), reading
- * `subscribers`), since nothing tells it sooner; a send waiting for room
- * in it goes on then. `close()` ends it at once. Invariants, after every
+ * ends (is closed) at once when the task is cancelled (a listener on the
+ * task's abort signal, one per task); when the task ends otherwise
+ * (returns, fails) the broadcast counts it out at its next operation (a
+ * send, a receive by any subscriber, subscribe(), reading `subscribers`),
+ * and a send waiting for room in it goes on then. Why not at once: the
+ * worker tells only joiners, promises and group observers that a task has
+ * ended, and each of those takes the task's error; a hook for a task's end
+ * in the core would make this exact. `close()` ends it at once, so a
+ * subscription a task stops reading early is best closed (or read to the
+ * end with each()). Invariants, after every
  * operation: the subscriptions in `_subscriptions` are open (ended ones
  * are closed and removed as they are found); a send waits only while some
  * open "wait" subscription (`_blocker`) is full.
