@@ -10,6 +10,7 @@
  * This file is the table of contents.
  */
 
+export { Broadcast, type SubscribeOptions, Subscription } from "./broadcast.ts";
 // Bridges to plain code and promises.
 export { call, type RunOptions, run, wrap } from "./call.ts";
 // Coordination between tasks.

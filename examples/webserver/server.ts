@@ -5,19 +5,21 @@
  *
  * Everything here is a task on one Worker: the HTTP server (and under it one
  * task per request), a meter that samples the worker's step counter every
- * second, and the task that waits for a signal to shut down. The routes:
+ * second and sends the stats to the event streams' listeners on a
+ * Broadcast, and the task that waits for a signal to shut down. The routes:
  *
  *   /               the kiwi game (examples/kiwi/dist) or, until it is built, about.html
  *   /status         a status page that refreshes itself from the two APIs below
  *   /api/stats      JSON: tasks by state, steps per second, requests served, uptime
  *   /api/tasks      text: the worker's dump (every live task, its state and stack)
  *   /api/stream     the stats once a second as server-sent events, until the client
- *                   leaves or the server shuts down (a task per listener)
+ *                   leaves or the server shuts down (a task per listener, subscribed
+ *                   to the meter's broadcast)
  *   anything else   a static file from the kiwi build or public/ (404 if none)
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Future, race, repeat, routine, sleep, spawn, type Worker } from "clockwork-microthreads";
+import { Broadcast, each, repeat, routine, spawn, type Worker } from "clockwork-microthreads";
 import {
   HttpError,
   type HttpServer,
@@ -93,15 +95,17 @@ export const webServer = routine(function* webServer(
   const hasGame = (options.roots ?? defaultRoots())[0] === kiwiDir;
   let stepsPerSecond = 0;
   let server: HttpServer | undefined;
-  /** Settled when shutting down: the streams end themselves instead of waiting out the grace period. */
-  const closing = new Future<void>();
+  /** The stats, once a second, to every /api/stream listener; closed on shutdown, which ends the streams. */
+  const updates = new Broadcast<Stats>();
 
-  // A microthread of the server's own: samples the step counter once a second.
+  // A microthread of the server's own: samples the step counter once a second and sends the
+  // stats to the listeners. It never waits for them: each keeps only the latest (see streamStats).
   const meter = spawn(
-    repeat(1, () => {
+    repeat(1, function* sample() {
       const now = worker.counters.steps;
       stepsPerSecond = now - lastSteps;
       lastSteps = now;
+      yield* updates.send(stats());
     }),
     { name: "steps meter" },
   );
@@ -118,26 +122,30 @@ export const webServer = routine(function* webServer(
     tasksFinished: worker.counters.tasksFinished,
   });
 
-  /** Server-sent events: the stats now and then once a second, until the server closes. */
+  /**
+   * Server-sent events: the stats now, then the meter's each second, until the client leaves or
+   * the server shuts down (the broadcast is closed: each() returns).
+   */
   function* streamStats(res: Response): Generator<unknown, void, any> {
     const headers = { "content-type": "text/event-stream", "cache-control": "no-cache" };
-    for (;;) {
-      // write() waits while the client is slow to read; it throws if the client has gone.
-      yield* res.write(`data: ${JSON.stringify(stats())}\n\n`, headers);
-      const closed = yield* race<boolean>([pause(1), untilClosing()]);
-      if (closed) break;
+    const event = (s: Stats) => `data: ${JSON.stringify(s)}\n\n`;
+    // The latest stats only: a client slow to read skips some (counted in `latest.dropped`) and
+    // never holds up the meter or the other listeners. It ends with this task.
+    const latest = updates.subscribe({ overflow: "drop-oldest" });
+    // A client that leaves ends the subscription, so each() returns and so does this task.
+    const leave = () => latest.close();
+    res.raw.once("close", leave);
+    try {
+      // write() waits while the client is slow to read; it throws if the client goes meanwhile.
+      yield* res.write(event(stats()), headers);
+      yield* each(latest, (s) => (res.raw.destroyed ? undefined : res.write(event(s))));
+    } catch (error) {
+      if (!res.raw.destroyed) throw error; // a client that left is no error
+    } finally {
+      res.raw.off("close", leave);
     }
     res.end();
   }
-  // routine() names them, so that /api/tasks shows tasks "pause" and "untilClosing", not "task#N".
-  const pause = routine(function* pause(seconds: number): Generator<unknown, boolean, any> {
-    yield sleep(seconds);
-    return false;
-  });
-  const untilClosing = routine(function* untilClosing(): Generator<unknown, boolean, any> {
-    yield* closing.wait();
-    return true;
-  });
 
   function* route(req: Request, res: Response): Generator<unknown, void, any> {
     if (req.path === "/api/stats") return res.json(stats());
@@ -180,8 +188,8 @@ export const webServer = routine(function* webServer(
     yield shutdown;
   } finally {
     // On a signal, or if this task is cancelled: finish what is in flight, then close.
-    closing.resolve();
-    meter.cancel();
+    meter.cancel(); // it sends no more...
+    updates.close(); // ...and the event streams end (not waiting out the grace period)
     yield* server.close();
   }
 });
