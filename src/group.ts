@@ -75,6 +75,8 @@ class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
   owner: Task<unknown> | null;
   /** TIMEOUT: the timer was set (it is set once, when the caller first parks). */
   _timerSet: boolean;
+  /** The caller will never take the call's outcome (it was cancelled, or threw something else). */
+  _abandoned: boolean;
 
   constructor(kind: number, size: number, seconds = 0) {
     super();
@@ -89,6 +91,7 @@ class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
     this.seq = 0;
     this.owner = null;
     this._timerSet = false;
+    this._abandoned = false;
   }
 
   /** A member's routine ended (its children may still run): the call may be decided now. */
@@ -118,8 +121,11 @@ class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
           : { ok: false, error: new CancelledError(`${task.label()} was cancelled`) };
     this._endings[index] = ending;
     this._running--;
-    // A failure this call will not hand on (a loser's cleanup threw): reported, never dropped.
-    if (state === "failed" && index !== this._decided) task._worker._report(task.error, task);
+    // A failure this call will not hand on (a loser's cleanup threw, or the caller will never
+    // throw it): reported, never dropped.
+    if (state === "failed" && (index !== this._decided || this._abandoned)) {
+      task._worker._report(task.error, task);
+    }
     if (this._running === 0 && this._waiter !== null) {
       const waiter = this._waiter;
       this._waiter = null;
@@ -141,6 +147,25 @@ class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
   override release(): void {
     this._waiter = null;
     this.#stopTimer();
+  }
+
+  /**
+   * The caller will never take this call's outcome: every member is
+   * cancelled (a cancel of the caller tears them down anyway), and the
+   * error the call decided on, if a member already ended with it, is
+   * reported; one that comes later is reported by _taskEnded.
+   */
+  _abandon(): void {
+    if (this._abandoned) return;
+    this._abandoned = true;
+    this.#stopTimer();
+    const decided = this._decided;
+    const ending = decided >= 0 ? this._endings[decided] : undefined;
+    const task = decided >= 0 ? this._tasks[decided] : undefined;
+    if (ending !== undefined && !ending.ok && task !== undefined && task.state === "failed") {
+      task._worker._report(ending.error, task);
+    }
+    this.#cancelAll(-1);
   }
 
   /** TIMEOUT: the deadline passed before the routine ended: it is cancelled now. */
@@ -181,6 +206,46 @@ function startMembers(group: Group, bodies: readonly Generator<unknown, unknown,
   }
 }
 
+/**
+ * Parks the calling routine until every member has ended. An error thrown
+ * into the caller meanwhile (a sibling task failed, say) does not end the
+ * call at once: the members are cancelled, the call waits until they have
+ * unwound (as it promises), then throws that error; the call's own
+ * outcome is reported if it was an error, and so is any further error
+ * thrown in while it waits.
+ */
+function* settle(group: Group): Generator<unknown, void, any> {
+  let thrown: { error: unknown } | null = null;
+  let settled = false;
+  try {
+    for (;;) {
+      try {
+        while (group._running > 0) yield group;
+        break;
+      } catch (error) {
+        if (thrown === null) {
+          thrown = { error };
+          group._abandon();
+        } else report(error);
+      }
+    }
+    settled = true;
+  } finally {
+    if (!settled) {
+      // Cancelled (or returned) before the call could end: what it held is reported, not
+      // dropped: an error thrown in meanwhile, and the error the call had decided on.
+      if (thrown !== null) report(thrown.error);
+      group._abandon();
+    }
+  }
+  if (thrown !== null) throw thrown.error;
+}
+
+function report(error: unknown): void {
+  const task = running.task as Task<unknown>;
+  task._worker._report(error, task);
+}
+
 function checkRoutines(call: string, routines: unknown): Generator<unknown, unknown, any>[] {
   if (!Array.isArray(routines)) {
     throw new TypeError(
@@ -201,7 +266,7 @@ function checkRoutines(call: string, routines: unknown): Generator<unknown, unkn
 const allRoutine = routine(function* all(bodies: Generator<unknown, unknown, any>[]) {
   const group = new Group(ALL, bodies.length);
   startMembers(group, bodies);
-  while (group._running > 0) yield group;
+  yield* settle(group);
   if (group._decided >= 0) throw (group._endings[group._decided] as { error: unknown }).error;
   return group._endings.map((e) => (e as { value: unknown }).value);
 });
@@ -227,7 +292,7 @@ export function all<const T extends readonly Generator<unknown, unknown, any>[]>
 const raceRoutine = routine(function* race(bodies: Generator<unknown, unknown, any>[]) {
   const group = new Group(RACE, bodies.length);
   startMembers(group, bodies);
-  while (group._running > 0) yield group;
+  yield* settle(group);
   const winner = group._endings[group._decided] as Ending;
   if (!winner.ok) throw winner.error;
   return winner.value;
@@ -259,7 +324,7 @@ const timeoutRoutine = routine(function* timeout(
 ) {
   const group = new Group(TIMEOUT, 1, seconds);
   startMembers(group, [body]);
-  while (group._running > 0) yield group;
+  yield* settle(group);
   if (group._decided === TIMER) {
     const task = group._tasks[0] as Task<unknown>;
     throw new TimeoutError(`${task.label()} timed out after ${seconds} s (it was cancelled)`);

@@ -59,7 +59,10 @@
  *    expects: a task cancelled in the step between a routine it called
  *    with `yield` (a race over routines, a timeout around one) throwing
  *    and the task taking the error has that error reported, by the
- *    worker's rule that an error on its way is never lost.
+ *    worker's rule that an error on its way is never lost; and a member of
+ *    a race or timeout over routines that fails (a receive on a channel
+ *    that closed) while its caller is cancelled in the call has its error
+ *    reported, as a cancelled joiner's target has.
  * 6. A call waits only while none of its cases can happen: while it is
  *    parked, its channels have nothing free to receive, no room (or no
  *    waiting receiver) to send, no free permit, and the stop future is not
@@ -627,6 +630,15 @@ class SelectRun {
       ) {
         this.event(
           `${task.name} reports ${(error as Error).name}: it was on its way from call ${role.cancel.call?.id}`,
+        );
+        return;
+      }
+      // The same rule for a call over routines: a member's error the call was to throw, when
+      // its caller was cancelled in the call, is reported, not lost.
+      const caller = this.roles.find((r) => r.task === task.parent);
+      if (caller?.cancel?.call != null && error instanceof ChannelClosedError) {
+        this.event(
+          `${task.name} reports ${error.name}: its call ${caller.cancel.call.id}'s caller ${caller.task?.name} was cancelled in it`,
         );
         return;
       }
