@@ -154,8 +154,19 @@ describe("main(routine): the routine's outcome is the program's", () => {
       }());
     `);
     assert.equal(code, 1);
+    assert.match(stderr, /WouldBlockError: run\(\) is deadlocked/);
+    assert.match(stderr, /task "main" \(waiting on a promise\)/);
+  });
+
+  it("so is waiting for nothing but a signal that only cancels (main() holds nothing open): wait with untilSignal()", async () => {
+    const { code, stderr } = await finish(`
+      main(function* idle() {
+        yield suspend(); // nothing in the event loop: no signal handler keeps a process alive
+      }());
+    `);
+    assert.equal(code, 1);
     assert.match(stderr, /WouldBlockError/);
-    assert.match(stderr, /main/);
+    assert.match(stderr, /to wait for a signal, wait with untilSignal\(\)/);
   });
 
   it("everything written before the end reaches a pipe (1 MB), though the process exits at once", async () => {
@@ -181,7 +192,7 @@ describe("main(routine): signals", () => {
     main(function* program() {
       try {
         console.log("ready");
-        yield suspend();
+        yield sleep(60); // until a signal cancels it
       } finally {
         yield cleanUp();
       }
@@ -217,7 +228,7 @@ describe("main(routine): signals", () => {
       const server = routine(function* server() {
         try {
           console.log("ready");
-          yield suspend();
+          yield sleep(60);
         } finally {
           yield flushCache();
         }

@@ -23,6 +23,12 @@
  *   to 255); otherwise 0 (or `process.exitCode`, if the program set it).
  *   An error (a deadlock's WouldBlockError included) is printed to stderr,
  *   with its routine stack, and the status is 1.
+ * - main() holds nothing open, so run()'s deadlock detection still works:
+ *   a program whose tasks wait on what can never come ends with a
+ *   WouldBlockError instead of hanging. That includes waiting for nothing
+ *   but a signal to cancel it (`yield suspend()` and no socket or timer):
+ *   a signal listener does not keep a Node process alive. A program that
+ *   waits for a signal waits with untilSignal(), which does.
  * - When the routine and its cleanup are done, the signal listeners are
  *   removed, stdout and stderr are flushed, and the process exits, as a Go
  *   program ends when main returns: a socket a client left open or a timer
@@ -44,6 +50,7 @@ import {
   type Task,
   Wait,
   type Worker,
+  WouldBlockError,
 } from "../index.ts";
 
 /** Options for `main()`: those of `run()` (clock, onError), and how it meets the process. */
@@ -244,6 +251,11 @@ function report(error: unknown): void {
     process.stderr.write(`${inspect(error)}\n`);
   } catch {
     process.stderr.write("main(): the program failed with an error that cannot be printed\n");
+  }
+  if (error instanceof WouldBlockError) {
+    process.stderr.write(
+      "main(): a signal handler keeps no process alive: to wait for a signal, wait with untilSignal()\n",
+    );
   }
 }
 
