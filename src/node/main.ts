@@ -112,10 +112,11 @@ export function main(
 /**
  * Waits until the process gets one of `signals` (default SIGINT or SIGTERM)
  * and gives its name. While a task waits here, the signal is the program's
- * to handle: under main(), it is handed to the waiting tasks instead of
- * cancelling the program (outside main(), Node's default, ending the
- * process, is off while something waits). It keeps the process alive while
- * it waits, as a program waiting for Ctrl-C should be.
+ * to handle: under main(), the first signal is handed to the waiting tasks
+ * instead of cancelling the program (a later one still exits at once);
+ * outside main(), Node's default, ending the process, is off while
+ * something waits. It keeps the process alive while it waits, as a
+ * program waiting for Ctrl-C should be.
  *
  * @example
  * const signal = yield* untilSignal(); // "SIGINT" on Ctrl-C
