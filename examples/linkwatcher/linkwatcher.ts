@@ -4,8 +4,8 @@
  *
  * How the tasks are laid out (as `worker.dump()` shows them), when watching:
  *
- *     watch                    the program; its race ends when untilStopped does
- *       untilStopped           waits for SIGINT/SIGTERM (io.stop)
+ *     linkwatcher > watch      the program; its race ends when untilStopped does
+ *       untilStopped           waits for SIGINT/SIGTERM (or io.stop)
  *       watchAll
  *         watch <url>          one per URL: repeat(every, () => round(url))
  *           check <url>        one per URL checked in a round (the URL, then its links)
@@ -22,20 +22,24 @@
  * `finally` runs (the table is drawn a last time and the cursor comes
  * back), requests in flight are aborted through their task's signal.
  *
- * `main(argv, io)` is the whole program and returns the exit status, so
- * tests run it in-process; `main.ts` only connects it to the process.
+ * `linkwatcher(argv, io)` is the whole program, a routine that returns
+ * the exit status: `main.ts` runs it as the process with `main()` from
+ * clockwork-microthreads/process, and tests run it in-process through
+ * `main(argv, io)` here, with a fake Io.
  */
 import {
   all,
+  call,
   park,
   race,
   repeat,
   routine,
+  run,
   Semaphore,
   spawn,
   suspend,
-  Worker,
 } from "clockwork-microthreads";
+import { untilSignal } from "clockwork-microthreads/process";
 import { type CheckResult, checkUrl } from "./check.ts";
 import { extractLinks } from "./links.ts";
 import { type Options, parseOptions, USAGE, UsageError } from "./options.ts";
@@ -57,7 +61,10 @@ export interface Io {
   readonly isTTY: boolean;
   /** The terminal's width (80 if not given); read at each redraw, so a getter follows resizes. */
   readonly columns?: number;
-  /** Aborted to stop (SIGINT/SIGTERM); its reason, when a string, is named in the goodbye. */
+  /**
+   * Aborted to stop; its reason, when a string, is named in the goodbye.
+   * Without it, SIGINT or SIGTERM stops the program (and is named).
+   */
   readonly stop?: AbortSignal;
 }
 
@@ -66,13 +73,27 @@ export const INTERRUPTED = 130;
 
 /**
  * Runs linkwatcher with these arguments (without `node` and the script)
- * and gives the exit status: 0 all good (or a watch stopped by a signal),
+ * in-process, and gives the exit status: 0 all good (or a watch stopped),
  * 1 something broken (--once), 2 bad usage, 130 a --once run interrupted.
  */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  try {
+    return await run(linkwatcher(argv, io));
+  } catch (error) {
+    // A bug, not a broken link: every network failure is a result, never an error.
+    io.stderr.write(`linkwatcher: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+/** The program: reads the arguments, checks or watches, and returns the exit status. */
+export const linkwatcher = routine(function* linkwatcher(
+  argv: readonly string[],
+  io: Io,
+): Generator<unknown, number, any> {
   let options: Options | "help";
   try {
-    options = await parseOptions(argv);
+    options = yield* call(parseOptions(argv));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`linkwatcher: ${error.message}\nTry 'linkwatcher --help' for the options.\n`);
@@ -82,32 +103,15 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const worker = new Worker();
-  const program = worker.assign(options.once ? checkOnce(options, io) : watch(options, io));
-  const status = program.toPromise();
-  try {
-    await worker.run();
-    return await status;
-  } catch (error) {
-    // A bug, not a broken link: every network failure is a result, never an error.
-    io.stderr.write(`linkwatcher: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
-    return 1;
-  }
-}
+  // Called with yield (a frame of its own), so the dump's stacks read "linkwatcher > watch".
+  return (yield options.once ? checkOnce(options, io) : watch(options, io)) as number;
+});
 
 /**
- * The Io of the real process. The first SIGINT or SIGTERM aborts `stop`,
- * which ends the program cleanly; a second one exits at once, for when
- * the user will not wait for the cleanup.
+ * The Io of the real process. It has no `stop`: SIGINT and SIGTERM stop
+ * the program (untilSignal), and main() exits at once on a second one.
  */
 export function processIo(): Io {
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(INTERRUPTED);
-    controller.abort(signal);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
   return {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -117,7 +121,6 @@ export function processIo(): Io {
       const columns = process.stdout.columns;
       return columns > 0 ? columns : 80;
     },
-    stop: controller.signal,
   };
 }
 
@@ -321,14 +324,16 @@ function sameOrigin(url: string, origin: string): boolean {
 }
 
 /**
- * Waits for `stop` to abort and gives its reason ("SIGINT"); without a
- * signal, waits until cancelled. The listener goes when the wait ends,
- * either way (park's cleanup).
+ * Waits for `stop` to abort and gives its reason ("SIGINT"); without it,
+ * waits for SIGINT or SIGTERM and gives its name. Under main() a signal a
+ * task waits for is the program's to handle: it is not cancelled, and it
+ * says goodbye and chooses its exit status itself. The listener goes when
+ * the wait ends, either way.
  */
 const untilStopped = routine(function* untilStopped(
   stop: AbortSignal | undefined,
 ): Generator<unknown, string, any> {
-  if (stop === undefined) for (;;) yield suspend();
+  if (stop === undefined) return yield* untilSignal();
   if (!stop.aborted) {
     yield* park<void>(({ wake }) => {
       const onAbort = () => wake();

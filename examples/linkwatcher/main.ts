@@ -2,11 +2,14 @@
 /**
  * The linkwatcher command: `linkwatcher [options] <url...>` (see README.md).
  *
- * Only the connection to the process lives here (arguments, streams,
- * signals, exit status); the program is `main()` in linkwatcher.ts, where
- * tests run it in-process. The exit status is set, not forced with
- * process.exit(), so pending output reaches a pipe before the process ends.
+ * Only the connection to the process lives here: the program is the
+ * routine `linkwatcher()` in linkwatcher.ts, which returns the exit status,
+ * and `main()` runs it as this process. SIGINT and SIGTERM stop it (the
+ * program waits for them itself, says goodbye and picks its status); a
+ * second one exits at once; stdout and stderr are flushed before the exit,
+ * so pending output reaches a pipe.
  */
-import { main, processIo } from "./linkwatcher.ts";
+import { main } from "clockwork-microthreads/process";
+import { linkwatcher, processIo } from "./linkwatcher.ts";
 
-process.exitCode = await main(process.argv.slice(2), processIo());
+main(linkwatcher(process.argv.slice(2), processIo()));

@@ -7,11 +7,12 @@
  *
  * Ctrl-C (SIGINT) or SIGTERM shuts down gracefully: the server stops
  * accepting, requests in flight get up to 5 s to finish, and the process
- * exits with status 0.
+ * exits with status 0. A second Ctrl-C exits at once.
  */
 import cluster from "node:cluster";
 import { parseArgs } from "node:util";
-import { Worker } from "clockwork-microthreads";
+import { currentTask, routine, spawn, type Task } from "clockwork-microthreads";
+import { main, untilSignal } from "clockwork-microthreads/process";
 import { webServer } from "./server.ts";
 
 function fail(message: string): never {
@@ -50,54 +51,59 @@ const port = parseCount("PORT", PORT, 8080);
 if (port > 65535) fail(`PORT expects a port number up to 65535, got ${port}`);
 const processes = parseCount("--cluster", args.values.cluster ?? CLUSTER, 1);
 
-if (processes > 1 && cluster.isPrimary) {
-  runPrimary(processes);
-} else {
-  await runServer();
-}
-
-/** One server process: a Worker, driven by run(), with the web server task on it. */
-async function runServer(): Promise<void> {
+/**
+ * One server process, run by main(): the web server until SIGINT or
+ * SIGTERM, then its graceful close. It waits for the signal itself
+ * (untilSignal), so a signal is a normal stop and the process exits 0;
+ * main() exits at once on a second one, and prints an error with its
+ * routine stack (status 1). Under --cluster the primary turns Ctrl-C into
+ * a SIGTERM for each process, which also gets the terminal's SIGINT: main()
+ * counts the two as one.
+ */
+const serverProcess = routine(function* serverProcess(): Generator<unknown, void, any> {
   let stop: () => void = () => {};
   const shutdown = new Promise<void>((resolve) => {
     stop = resolve;
   });
-  const onSignal = (signal: string) => {
-    if (cluster.isPrimary) console.log(`\n${signal}: closing (in-flight requests get 5 s)`);
-    stop();
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  const worker = new Worker({
+  spawn(stopOnSignal(stop));
+  yield webServer(
+    (currentTask() as Task).worker, // the worker main() runs it on: its counters and dump are served
+    {
+      host,
+      port,
+      onListening(server) {
+        if (cluster.isPrimary)
+          console.log(`clockwork web server on ${server.url}/ (Ctrl-C stops it)`);
+        else process.send?.({ listening: server.url });
+      },
+    },
+    shutdown,
+  );
+  if (cluster.isPrimary) console.log("closed");
+});
+
+/** Settles the server's shutdown on SIGINT or SIGTERM. */
+const stopOnSignal = routine(function* stopOnSignal(stop: () => void) {
+  const signal = yield* untilSignal();
+  if (cluster.isPrimary) console.log(`\n${signal}: closing (in-flight requests get 5 s)`);
+  stop();
+});
+
+if (processes > 1 && cluster.isPrimary) {
+  runPrimary(processes);
+} else {
+  // Exits when the server has closed, though stray keep-alive sockets of clients may linger.
+  main(serverProcess(), {
     onError: (error, task) => console.error(`webserver: ${task.label()} failed:`, error),
   });
-  const main = worker.assign(
-    webServer(
-      worker,
-      {
-        host,
-        port,
-        onListening(server) {
-          if (cluster.isPrimary)
-            console.log(`clockwork web server on ${server.url}/ (Ctrl-C stops it)`);
-          else process.send?.({ listening: server.url });
-        },
-      },
-      shutdown,
-    ),
-    { name: "webserver" },
-  );
-  await worker.run();
-  if (main.state === "failed") {
-    console.error("webserver: failed:", main.error);
-    process.exitCode = 1;
-    return;
-  }
-  if (cluster.isPrimary) console.log("closed");
-  process.exit(0); // ends the process though stray keep-alive sockets of clients may linger
 }
 
-/** The primary of a cluster: forks the server processes, and stops them on a signal. */
+/**
+ * The primary of a cluster: forks the server processes, and stops them on
+ * a signal. It stays plain node:cluster code, not a routine under main():
+ * it runs no tasks, only forwards the stop (SIGTERM) to each process and
+ * waits for their exits, all of it events of node:cluster.
+ */
 function runPrimary(n: number): void {
   let listening = 0;
   let stopping = false;

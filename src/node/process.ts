@@ -12,6 +12,9 @@
  * task (or the `timeout` option, or output past `maxBuffer`) sends SIGTERM,
  * then SIGKILL after a grace period, and the routine's cleanup waits for the
  * exit, so the child is reaped before the task ends.
+ *
+ * The same entry point runs a routine as this process's own program:
+ * `main()` and `untilSignal()`, in main.ts.
  */
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
 import {
@@ -23,6 +26,9 @@ import {
   spawn,
   TimeoutError,
 } from "../index.ts";
+
+// A routine as the whole program: signals, exit status, errors printed.
+export { type MainOptions, main, untilSignal } from "./main.ts";
 
 /** Options for `new Command()` and `exec()`. */
 export interface CommandOptions {
