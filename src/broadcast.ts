@@ -36,15 +36,11 @@
  *
  * Lifetime: a subscription made inside a task belongs to that task. It
  * ends (is closed) at once when the task is cancelled (a listener on the
- * task's abort signal, one per task); when the task ends otherwise
- * (returns, fails) the broadcast counts it out at its next operation (a
- * send, a receive by any subscriber, subscribe(), reading `subscribers`),
- * and a send waiting for room in it goes on then. Why not at once: the
- * worker tells only joiners, promises and group observers that a task has
- * ended, and each of those takes the task's error; a hook for a task's end
- * in the core would make this exact. `close()` ends it at once, so a
- * subscription a task stops reading early is best closed (or read to the
- * end with each()). Invariants, after every
+ * task's abort signal, one per task), and in the step where the task ends
+ * however it ends (the task's end hook): a send waiting for room in it
+ * goes on then. `close()` ends it earlier, so a subscription a task stops
+ * reading early is best closed (or read to the end with each()).
+ * Invariants, after every
  * operation: the subscriptions in `_subscriptions` are open (ended ones
  * are closed and removed as they are found); a send waits only while some
  * open "wait" subscription (`_blocker`) is full.
@@ -433,7 +429,7 @@ export class Broadcast<T> {
   }
 }
 
-/** A subscription made in a task is closed at once when the task is cancelled (one listener per task). */
+/** A subscription made in a task is closed when the task is cancelled, or ends (one listener per task). */
 function endOnCancel(owner: Task<unknown>, subscription: Subscription<unknown>): void {
   let subscriptions = byOwner.get(owner);
   if (subscriptions === undefined) {
@@ -441,14 +437,12 @@ function endOnCancel(owner: Task<unknown>, subscription: Subscription<unknown>):
     // Subscribed while its task is being cancelled (in a finally): it ends when the task ends.
     if (signal.aborted) return;
     const those = new Set<Subscription<unknown>>();
-    signal.addEventListener(
-      "abort",
-      () => {
-        byOwner.delete(owner);
-        for (const s of those) s.close();
-      },
-      { once: true },
-    );
+    const end = () => {
+      byOwner.delete(owner);
+      for (const s of those) s.close();
+    };
+    signal.addEventListener("abort", end, { once: true });
+    owner._whenEnded(end); // it returned or failed without closing it
     byOwner.set(owner, those);
     subscriptions = those;
   }

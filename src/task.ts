@@ -78,6 +78,8 @@ export interface TaskExtra {
   creator: Task<unknown> | null;
   /** How many of its live children are resources (closed once only they are left after its body ended). */
   resources: number;
+  /** Called once it has ended, however (see Task._whenEnded). */
+  onEnd: (() => void)[] | null;
 }
 
 /**
@@ -268,6 +270,22 @@ export class Task<R = unknown> {
     return `${this.label()} (${this.state})`;
   }
 
+  /**
+   * @internal Calls `callback` once the task has ended (done, failed or
+   * cancelled), in the step where it ends; at once if it has. For library
+   * objects that belong to a task (a broadcast subscription). An error the
+   * callback throws is reported.
+   */
+  _whenEnded(callback: () => void): void {
+    if (this._state >= DONE) {
+      callback();
+      return;
+    }
+    const extra = this._extraFields();
+    if (extra.onEnd === null) extra.onEnd = [callback];
+    else extra.onEnd.push(callback);
+  }
+
   /** @internal Whether it has unfinished children. */
   _hasChildren(): boolean {
     const children = this._extra?.children;
@@ -292,6 +310,7 @@ export class Task<R = unknown> {
         contexts: null,
         creator: null,
         resources: 0,
+        onEnd: null,
       };
     }
     return this._extra;

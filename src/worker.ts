@@ -858,6 +858,17 @@ export class Worker {
         if (extra.observer?._taskEnded(task) && end === FAILED) {
           task._flags |= HANDLED; // the observer hands it on or reports it
         }
+        const onEnd = extra.onEnd;
+        if (onEnd !== null) {
+          extra.onEnd = null;
+          for (const callback of onEnd) {
+            try {
+              callback();
+            } catch (error) {
+              this.#report(error, task);
+            }
+          }
+        }
       }
       if (task === this.#main) {
         task._flags |= HANDLED; // its outcome is for the caller of wrap() or run()
