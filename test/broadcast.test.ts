@@ -28,7 +28,6 @@ import {
   spawn,
   type Task,
   VirtualClock,
-  WouldBlockError,
   wrap,
 } from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
