@@ -13,7 +13,7 @@ import {
   describeValue,
   isAsyncGenerator,
 } from "./describe.ts";
-import { CancelledError, WouldBlockError } from "./errors.ts";
+import { WouldBlockError } from "./errors.ts";
 import { routineName } from "./names.ts";
 import { Task } from "./task.ts";
 import { Worker } from "./worker.ts";
@@ -185,7 +185,7 @@ class Program<R> {
       else errors.splice(1, 0, main.error);
     }
     if (errors.length > 0) throw oneError(call, errors);
-    if (main.state === "cancelled") throw new CancelledError(`${main.label()} was cancelled`);
+    if (main.state === "cancelled") throw main._cancelledError();
     return main.result;
   }
 }

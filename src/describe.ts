@@ -112,3 +112,34 @@ export function isAsyncGenerator(value: unknown): boolean {
 /** What to say to someone who gave an async generator where a routine goes. */
 export const ASYNC_GENERATOR_HINT =
   "write the routine as function* (a generator), and where it awaited a promise, yield it";
+
+/**
+ * Refuses what cannot be a routine (a generator object), with a message
+ * that says what came and what to do: call a generator function, write an
+ * async generator as function*. Never throws anything but that TypeError,
+ * whatever the value's getters do.
+ */
+export function checkRoutine(call: string, value: unknown, example = "main()"): void {
+  try {
+    if (isGenerator(value)) return;
+  } catch (error) {
+    throw new TypeError(
+      `${call} expects a generator object, got ${describeValue(value)} (looking at it threw ${describeError(error)})`,
+      { cause: error },
+    );
+  }
+  if (isAsyncGenerator(value)) {
+    throw new TypeError(
+      `${call} expects a generator object, got an async generator: ${ASYNC_GENERATOR_HINT}`,
+    );
+  }
+  if (isGeneratorFunction(value)) {
+    const name = value.name || "routine";
+    throw new TypeError(
+      `${call} expects a generator object, got the generator function ${name}: call it, e.g. ${call.replace("()", "")}(${name}())`,
+    );
+  }
+  throw new TypeError(
+    `${call} expects a generator object (call your routine: ${example}), got ${describeValue(value)}`,
+  );
+}

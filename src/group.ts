@@ -21,7 +21,7 @@
  */
 import { checkSeconds } from "./clock.ts";
 import { ASYNC_GENERATOR_HINT, describeValue, isAsyncGenerator, isGenerator } from "./describe.ts";
-import { CancelledError, TimeoutError } from "./errors.ts";
+import { TimeoutError } from "./errors.ts";
 import { nameOf, routine } from "./names.ts";
 import { raceOperations, selectable, timeoutOperation } from "./select.ts";
 import { spawn } from "./spawn.ts";
@@ -118,7 +118,7 @@ class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
         ? { ok: true, value: task.result }
         : state === "failed"
           ? { ok: false, error: task.error }
-          : { ok: false, error: new CancelledError(`${task.label()} was cancelled`) };
+          : { ok: false, error: task._cancelledError() };
     this._endings[index] = ending;
     this._running--;
     // A failure this call will not hand on (a loser's cleanup threw, or the caller will never

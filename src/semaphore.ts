@@ -8,16 +8,10 @@
  * so no permit leaks.
  */
 import { noteCleanupError, UNWOUND } from "./delegation.ts";
-import {
-  ASYNC_GENERATOR_HINT,
-  describeValue,
-  isAsyncGenerator,
-  isGenerator,
-  isGeneratorFunction,
-} from "./describe.ts";
+import { checkRoutine, describeValue } from "./describe.ts";
 import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
-import type { Task } from "./task.ts";
+import { NEXT, RETURN, type Task, THROW } from "./task.ts";
 import type { Outcome } from "./wait.ts";
 
 class Acquire extends Operation<void> {
@@ -142,10 +136,6 @@ class WithPermit<R> implements Generator<unknown, R, any> {
   }
 }
 
-const NEXT = 0;
-const THROW = 1;
-const RETURN = 2;
-
 /**
  * Permits for tasks: at most `permits` tasks hold one at a time.
  *
@@ -202,17 +192,7 @@ export class Semaphore {
 
   /** Runs `body` holding a permit, and releases it when the body returns, throws or is cancelled. */
   withPermit<R>(body: Generator<unknown, R, any>): Generator<unknown, R, any> {
-    const given: unknown = body;
-    if (!isGenerator(given)) {
-      const name = isGeneratorFunction(given) ? given.name || "routine" : undefined;
-      throw new TypeError(
-        isAsyncGenerator(given)
-          ? `withPermit() expects a generator object, got an async generator: ${ASYNC_GENERATOR_HINT}`
-          : name === undefined
-            ? `withPermit() expects a generator object (call your routine: withPermit(work())), got ${describeValue(given)}`
-            : `withPermit() expects a generator object, got the generator function ${name}: call it, e.g. withPermit(${name}())`,
-      );
-    }
+    checkRoutine("withPermit()", body, "withPermit(work())");
     return new WithPermit(this, body);
   }
 

@@ -14,9 +14,9 @@
  * A shield makes a task impossible to cancel while it runs, so what it
  * runs must end on its own: bound anything slow inside it with `timeout`.
  */
-import { describeValue, isGenerator } from "./describe.ts";
+import { checkRoutine } from "./describe.ts";
 import { routineName } from "./names.ts";
-import { running, type Task } from "./task.ts";
+import { NEXT, RETURN, running, type Task, THROW } from "./task.ts";
 
 /** The frame of `shield(routine)`: counts itself on its task while the routine runs. */
 class Shield<R> implements Generator<unknown, R, any> {
@@ -38,20 +38,20 @@ class Shield<R> implements Generator<unknown, R, any> {
   }
 
   next(input?: unknown): IteratorResult<unknown, R> {
-    return this._resume(0, input);
+    return this._resume(NEXT, input);
   }
 
   throw(error: unknown): IteratorResult<unknown, R> {
-    return this._resume(1, error);
+    return this._resume(THROW, error);
   }
 
   return(value?: unknown): IteratorResult<unknown, R> {
-    return this._resume(2, value);
+    return this._resume(RETURN, value);
   }
 
   _resume(mode: number, input: unknown): IteratorResult<unknown, R> {
     if (this._phase === 2) {
-      if (mode === 1) throw input;
+      if (mode === THROW) throw input;
       return { value: input as R, done: true };
     }
     if (this._phase === 0) {
@@ -65,9 +65,9 @@ class Shield<R> implements Generator<unknown, R, any> {
     let result: IteratorResult<unknown, R>;
     try {
       result =
-        mode === 0
+        mode === NEXT
           ? this._body.next(input)
-          : mode === 1
+          : mode === THROW
             ? this._body.throw(input)
             : this._body.return(input as R);
     } catch (error) {
@@ -112,10 +112,6 @@ class Shield<R> implements Generator<unknown, R, any> {
  * }
  */
 export function shield<R>(routine: Generator<unknown, R, any>): Generator<unknown, R, any> {
-  if (!isGenerator(routine)) {
-    throw new TypeError(
-      `shield() expects a generator object (call your routine: shield(flush())), got ${describeValue(routine)}`,
-    );
-  }
+  checkRoutine("shield()", routine, "shield(flush())");
   return new Shield(routine);
 }

@@ -206,7 +206,7 @@ export class Task<R = unknown> {
     if (extra.controller === null) {
       extra.controller = new AbortController();
       if (this._flags & CANCELLING || this._state === CANCELLED) {
-        extra.controller.abort(new CancelledError(`${this.label()} was cancelled`));
+        extra.controller.abort(this._cancelledError());
       }
     }
     return extra.controller.signal;
@@ -259,6 +259,11 @@ export class Task<R = unknown> {
       if (this._state >= DONE) this._settleDeferred();
     }
     return extra.deferred.promise as Promise<R>;
+  }
+
+  /** @internal The error that says it was cancelled (for joiners, promises, signals). */
+  _cancelledError(): CancelledError {
+    return new CancelledError(`${this.label()} was cancelled`);
   }
 
   /** `task "name"` (or `task#N`), for messages. */
@@ -322,7 +327,7 @@ export class Task<R = unknown> {
     if (deferred == null) return;
     if (this._state === DONE) deferred.resolve(this._input);
     else if (this._state === FAILED) deferred.reject(this._input);
-    else deferred.reject(new CancelledError(`${this.label()} was cancelled`));
+    else deferred.reject(this._cancelledError());
   }
 }
 

@@ -39,13 +39,14 @@ import { type Clock, checkSeconds, hostNow, realClock, VirtualClock } from "./cl
 import { UNWIND } from "./delegation.ts";
 import {
   ASYNC_GENERATOR_HINT,
+  checkRoutine,
   describeError,
   describeValue,
   isAsyncGenerator,
   isGenerator,
   isGeneratorFunction,
 } from "./describe.ts";
-import { CancelledError, WouldBlockError } from "./errors.ts";
+import { WouldBlockError } from "./errors.ts";
 import { type ExitCheck, unwatchExit, watchExit } from "./host-exit.ts";
 import { nameOf } from "./names.ts";
 import { Ring } from "./ring.ts";
@@ -253,7 +254,7 @@ export class Worker {
    * returns it. Its first step comes on a later tick.
    */
   assign<R>(routine: Generator<unknown, R, any>, options?: AssignOptions): Task<R> {
-    checkGenerator("assign()", routine);
+    checkRoutine("assign()", routine);
     return this.#createTask(routine, null, checkName("assign()", options));
   }
 
@@ -507,7 +508,7 @@ export class Worker {
     routine: Generator<unknown, R, any>,
     options: SpawnOptions | undefined,
   ): Task<R> {
-    checkGenerator("spawn()", routine);
+    checkRoutine("spawn()", routine);
     const name = checkName("spawn()", options);
     const detached = options?.detached === true;
     const task = this.#createTask(routine, detached ? null : parent, name);
@@ -833,7 +834,7 @@ export class Worker {
       const extra = task._extra;
       if (extra !== null) {
         if (extra.controller !== null && end === CANCELLED && !extra.controller.signal.aborted) {
-          extra.controller.abort(new CancelledError(`${task.label()} was cancelled`));
+          extra.controller.abort(task._cancelledError());
         }
         const joiners = extra.joiners;
         extra.joiners = null;
@@ -946,7 +947,7 @@ export class Worker {
     const extra = task._extra;
     if (extra !== null) {
       if (extra.controller !== null && !extra.controller.signal.aborted) {
-        extra.controller.abort(new CancelledError(`${task.label()} was cancelled`));
+        extra.controller.abort(task._cancelledError());
       }
       if (extra.pendingErrors !== null)
         for (const error of extra.pendingErrors.splice(0)) this.#report(error, task);
@@ -1297,7 +1298,7 @@ function startUnwind(task: Task<unknown>): void {
 function outcomeFor(task: Task<unknown>): Outcome {
   if (task._state === DONE) return { ok: true, value: task._input };
   if (task._state === FAILED) return { ok: false, error: task._input };
-  return { ok: false, error: new CancelledError(`${task.label()} was cancelled`) };
+  return { ok: false, error: task._cancelledError() };
 }
 
 /** A yielded value the task will never wait for: keep a rejected promise from being reported as unhandled. */
@@ -1362,31 +1363,6 @@ function whereIn(task: Task<unknown>): string {
     // A Proxy frame whose traps throw.
   }
   return `${task.label()} (in routine ${name ?? "<anonymous>"})`;
-}
-
-function checkGenerator(call: string, value: unknown): void {
-  try {
-    if (isGenerator(value)) return;
-  } catch (error) {
-    throw new TypeError(
-      `${call} expects a generator object, got ${describeValue(value)} (looking at it threw ${describeError(error)})`,
-      { cause: error },
-    );
-  }
-  if (isAsyncGenerator(value)) {
-    throw new TypeError(
-      `${call} expects a generator object, got an async generator: ${ASYNC_GENERATOR_HINT}`,
-    );
-  }
-  if (isGeneratorFunction(value)) {
-    const name = value.name || "routine";
-    throw new TypeError(
-      `${call} expects a generator object, got the generator function ${name}: call it, e.g. ${call.replace("()", "")}(${name}())`,
-    );
-  }
-  throw new TypeError(
-    `${call} expects a generator object (call your routine: main()), got ${describeValue(value)}`,
-  );
 }
 
 function checkName(call: string, options: unknown): string | undefined {
