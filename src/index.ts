@@ -38,7 +38,13 @@ export { Ticker } from "./ticker.ts";
 // The low-level park/wake API that every wait is built on.
 export { type Outcome, park, suspend, Wait, type Waker } from "./wait.ts";
 // The scheduler and its tasks.
-export { type AssignOptions, Worker, type WorkerCounters, type WorkerOptions } from "./worker.ts";
+export {
+  type AssignOptions,
+  type SlowStep,
+  Worker,
+  type WorkerCounters,
+  type WorkerOptions,
+} from "./worker.ts";
 
 /** A routine: a generator object as made by calling a generator function. */
 export type Routine<R = void> = Generator<unknown, R, any>;

@@ -84,6 +84,27 @@ export interface WorkerOptions {
   onError?: (error: unknown, task: Task<unknown>) => void;
   /** Time every step to keep `counters.longestStep` (costs about 0.1 us a step). */
   profile?: boolean;
+  /**
+   * The slow-step alarm: a step that takes longer than this many seconds
+   * of real time (while it runs, every other task waits) is reported,
+   * naming the task and the routines on its stack. Off by default (and
+   * then free); on, each step is timed as with `profile`.
+   */
+  slowStep?: number;
+  /** Receives each slow step; default: a `console.warn` line. */
+  onSlowStep?: (report: SlowStep) => void;
+}
+
+/** A step that took longer than the `slowStep` option allows. */
+export interface SlowStep {
+  /** The task whose step it was. */
+  task: Task<unknown>;
+  /** How long the step took, in seconds of real time. */
+  seconds: number;
+  /** The routines on the task's stack where the step ended, outermost first. */
+  stack: string[];
+  /** All of it in a line: `a step of task "parse" took 0.120 s (over 0.050 s), at main > parse`. */
+  message: string;
 }
 
 /** Counters a worker keeps, for stats pages, consoles and benchmarks. */
@@ -151,8 +172,14 @@ export class Worker {
 
   /** Receives unhandled task errors, if given. */
   readonly #onError: ((error: unknown, task: Task<unknown>) => void) | undefined;
-  /** Whether driving calls time each step. */
+  /** Whether driving calls time each step (profile, or the slow-step alarm). */
   readonly #profile: boolean;
+  /** The slow-step alarm's threshold in milliseconds; Infinity when it is off. */
+  readonly #slowStepMs: number;
+  /** Receives slow steps. */
+  readonly #onSlowStep: (report: SlowStep) => void;
+  /** @internal The task of the latest step (for the slow-step alarm). */
+  _stepped: Task<unknown> | undefined = undefined;
   /** Tasks that can take a step, in order. */
   readonly #runQueue = new Ring<Task<unknown>>();
   /** Sleeping tasks, by deadline. */
@@ -200,7 +227,7 @@ export class Worker {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`new Worker() expects an options object, got ${describeValue(options)}`);
     }
-    const { clock = realClock, onError, profile = false } = options;
+    const { clock = realClock, onError, profile = false, slowStep, onSlowStep } = options;
     if (typeof clock?.now !== "function") {
       throw new TypeError(
         `Worker option "clock" expects an object with now(), got ${describeValue(clock)}`,
@@ -211,9 +238,21 @@ export class Worker {
         `Worker option "onError" expects a function, got ${describeValue(onError)}`,
       );
     }
+    if (slowStep !== undefined) {
+      checkSeconds('Worker option "slowStep"', slowStep);
+      if (slowStep === 0)
+        throw new RangeError('Worker option "slowStep" expects seconds above 0, got 0');
+    }
+    if (onSlowStep !== undefined && typeof onSlowStep !== "function") {
+      throw new TypeError(
+        `Worker option "onSlowStep" expects a function, got ${describeValue(onSlowStep)}`,
+      );
+    }
     this.clock = clock;
     this.#onError = onError;
-    this.#profile = profile;
+    this.#profile = profile || slowStep !== undefined;
+    this.#slowStepMs = slowStep === undefined ? Number.POSITIVE_INFINITY : slowStep * 1000;
+    this.#onSlowStep = onSlowStep ?? ((report) => console.warn(`clockwork: ${report.message}`));
     this.#timerPollSteps = clock === realClock ? REAL_CLOCK_POLL_STEPS : 1;
     this.#runResume = () => {
       if (this.#timers.size !== 0) this.#expireTimers();
@@ -454,6 +493,7 @@ export class Worker {
       if (task === undefined) return false;
     }
     this.counters.steps++;
+    this._stepped = task;
     const generator = task._top as Generator<unknown, unknown, unknown>;
     const mode = task._mode;
     const input = task._input;
@@ -1159,9 +1199,26 @@ export class Worker {
   #timedStep(): boolean {
     const start = hostNow();
     const stepped = this._step();
-    const seconds = (hostNow() - start) / 1000;
+    const ms = hostNow() - start;
+    const seconds = ms / 1000;
     if (stepped && seconds > this.counters.longestStep) this.counters.longestStep = seconds;
+    if (stepped && ms > this.#slowStepMs) this.#slowStep(seconds);
     return stepped;
+  }
+
+  /** The slow-step alarm: reports the step that just took `seconds`. */
+  #slowStep(seconds: number): void {
+    const task = this._stepped as Task<unknown>;
+    const stack = task.stack;
+    const where = stack.length > 0 ? `, at ${stack.join(" > ")}` : ` (its routine had ended)`;
+    const message =
+      `a step of ${task.label()} took ${seconds.toFixed(3)} s ` +
+      `(over ${(this.#slowStepMs / 1000).toFixed(3)} s; every other task waited)${where}`;
+    try {
+      this.#onSlowStep({ task, seconds, stack, message });
+    } catch (error) {
+      this.#report(error, task);
+    }
   }
 
   #enter(call: string): void {

@@ -10,7 +10,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { repeat, routine, sleep, spawn, VirtualClock, Worker } from "../src/index.ts";
+import {
+  repeat,
+  routine,
+  type SlowStep,
+  sleep,
+  spawn,
+  VirtualClock,
+  Worker,
+} from "../src/index.ts";
 
 describe("names", () => {
   it("come from options.name, else the routine's name, else task#N", () => {
@@ -139,5 +147,68 @@ describe("counters", () => {
       worker.counters.longestStep >= 0.005,
       `longest step ${worker.counters.longestStep} s`,
     );
+  });
+});
+
+describe("the slow-step alarm", () => {
+  // "If you take too long at one, then the others lock up": the original library's one warning.
+  /** Spins for `ms` of real time: a step that blocks every other task. */
+  function busy(ms: number): void {
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      // spin
+    }
+  }
+
+  it("reports a step longer than slowStep, naming the task and the routines on its stack", () => {
+    const reports: SlowStep[] = [];
+    const worker = new Worker({
+      clock: new VirtualClock(),
+      slowStep: 0.02,
+      onSlowStep: (report) => reports.push(report),
+    });
+    const parse = routine(function* parse() {
+      yield;
+      busy(60); // a step of 60 ms: every other task waits
+      yield;
+    });
+    const main = routine(function* main() {
+      yield parse();
+    });
+    worker.assign(main());
+    worker.work();
+    const slow = reports.filter((r) => r.seconds >= 0.05);
+    assert.equal(slow.length, 1, reports.map((r) => r.message).join("\n"));
+    const [report] = slow as [SlowStep];
+    assert.equal(report.task.name, "main");
+    assert.deepEqual(report.stack, ["main", "parse"]);
+    assert.match(
+      report.message,
+      /^a step of task "main" took 0\.\d{3} s \(over 0\.020 s; every other task waited\), at main > parse$/,
+    );
+  });
+
+  it("refuses a threshold that is not above 0, and reports an alarm that throws as an error", () => {
+    assert.throws(() => new Worker({ slowStep: 0 }), /"slowStep" expects seconds above 0, got 0/);
+    assert.throws(() => new Worker({ slowStep: -1 }), RangeError);
+    assert.throws(() => new Worker({ onSlowStep: 5 as never }), /"onSlowStep" expects a function/);
+    const errors: unknown[] = [];
+    const broken = new Error("the alarm broke");
+    const worker = new Worker({
+      clock: new VirtualClock(),
+      slowStep: 0.01,
+      onSlowStep: () => {
+        throw broken;
+      },
+      onError: (error) => errors.push(error),
+    });
+    worker.assign(
+      (function* slow() {
+        busy(30);
+        yield;
+      })(),
+    );
+    worker.work();
+    assert.ok(errors.includes(broken), "the alarm's error reached onError");
   });
 });
