@@ -1,5 +1,6 @@
 /**
- * all, race and timeout: routines run together.
+ * Group: how all, race and timeout (all.ts, race.ts, timeout.ts) run
+ * routines together.
  *
  * Over operations alone (channel receives and sends, acquires, future
  * waits, sleeps), `race` and `timeout` are a select (select.ts): exactly
@@ -19,24 +20,25 @@
  * favoured. An error a member ends with that the call does not hand on
  * (a loser whose cleanup threw) is reported, never dropped.
  */
-import { checkSeconds } from "./clock.ts";
 import { ASYNC_GENERATOR_HINT, describeValue, isAsyncGenerator, isGenerator } from "./describe.ts";
-import { TimeoutError } from "./errors.ts";
-import { nameOf, routine } from "./names.ts";
-import { raceOperations, selectable, timeoutOperation } from "./select.ts";
+import { nameOf } from "./names.ts";
 import { spawn } from "./spawn.ts";
 import { DONE, running, type Task, type TaskObserver } from "./task.ts";
 import type { TimerEntry } from "./timer-queue.ts";
 import { Wait } from "./wait.ts";
 
-type Ending = { ok: true; value: unknown } | { ok: false; error: unknown };
+/** @internal How a member ended. */
+export type Ending = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-const ALL = 0;
-const RACE = 1;
-const TIMEOUT = 2;
+/** @internal Group kinds. */
+export const ALL = 0;
+/** @internal */
+export const RACE = 1;
+/** @internal */
+export const TIMEOUT = 2;
 
 /** For a timeout: `decided` when the timer went off first. */
-const TIMER = -2;
+export const TIMER = -2;
 
 /** Observes one member task for its group. */
 class Member implements TaskObserver {
@@ -56,7 +58,8 @@ class Member implements TaskObserver {
 }
 
 /** The member tasks of one call, how they ended, and what the calling task parks on. */
-class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
+/** @internal */
+export class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
   readonly _kind: number;
   /** The member tasks, by index. */
   readonly _tasks: Task<unknown>[];
@@ -192,7 +195,10 @@ class Group extends Wait<void> implements TimerEntry<Task<unknown>> {
 }
 
 /** Starts the members as child tasks of the running task, observed by the group; a race's in a rotated order. */
-function startMembers(group: Group, bodies: readonly Generator<unknown, unknown, any>[]): void {
+export function startMembers(
+  group: Group,
+  bodies: readonly Generator<unknown, unknown, any>[],
+): void {
   const n = bodies.length;
   const start =
     group._kind === RACE && n > 1 ? (running.task as Task<unknown>)._worker._random(n) : 0;
@@ -214,7 +220,7 @@ function startMembers(group: Group, bodies: readonly Generator<unknown, unknown,
  * outcome is reported if it was an error, and so is any further error
  * thrown in while it waits.
  */
-function* settle(group: Group): Generator<unknown, void, any> {
+export function* settle(group: Group): Generator<unknown, void, any> {
   let thrown: { error: unknown } | null = null;
   let settled = false;
   try {
@@ -246,7 +252,8 @@ function report(error: unknown): void {
   task._worker._report(error, task);
 }
 
-function checkRoutines(call: string, routines: unknown): Generator<unknown, unknown, any>[] {
+/** @internal */
+export function checkRoutines(call: string, routines: unknown): Generator<unknown, unknown, any>[] {
   if (!Array.isArray(routines)) {
     throw new TypeError(
       `${call} expects an array of routines (generator objects), got ${describeValue(routines)}`,
@@ -261,99 +268,4 @@ function checkRoutines(call: string, routines: unknown): Generator<unknown, unkn
     }
   });
   return routines as Generator<unknown, unknown, any>[];
-}
-
-const allRoutine = routine(function* all(bodies: Generator<unknown, unknown, any>[]) {
-  const group = new Group(ALL, bodies.length);
-  startMembers(group, bodies);
-  yield* settle(group);
-  if (group._decided >= 0) throw (group._endings[group._decided] as { error: unknown }).error;
-  return group._endings.map((e) => (e as { value: unknown }).value);
-});
-
-/**
- * Runs routines at once as child tasks and gives all their results, in
- * order. The first failure cancels the others at once and is thrown (after
- * they have finished unwinding).
- *
- * @example
- * const [home, about] = yield* all([fetchPage("/"), fetchPage("/about")]);
- */
-export function all<const T extends readonly Generator<unknown, unknown, any>[]>(
-  routines: T,
-): Generator<
-  unknown,
-  { -readonly [K in keyof T]: T[K] extends Generator<unknown, infer R, any> ? R : never },
-  any
-> {
-  return allRoutine(checkRoutines("all()", routines)) as never;
-}
-
-const raceRoutine = routine(function* race(bodies: Generator<unknown, unknown, any>[]) {
-  const group = new Group(RACE, bodies.length);
-  startMembers(group, bodies);
-  yield* settle(group);
-  const winner = group._endings[group._decided] as Ending;
-  if (!winner.ok) throw winner.error;
-  return winner.value;
-});
-
-/**
- * The first routine to end wins: its value, or its error thrown. The
- * others are cancelled in that same moment, and race() returns only once
- * their `finally` blocks have run. Over channel operations (and sleeps)
- * alone it is a select: exactly one of them happens, so a race of two
- * receives never takes a value it then drops.
- *
- * @example
- * const reply = yield* race([askServer(a), askServer(b)]);
- * const next = yield* race([urgent.receive(), normal.receive()]);
- */
-export function race<T>(routines: Generator<unknown, T, any>[]): Generator<unknown, T, any> {
-  const bodies = checkRoutines("race()", routines);
-  if (bodies.length === 0)
-    throw new TypeError("race() needs at least one routine: a race of none never ends");
-  const cases = selectable(bodies);
-  if (cases !== null) return raceOperations(cases) as Generator<unknown, T, any>;
-  return raceRoutine(bodies) as Generator<unknown, T, any>;
-}
-
-const timeoutRoutine = routine(function* timeout(
-  seconds: number,
-  body: Generator<unknown, unknown, any>,
-) {
-  const group = new Group(TIMEOUT, 1, seconds);
-  startMembers(group, [body]);
-  yield* settle(group);
-  if (group._decided === TIMER) {
-    const task = group._tasks[0] as Task<unknown>;
-    throw new TimeoutError(`${task.label()} timed out after ${seconds} s (it was cancelled)`);
-  }
-  const ending = group._endings[0] as Ending;
-  if (!ending.ok) throw ending.error;
-  return ending.value;
-});
-
-/**
- * Runs a routine with a time limit (in the worker's clock): its value, or
- * its error, or a TimeoutError once `seconds` have passed, after the
- * routine was cancelled and its `finally` blocks ran. Around a channel
- * operation it is a select with a timer: the value, or the timeout, never
- * both.
- *
- * @example
- * const page = yield* timeout(10, fetchPage(url));
- * const job = yield* timeout(1, jobs.receive());
- */
-export function timeout<R>(
-  seconds: number,
-  routine: Generator<unknown, R, any>,
-): Generator<unknown, R, any> {
-  checkSeconds("timeout()", seconds);
-  const [body] = checkRoutines("timeout()", [routine]) as [Generator<unknown, unknown, any>];
-  const cases = selectable([body]);
-  if (cases !== null) {
-    return timeoutOperation(seconds, cases[0] as never) as Generator<unknown, R, any>;
-  }
-  return timeoutRoutine(seconds, body) as Generator<unknown, R, any>;
 }

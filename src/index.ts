@@ -10,33 +10,6 @@
  * This file is the table of contents.
  */
 
-export { Broadcast, type SubscribeOptions, Subscription } from "./broadcast.ts";
-// Bridges to plain code and promises.
-export { call, type RunOptions, run, wrap } from "./call.ts";
-// Coordination between tasks.
-export { Channel, ChannelClosedError, type Received } from "./channel.ts";
-// Time.
-export { type Clock, realClock, VirtualClock } from "./clock.ts";
-export { Context } from "./context.ts";
-export { each } from "./each.ts";
-// Errors.
-export { CancelledError, TimeoutError, WouldBlockError } from "./errors.ts";
-export { Future } from "./future.ts";
-export { all, race, timeout } from "./group.ts";
-// Naming routines, so tasks and stacks read as the program does.
-export { routine } from "./names.ts";
-export { type Provide, resource } from "./resource.ts";
-export { Result } from "./result.ts";
-export { type SelectKeyedResult, type SelectResult, select, trySelect } from "./select.ts";
-export { Semaphore } from "./semaphore.ts";
-export { shield } from "./shield.ts";
-export { repeat, sleep } from "./sleep.ts";
-export { spawn } from "./spawn.ts";
-export { currentTask, Task, type TaskState } from "./task.ts";
-export { Ticker } from "./ticker.ts";
-
-// The low-level park/wake API that every wait is built on.
-export { type Outcome, park, suspend, Wait, type Waker } from "./wait.ts";
 // The scheduler and its tasks.
 export {
   type AssignOptions,
@@ -45,6 +18,46 @@ export {
   type WorkerCounters,
   type WorkerOptions,
 } from "./worker.ts";
+export { currentTask, Task, type TaskState } from "./task.ts";
+export { spawn } from "./spawn.ts";
+// Naming routines, so tasks and stacks read as the program does.
+export { routine } from "./names.ts";
+
+// Time.
+export { type Clock, realClock, VirtualClock } from "./clock.ts";
+export { repeat, sleep } from "./sleep.ts";
+export { Ticker } from "./ticker.ts";
+
+// Running routines together.
+export { all } from "./all.ts";
+export { race } from "./race.ts";
+export { timeout } from "./timeout.ts";
+
+// Coordination between tasks.
+export { Channel, ChannelClosedError, type Received } from "./channel.ts";
+export { each } from "./each.ts";
+export { type SelectKeyedResult, type SelectResult, select, trySelect } from "./select.ts";
+export { Broadcast, type SubscribeOptions, Subscription } from "./broadcast.ts";
+export { Semaphore } from "./semaphore.ts";
+export { Future } from "./future.ts";
+
+// Lifetimes: cleanup a cancel cannot cut, values with a lifetime, task-local values.
+export { shield } from "./shield.ts";
+export { type Provide, resource } from "./resource.ts";
+export { Context } from "./context.ts";
+
+// Bridges to plain code and promises.
+export { call } from "./call.ts";
+export type { RunOptions } from "./program.ts";
+export { run } from "./run.ts";
+export { wrap } from "./wrap.ts";
+export { Result } from "./result.ts";
+
+// Errors.
+export { CancelledError, TimeoutError, WouldBlockError } from "./errors.ts";
+
+// The low-level park/wake API that every wait is built on.
+export { type Outcome, park, suspend, Wait, type Waker } from "./wait.ts";
 
 /** A routine: a generator object as made by calling a generator function. */
 export type Routine<R = void> = Generator<unknown, R, any>;

@@ -10,11 +10,12 @@
  * after such a GC, 10,000 sleepers woke up to 20 ms late and took 60%
  * longer, round after round; with these few parked objects, not at all.
  */
+
+import { all } from "./all.ts";
 import { call } from "./call.ts";
 import { Channel } from "./channel.ts";
 import { VirtualClock } from "./clock.ts";
 import { Future } from "./future.ts";
-import { all } from "./group.ts";
 import { Semaphore } from "./semaphore.ts";
 import { sleep } from "./sleep.ts";
 import { spawn } from "./spawn.ts";
