@@ -155,6 +155,44 @@ class AsyncChannel<T> {
   }
 }
 
+/**
+ * The leanest async/await queue a good engineer would write for this: a
+ * push hands the value to a waiting resolver or appends it; a pop returns
+ * a resolved promise of a queued value, or a new one. Unlike AsyncChannel
+ * a push never waits (no promise per send), so a ping-pong over two of
+ * them costs one promise per message.
+ */
+class LeanQueue<T> {
+  readonly values = new Fifo<T>();
+  readonly takers = new Fifo<(value: T) => void>();
+
+  push(value: T): void {
+    const take = this.takers.shift();
+    if (take !== undefined) take(value);
+    else this.values.push(value);
+  }
+
+  pop(): Promise<T> {
+    if (this.values.head !== this.values.items.length) {
+      return Promise.resolve(this.values.shift() as T);
+    }
+    return new Promise((resolve) => this.takers.push(resolve));
+  }
+}
+
+async function leanPinger(q1: LeanQueue<number>, q2: LeanQueue<number>, rounds: number) {
+  let ok = 0;
+  for (let i = 0; i < rounds; i++) {
+    q1.push(i);
+    if ((await q2.pop()) === i) ok++;
+  }
+  return ok;
+}
+
+async function leanPonger(q1: LeanQueue<number>, q2: LeanQueue<number>, rounds: number) {
+  for (let i = 0; i < rounds; i++) q2.push(await q1.pop());
+}
+
 async function asyncPinger(
   ch1: AsyncChannel<number>,
   ch2: AsyncChannel<number>,
@@ -314,6 +352,23 @@ export const pingPongCases: Case[] = [
     },
   },
   {
+    name: "async/await lean queue",
+    kind: "peer",
+    how: "the leanest queue on promises: push hands the value to a waiting resolver or appends it (a push never waits), pop returns a resolved promise or a new one; two async functions, `q1.push(i); await q2.pop()` / `q2.push(await q1.pop())`",
+    async run(env) {
+      const rounds = roundsOf(env);
+      const ms = await timeRun(async () => {
+        const q1 = new LeanQueue<number>();
+        const q2 = new LeanQueue<number>();
+        const pong = leanPonger(q1, q2, rounds);
+        checkReplies(await leanPinger(q1, q2, rounds), rounds);
+        await pong;
+        return undefined;
+      }, budget(env));
+      return perMessage(ms, env);
+    },
+  },
+  {
     name: "redux-saga",
     kind: "peer",
     how: "two channel()s (redux-saga has no unbuffered channel; the default expanding buffer never holds more than the one message in flight); a forked saga and a called one, `yield put(ch, v)` / `yield take(ch)`",
@@ -401,7 +456,12 @@ export const pingPongCases: Case[] = [
 const clockworkPingPongRows = ["clockwork work()", "clockwork run()"];
 
 function pingPongVerdict(get: Lookup): Verdict {
-  const queue = get("async/await queue", "message");
+  // The goal is the stronger of the two async/await peers (the lean queue awaits only on receive).
+  const queues = [
+    get("async/await queue", "message"),
+    get("async/await lean queue", "message"),
+  ].filter((v): v is number => v !== undefined);
+  const queue = queues.length === 0 ? undefined : Math.min(...queues);
   const limit = get("limit (bare generators)", "message");
   const figures = clockworkPingPongRows
     .map((name) => ({ name, value: get(name, "message") }))
@@ -411,7 +471,7 @@ function pingPongVerdict(get: Lookup): Verdict {
   }
   const worst = figures.reduce((a, b) => (b.value > a.value ? b : a));
   const detail = figures
-    .map((f) => `${f.name} is ${fmtRatio(f.value / queue)} the async/await queue`)
+    .map((f) => `${f.name} is ${fmtRatio(f.value / queue)} the faster async/await queue`)
     .join(", ");
   let stretch = "";
   if (limit !== undefined) {
@@ -657,7 +717,7 @@ export const suite: Suite = {
       {
         title: "channel: ping-pong over two unbuffered channels",
         params: `2 tasks, ${fmtCount(roundsOf(env))} round trips = ${fmtCount(messages)} messages (a message = one send and its receive)`,
-        goal: "faster than the async/await queue (ns/msg); stretch: <= 2x the limit",
+        goal: "faster than the faster async/await queue (ns/msg); stretch: <= 2x the limit",
         baseline: "limit (bare generators)",
         metrics: [messageMetric],
         cases: pingPongCases,
