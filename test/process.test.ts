@@ -120,7 +120,38 @@ describe("Command", () => {
     const task = worker.assign(main());
     await worker.run();
     assert.equal(task.result, false, "the child is gone (reaped) when the cancelled task ends");
-    assert.equal(sleeper.signal, null, "the fields keep what was known");
+    assert.equal(sleeper.signal, "SIGTERM", "and the command says how it ended");
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("says how a cancelled child ended: the signal that stopped it, or the exit code it chose", async () => {
+    // Each child is cancelled once it is ready. The first dies of SIGTERM; the second ignores
+    // SIGTERM and is killed after the grace period; the third exits with a code of its own.
+    const children = {
+      "ends on SIGTERM": "echo ready; exec sleep 60",
+      "ignores SIGTERM": "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+      "exits 7 on SIGTERM": "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+    };
+    const worker = new Worker();
+    const commands = Object.entries(children).map(
+      ([what, script]) => [what, new Command(["sh", "-c", script], { killGrace: 0.3 })] as const,
+    );
+    function* cancelWhenReady(command: Command) {
+      const run = spawn(command.run());
+      while (!command.stdout.includes("ready")) yield* sleepBriefly();
+      yield* cancelAndWait(run);
+    }
+    for (const [, command] of commands) worker.assign(cancelWhenReady(command));
+    const started = Date.now();
+    await worker.run();
+    assert.deepEqual(
+      Object.fromEntries(commands.map(([what, c]) => [what, [c.exitCode, c.signal]])),
+      {
+        "ends on SIGTERM": [null, "SIGTERM"],
+        "ignores SIGTERM": [null, "SIGKILL"],
+        "exits 7 on SIGTERM": [7, null],
+      },
+    );
     assert.ok(Date.now() - started < 10_000);
   });
 

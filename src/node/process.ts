@@ -110,9 +110,12 @@ export class Command {
   stdout = "";
   /** What the child wrote to stderr so far. */
   stderr = "";
-  /** Its exit code, once it exited (null if a signal ended it, or before). */
+  /**
+   * Its exit code, once it exited (null if a signal ended it, or before). Set however the run
+   * ended: after a cancel or a timeout too, these two fields say how the child went.
+   */
   exitCode: number | null = null;
-  /** The signal that ended it, if one did. */
+  /** The signal that ended it, if one did (SIGTERM, or SIGKILL after the grace period, when stopped). */
   signal: string | null = null;
   /** The child's process id while it runs, else undefined. */
   pid: number | undefined = undefined;
@@ -311,7 +314,12 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       // Cancelled (or an error came in): stop the child and wait until it is gone. Shielded: a
       // cancel that comes while this waits (the first came as an error) must not leave it unreaped.
       stop("its task was cancelled");
-      yield* shield(exited.wait());
+      const late = yield* shield(exited.wait());
+      if (!("error" in late)) {
+        // Nobody gets a result, but the command says how the child ended (SIGTERM, SIGKILL, a code).
+        command.exitCode = late.code;
+        command.signal = late.signal;
+      }
     }
     if (killTimer !== undefined) clearTimeout(killTimer);
     command.pid = undefined;
