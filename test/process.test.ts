@@ -21,7 +21,7 @@ import {
   TimeoutError,
   Worker,
 } from "../src/index.ts";
-import { Command, CommandError, exec } from "../src/node/process.ts";
+import { Command, CommandError, CommandTimeoutError, exec } from "../src/node/process.ts";
 
 /** Cancels a task and waits until it has ended (its cleanup included). */
 function* cancelAndWait(task: Task<unknown>) {
@@ -411,5 +411,33 @@ describe("exec", () => {
     assert.equal(failure.stderr, "broken\n");
     assert.match(failure.message, /"sh -c echo broken >&2; exit 2" exited with code 2: broken/);
     assert.equal(unchecked.exitCode, 4);
+  });
+
+  it("keeps the output read so far, the signal and the command on the TimeoutError of a run past its timeout", async () => {
+    const worker = new Worker();
+    function* main() {
+      try {
+        yield* exec(["sh", "-c", "echo started; echo warming up >&2; exec sleep 60"], {
+          timeout: 0.3,
+        });
+      } catch (error) {
+        return error;
+      }
+      throw new Error("exec returned");
+    }
+    const task = worker.assign(main());
+    const started = Date.now();
+    await worker.run();
+    const error = task.result;
+    assert.ok(error instanceof TimeoutError, "a TimeoutError, as for any deadline");
+    assert.ok(error instanceof CommandTimeoutError, "which carries what the command left");
+    assert.deepEqual(error.argv, ["sh", "-c", "echo started; echo warming up >&2; exec sleep 60"]);
+    assert.equal(error.stdout, "started\n");
+    assert.equal(error.stderr, "warming up\n");
+    assert.equal(error.signal, "SIGTERM");
+    assert.equal(error.exitCode, null);
+    assert.equal(error.timeout, 0.3);
+    assert.match(error.message, /ran past its timeout of 0\.3 s/);
+    assert.ok(Date.now() - started < 10_000);
   });
 });

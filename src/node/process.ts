@@ -38,7 +38,10 @@ export interface CommandOptions {
   env?: Record<string, string>;
   /** Written to the child's standard input, which is then closed. */
   input?: string | Uint8Array;
-  /** Seconds the child may run; then it is stopped and `run()` throws TimeoutError. */
+  /**
+   * Seconds the child may run; then it is stopped and `run()` throws CommandTimeoutError (a
+   * TimeoutError with the output read until then).
+   */
   timeout?: number;
   /** Bytes each of stdout and stderr may hold; past that the child is stopped and `run()` throws CommandError. */
   maxBuffer?: number;
@@ -87,6 +90,40 @@ export class CommandError extends Error {
     this.signal = result.signal;
     this.stdout = result.stdout;
     this.stderr = result.stderr;
+  }
+}
+
+/**
+ * A command stopped because it ran past its `timeout`. It is a TimeoutError (as for any deadline
+ * in clockwork) that keeps what a CommandError keeps: the output read until then, how the child
+ * ended (usually `signal` "SIGTERM") and the command.
+ *
+ * @example
+ * try {
+ *   yield* exec(["make", "test"], { timeout: 60 });
+ * } catch (error) {
+ *   if (error instanceof CommandTimeoutError) console.log(error.stdout); // what it printed in time
+ *   throw error;
+ * }
+ */
+export class CommandTimeoutError extends TimeoutError {
+  override name = "CommandTimeoutError";
+  readonly argv: readonly string[];
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The timeout it ran past, in seconds. */
+  readonly timeout: number;
+
+  constructor(message: string, argv: readonly string[], result: CommandResult, timeout: number) {
+    super(message);
+    this.argv = argv;
+    this.exitCode = result.exitCode;
+    this.signal = result.signal;
+    this.stdout = result.stdout;
+    this.stderr = result.stderr;
+    this.timeout = timeout;
   }
 }
 
@@ -335,7 +372,12 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   command.exitCode = exit.code;
   command.signal = exit.signal;
   if (stopping?.startsWith("it ran past")) {
-    throw new TimeoutError(`${describeArgv(argv)} was stopped: ${stopping}`);
+    throw new CommandTimeoutError(
+      `${describeArgv(argv)} was stopped: ${stopping}`,
+      argv,
+      command.result(),
+      options.timeout as number,
+    );
   }
   if (stopping !== undefined) {
     throw new CommandError(
