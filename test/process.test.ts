@@ -374,6 +374,19 @@ describe("Command", () => {
     assert.equal(expected, 5001);
   });
 
+  it("refuses an input Node cannot write when the command is made, before any child starts", () => {
+    // Node would throw only once the child runs, and leave it running: an orphan.
+    assert.throws(
+      () => new Command(["cat"], { input: 42 as never }),
+      /option "input" expects a string or a Uint8Array, got 42/,
+    );
+    assert.throws(() => exec(["cat"], { input: { text: "hi" } as never }), TypeError);
+    assert.throws(
+      () => new Command(["cat"], { lines: [] as never }),
+      /option "lines" expects a Channel, got \[\]/,
+    );
+  });
+
   it("refuses a shell line, an empty argv, and bad options", () => {
     assert.throws(
       () => new Command("ls -l" as never),

@@ -161,7 +161,8 @@ export class Command {
     checkArgv("new Command()", argv);
     checkOptions("new Command()", options);
     this.argv = [...argv];
-    this.options = { ...options };
+    // Checked once, here, before any child can start: fixed from now on.
+    this.options = Object.freeze({ ...options });
   }
 
   /**
@@ -292,23 +293,10 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     killTimer = setTimeout(() => signal("SIGKILL"), (options.killGrace ?? DEFAULT_GRACE) * 1000);
   };
 
-  const lineSink = options.lines === undefined ? undefined : startLines(child, options.lines);
-  const limit = options.maxBuffer ?? Number.POSITIVE_INFINITY;
-  let outBytes = 0;
-  let errBytes = 0;
-  child.stdout?.setEncoding("utf8");
-  child.stderr?.setEncoding("utf8");
-  child.stdout?.on("data", (chunk: string) => {
-    command.stdout += chunk;
-    lineSink?.write(chunk);
-    outBytes += Buffer.byteLength(chunk);
-    if (outBytes > limit) stop(`its stdout passed maxBuffer (${limit} bytes)`);
-  });
-  child.stderr?.on("data", (chunk: string) => {
-    command.stderr += chunk;
-    errBytes += Buffer.byteLength(chunk);
-    if (errBytes > limit) stop(`its stderr passed maxBuffer (${limit} bytes)`);
-  });
+  // From here on, whatever throws (here or in the wait) goes through the cleanup below, which
+  // stops the child and waits until it is gone: no path leaves an orphan. The exit is listened
+  // for first, so that the cleanup's wait always ends.
+  let lineSink: ReturnType<typeof startLines> | undefined;
   child.on("error", (error) => {
     if (!exited.settled) exited.resolve({ error });
   });
@@ -317,33 +305,49 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     lineSink?.end();
     if (!exited.settled) exited.resolve({ code, signal });
   });
-  child.on("exit", () => {
-    // A stopped child's own children may still hold its output pipes open: after the grace
-    // period, stop reading them, so that the exit is reported all the same.
-    if (stopping === undefined) return;
-    setTimeout(
-      () => {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      },
-      (options.killGrace ?? DEFAULT_GRACE) * 1000,
-    ).unref();
-  });
-  child.stdin?.on("error", () => {
-    // The child may exit without reading its input (EPIPE): its exit status tells the story.
-  });
-  if (options.input !== undefined) child.stdin?.end(options.input);
-  else child.stdin?.end();
-  const deadline =
-    options.timeout === undefined
-      ? undefined
-      : setTimeout(
-          () => stop(`it ran past its timeout of ${options.timeout} s`),
-          options.timeout * 1000,
-        );
-
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   let exit: Exit;
   try {
+    lineSink = options.lines === undefined ? undefined : startLines(child, options.lines);
+    const limit = options.maxBuffer ?? Number.POSITIVE_INFINITY;
+    let outBytes = 0;
+    let errBytes = 0;
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      command.stdout += chunk;
+      lineSink?.write(chunk);
+      outBytes += Buffer.byteLength(chunk);
+      if (outBytes > limit) stop(`its stdout passed maxBuffer (${limit} bytes)`);
+    });
+    child.stderr?.on("data", (chunk: string) => {
+      command.stderr += chunk;
+      errBytes += Buffer.byteLength(chunk);
+      if (errBytes > limit) stop(`its stderr passed maxBuffer (${limit} bytes)`);
+    });
+    child.on("exit", () => {
+      // A stopped child's own children may still hold its output pipes open: after the grace
+      // period, stop reading them, so that the exit is reported all the same.
+      if (stopping === undefined) return;
+      setTimeout(
+        () => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        },
+        (options.killGrace ?? DEFAULT_GRACE) * 1000,
+      ).unref();
+    });
+    child.stdin?.on("error", () => {
+      // The child may exit without reading its input (EPIPE): its exit status tells the story.
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+    if (options.timeout !== undefined) {
+      deadline = setTimeout(
+        () => stop(`it ran past its timeout of ${options.timeout} s`),
+        options.timeout * 1000,
+      );
+    }
     exit = yield* exited.wait();
   } finally {
     if (deadline !== undefined) clearTimeout(deadline);
@@ -453,10 +457,28 @@ function checkOptions(call: string, options: CommandOptions): void {
       `${call} option "processGroup" expects true or false, got ${String(processGroup)}`,
     );
   }
+  const { input, lines } = options;
+  if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
+    throw new TypeError(
+      `${call} option "input" expects a string or a Uint8Array, got ${describeValue(input)}`,
+    );
+  }
+  if (lines !== undefined && !(lines instanceof Channel)) {
+    throw new TypeError(`${call} option "lines" expects a Channel, got ${describeValue(lines)}`);
+  }
   const { maxBuffer } = options;
   if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !(maxBuffer > 0))) {
     throw new RangeError(
       `${call} option "maxBuffer" expects a number of bytes above 0, got ${String(maxBuffer)}`,
     );
+  }
+}
+
+/** A value as an error message shows it: JSON where it can be, else its String(). */
+function describeValue(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
   }
 }
