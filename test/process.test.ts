@@ -422,7 +422,7 @@ describe("exec", () => {
     assert.ok(failure instanceof CommandError);
     assert.equal(failure.exitCode, 2);
     assert.equal(failure.stderr, "broken\n");
-    assert.match(failure.message, /"sh -c echo broken >&2; exit 2" exited with code 2: broken/);
+    assert.match(failure.message, /^sh -c 'echo broken >&2; exit 2' exited with code 2: broken$/);
     assert.equal(unchecked.exitCode, 4);
   });
 
@@ -452,5 +452,63 @@ describe("exec", () => {
     assert.equal(error.timeout, 0.3);
     assert.match(error.message, /ran past its timeout of 0\.3 s/);
     assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("quotes the arguments that need it in its messages, so that each names exactly one argv", async () => {
+    const worker = new Worker();
+    const argvs = [
+      ["false", "a b"],
+      ["false", "a", "b"],
+      ["false", "it's", ""],
+      ["false", "two\nlines"],
+    ];
+    function* messageOf(argv: string[]) {
+      try {
+        yield* exec(argv);
+      } catch (error) {
+        return (error as CommandError).message;
+      }
+      return "no error";
+    }
+    function* main() {
+      const messages: string[] = [];
+      for (const argv of argvs) messages.push(yield* messageOf(argv));
+      return messages;
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, [
+      "false 'a b' exited with code 1",
+      "false a b exited with code 1",
+      "false 'it'\\''s' '' exited with code 1",
+      "false $'two\\nlines' exited with code 1",
+    ]);
+  });
+
+  it("names the command in the task that runs it, so a cancelled run says which one it was", async () => {
+    const worker = new Worker();
+    function* main() {
+      const runs = [
+        spawn(new Command(["sleep", "60"]).run()),
+        spawn(exec(["sh", "-c", "exec sleep 60"])),
+      ];
+      yield* sleepBriefly();
+      const messages: string[] = [];
+      for (const run of runs) {
+        run.cancel();
+        try {
+          yield* run.join();
+        } catch (error) {
+          messages.push((error as CancelledError).message);
+        }
+      }
+      return messages;
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, [
+      'task "run sleep 60" was cancelled',
+      "task \"exec sh -c 'exec sleep 60'\" was cancelled",
+    ]);
   });
 });

@@ -78,6 +78,8 @@ export interface CommandResult {
 export class CommandError extends Error {
   override name = "CommandError";
   readonly argv: readonly string[];
+  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
+  readonly commandLine: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly stdout: string;
@@ -86,6 +88,7 @@ export class CommandError extends Error {
   constructor(message: string, argv: readonly string[], result: CommandResult) {
     super(message);
     this.argv = argv;
+    this.commandLine = quoteArgv(argv);
     this.exitCode = result.exitCode;
     this.signal = result.signal;
     this.stdout = result.stdout;
@@ -109,6 +112,8 @@ export class CommandError extends Error {
 export class CommandTimeoutError extends TimeoutError {
   override name = "CommandTimeoutError";
   readonly argv: readonly string[];
+  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
+  readonly commandLine: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly stdout: string;
@@ -119,6 +124,7 @@ export class CommandTimeoutError extends TimeoutError {
   constructor(message: string, argv: readonly string[], result: CommandResult, timeout: number) {
     super(message);
     this.argv = argv;
+    this.commandLine = quoteArgv(argv);
     this.exitCode = result.exitCode;
     this.signal = result.signal;
     this.stdout = result.stdout;
@@ -142,6 +148,8 @@ type Exit = { code: number | null; signal: string | null } | { error: Error };
  */
 export class Command {
   readonly argv: readonly string[];
+  /** The argv as one line, quoted as a POSIX shell would read it, for messages (see `quoteArgv`). */
+  readonly commandLine: string;
   readonly options: Readonly<CommandOptions>;
   /** What the child wrote to stdout so far. */
   stdout = "";
@@ -156,11 +164,14 @@ export class Command {
   signal: string | null = null;
   /** The child's process id while it runs, else undefined. */
   pid: number | undefined = undefined;
+  /** run() as a routine named after the command ("run ls -l"), made on the first run(). */
+  #run: ((command: Command) => Generator<unknown, CommandResult, any>) | undefined = undefined;
 
   constructor(argv: string[], options: CommandOptions = {}) {
     checkArgv("new Command()", argv);
     checkOptions("new Command()", options);
     this.argv = [...argv];
+    this.commandLine = quoteArgv(argv);
     // Checked once, here, before any child can start: fixed from now on.
     this.options = Object.freeze({ ...options });
   }
@@ -168,9 +179,11 @@ export class Command {
   /**
    * Runs the command to its end and gives its result. A non-zero exit is
    * not an error here (see `exitCode`); a program that cannot be found is.
+   * The task that runs it is named after the command: `task "run ls -l"`.
    */
   run(): Generator<unknown, CommandResult, any> {
-    return runCommand(this) as Generator<unknown, CommandResult, any>;
+    this.#run ??= named(taskName("run", this.argv), runCommand);
+    return this.#run(this);
   }
 
   /** The result fields as one object. */
@@ -235,7 +248,7 @@ function startLines(child: ChildProcess, target: Channel<string>) {
 }
 
 const runCommand = routine(function* run(command: Command): Generator<unknown, CommandResult, any> {
-  const { argv, options } = command;
+  const { argv, options, commandLine } = command;
   const [program, ...args] = argv as [string, ...string[]];
   const exited = new Future<Exit>();
   const group = options.processGroup === true;
@@ -256,7 +269,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     });
   } catch (error) {
     throw new CommandError(
-      `cannot start ${program}: ${(error as Error).message}`,
+      `cannot start ${quoteWord(program)}: ${(error as Error).message}`,
       argv,
       command.result(),
     );
@@ -369,26 +382,22 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     const code = (exit.error as NodeJS.ErrnoException).code;
     const message =
       code === "ENOENT"
-        ? `command not found: ${program}`
-        : `cannot run ${program}: ${exit.error.message}`;
+        ? `command not found: ${quoteWord(program)}`
+        : `cannot run ${quoteWord(program)}: ${exit.error.message}`;
     throw new CommandError(message, argv, command.result());
   }
   command.exitCode = exit.code;
   command.signal = exit.signal;
   if (stopping?.startsWith("it ran past")) {
     throw new CommandTimeoutError(
-      `${describeArgv(argv)} was stopped: ${stopping}`,
+      `${commandLine} was stopped: ${stopping}`,
       argv,
       command.result(),
       options.timeout as number,
     );
   }
   if (stopping !== undefined) {
-    throw new CommandError(
-      `${describeArgv(argv)} was stopped: ${stopping}`,
-      argv,
-      command.result(),
-    );
+    throw new CommandError(`${commandLine} was stopped: ${stopping}`, argv, command.result());
   }
   return command.result();
 });
@@ -407,11 +416,16 @@ export function exec(
 ): Generator<unknown, CommandResult, any> {
   checkArgv("exec()", argv);
   const { check = true, ...rest } = options;
-  return execRoutine(new Command(argv, rest), check) as Generator<unknown, CommandResult, any>;
+  const command = new Command(argv, rest);
+  // Named after the command ("exec git status"), so its task and a cancel name it.
+  return named(taskName("exec", argv), execRoutine)(command, check);
 }
 
-const execRoutine = routine(function* exec(command: Command, check: boolean) {
-  const result = yield* command.run();
+const execRoutine = routine(function* exec(
+  command: Command,
+  check: boolean,
+): Generator<unknown, CommandResult, any> {
+  const result = yield* runCommand(command);
   if (check && (result.exitCode !== 0 || result.signal !== null)) {
     const how =
       result.signal !== null
@@ -419,7 +433,7 @@ const execRoutine = routine(function* exec(command: Command, check: boolean) {
         : `exited with code ${result.exitCode}`;
     const tail = result.stderr.trim().split("\n").slice(-3).join("\n");
     throw new CommandError(
-      `${describeArgv(command.argv)} ${how}${tail ? `: ${tail}` : ""}`,
+      `${command.commandLine} ${how}${tail ? `: ${tail}` : ""}`,
       command.argv,
       result,
     );
@@ -427,8 +441,57 @@ const execRoutine = routine(function* exec(command: Command, check: boolean) {
   return result;
 });
 
-function describeArgv(argv: readonly string[]): string {
-  return JSON.stringify(argv.join(" "));
+/**
+ * An argv as one line a POSIX shell would split back into exactly that argv, for messages and
+ * task names (the command itself never goes through a shell): `["false", "a b"]` reads
+ * `false 'a b'`, and `["false", "a", "b"]` reads `false a b`. Words made of letters, digits
+ * and `_@%+=:,./-` are left bare; others go in single quotes; a word with a control character
+ * (a newline, say) goes in `$'...'` with C escapes, so a message stays on one line.
+ */
+export function quoteArgv(argv: readonly string[]): string {
+  return argv.map(quoteWord).join(" ");
+}
+
+function quoteWord(word: string): string {
+  if (word === "") return "''";
+  if (/^[\p{L}\p{N}_@%+=:,./-]+$/u.test(word)) return word;
+  if (!hasControl(word)) return `'${word.replaceAll("'", "'\\''")}'`;
+  let escaped = "";
+  for (const c of word) {
+    const code = c.charCodeAt(0);
+    if (c === "\n") escaped += "\\n";
+    else if (c === "\t") escaped += "\\t";
+    else if (c === "\r") escaped += "\\r";
+    else if (c === "'" || c === "\\") escaped += `\\${c}`;
+    else if (code < 0x20 || code === 0x7f) escaped += `\\x${code.toString(16).padStart(2, "0")}`;
+    else escaped += c;
+  }
+  return `$'${escaped}'`;
+}
+
+function hasControl(word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const code = word.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/** A task name for a routine about `argv`: the verb, then the command line, cut at 80 characters. */
+function taskName(verb: string, argv: readonly string[]): string {
+  const line = quoteArgv(argv);
+  return `${verb} ${line.length > 80 ? `${line.slice(0, 79)}…` : line}`;
+}
+
+/**
+ * A routine function named `name`, calling `body`: its generators carry that name, so the task
+ * that runs one (and its stack) names the command.
+ */
+function named<A extends unknown[], R>(
+  name: string,
+  body: (...args: A) => Generator<unknown, R, any>,
+): (...args: A) => Generator<unknown, R, any> {
+  return routine({ [name]: (...args: A) => body(...args) }[name] as typeof body);
 }
 
 function checkArgv(call: string, argv: unknown): asserts argv is string[] {
