@@ -352,6 +352,28 @@ describe("Command", () => {
     assert.equal(talker.stdout, "one\ntwo\nthree", "stdout still has everything");
   });
 
+  it('ends lines at "\\n" or "\\r\\n", even when the two arrive apart, and keeps a lone "\\r" inside a line', async () => {
+    const worker = new Worker();
+    const lines = new Channel<string>(10);
+    const windows = new Command(
+      ["sh", "-c", "printf 'one\\r'; sleep 0.1; printf '\\ntwo\\r\\n50%%\\r100%%\\nlast\\r\\n'"],
+      { lines },
+    );
+    function* reader() {
+      const seen: string[] = [];
+      try {
+        for (;;) seen.push(yield* lines.receive());
+      } catch (error) {
+        if (!(error instanceof ChannelClosedError)) throw error;
+      }
+      return seen;
+    }
+    worker.assign(windows.run());
+    const task = worker.assign(reader());
+    await worker.run();
+    assert.deepEqual(task.result, ["one", "two", "50%\r100%", "last"]);
+  });
+
   it("delivers every line in order to a slow reader, pausing the child meanwhile", async () => {
     const worker = new Worker();
     const lines = new Channel<string>(10);

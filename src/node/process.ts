@@ -48,7 +48,7 @@ export interface CommandOptions {
   /** Seconds between SIGTERM and SIGKILL when the child has to be stopped (default 2). */
   killGrace?: number;
   /**
-   * A channel that gets each line of stdout (without its newline) as it
+   * A channel that gets each line of stdout (without its "\n" or "\r\n") as it
    * arrives, for long-running children; it is closed when stdout ends. When
    * the channel's readers fall behind, reading from the child pauses, so a
    * chatty child waits instead of filling memory. (`stdout` still collects
@@ -233,7 +233,9 @@ function startLines(child: ChildProcess, target: Channel<string>) {
     write(chunk: string): void {
       const parts = (partial + chunk).split("\n");
       partial = parts.pop() as string;
-      for (const line of parts) pending.trySend(line);
+      // "\r\n" ends a line as "\n" does (Windows programs, HTTP-style protocols); a lone "\r"
+      // (a progress bar redrawing itself) stays inside its line.
+      for (const line of parts) pending.trySend(line.endsWith("\r") ? line.slice(0, -1) : line);
       if (!paused && pending.size >= LINES_HIGH) {
         paused = true;
         child.stdout?.pause();
