@@ -296,6 +296,18 @@ describe("Command", () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  it("reads timeout: 0 as no timeout at all, as Node and execa do, and holds a timeout longer than a Node timer can (25 days)", async () => {
+    const worker = new Worker();
+    function* main() {
+      const none = yield* exec(["sh", "-c", "sleep 0.3; echo done"], { timeout: 0 });
+      const long = yield* exec(["sh", "-c", "sleep 0.3; echo done"], { timeout: 25 * 24 * 3600 });
+      return [none.stdout, long.stdout];
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, ["done\n", "done\n"]);
+  });
+
   it("kills a child that ignores SIGTERM after the grace period", async () => {
     const worker = new Worker({ onError: () => {} });
     const stubborn = new Command(

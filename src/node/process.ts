@@ -40,7 +40,8 @@ export interface CommandOptions {
   input?: string | Uint8Array;
   /**
    * Seconds the child may run; then it is stopped and `run()` throws CommandTimeoutError (a
-   * TimeoutError with the output read until then).
+   * TimeoutError with the output read until then). Default 0: no timeout (as Node and execa
+   * read 0).
    */
   timeout?: number;
   /** Bytes each of stdout and stderr may hold; past that the child is stopped and `run()` throws CommandError. */
@@ -134,6 +135,26 @@ export class CommandTimeoutError extends TimeoutError {
 }
 
 const DEFAULT_GRACE = 2;
+
+/** The longest delay a Node timer holds (about 24.8 days); a longer one would fire at once. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+interface Timer {
+  clear(): void;
+}
+
+/** Calls `fn` after `seconds`, however long: a delay past what one Node timer holds is chained. */
+function after(seconds: number, fn: () => void): Timer {
+  let left = seconds * 1000;
+  let timer: ReturnType<typeof setTimeout>;
+  const arm = (): void => {
+    const now = Math.min(left, LONGEST_TIMER_MS);
+    left -= now;
+    timer = setTimeout(left > 0 ? arm : fn, now);
+  };
+  arm();
+  return { clear: () => clearTimeout(timer) };
+}
 
 type Exit = { code: number | null; signal: string | null } | { error: Error };
 
@@ -255,7 +276,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   const exited = new Future<Exit>();
   const group = options.processGroup === true;
   let stopping: string | undefined;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  let killTimer: Timer | undefined;
+  let drainTimer: Timer | undefined;
   let child: ChildProcess;
   command.stdout = "";
   command.stderr = "";
@@ -305,7 +327,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     }
     stopping = why;
     signal("SIGTERM");
-    killTimer = setTimeout(() => signal("SIGKILL"), (options.killGrace ?? DEFAULT_GRACE) * 1000);
+    killTimer = after(options.killGrace ?? DEFAULT_GRACE, () => signal("SIGKILL"));
   };
 
   // From here on, whatever throws (here or in the wait) goes through the cleanup below, which
@@ -320,7 +342,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     lineSink?.end();
     if (!exited.settled) exited.resolve({ code, signal });
   });
-  let deadline: ReturnType<typeof setTimeout> | undefined;
+  let deadline: Timer | undefined;
   let exit: Exit;
   try {
     lineSink = options.lines === undefined ? undefined : startLines(child, options.lines);
@@ -344,28 +366,22 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       // A stopped child's own children may still hold its output pipes open: after the grace
       // period, stop reading them, so that the exit is reported all the same.
       if (stopping === undefined) return;
-      setTimeout(
-        () => {
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-        },
-        (options.killGrace ?? DEFAULT_GRACE) * 1000,
-      ).unref();
+      drainTimer = after(options.killGrace ?? DEFAULT_GRACE, () => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      });
     });
     child.stdin?.on("error", () => {
       // The child may exit without reading its input (EPIPE): its exit status tells the story.
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
     else child.stdin?.end();
-    if (options.timeout !== undefined) {
-      deadline = setTimeout(
-        () => stop(`it ran past its timeout of ${options.timeout} s`),
-        options.timeout * 1000,
-      );
-    }
+    const { timeout = 0 } = options;
+    if (timeout > 0)
+      deadline = after(timeout, () => stop(`it ran past its timeout of ${timeout} s`));
     exit = yield* exited.wait();
   } finally {
-    if (deadline !== undefined) clearTimeout(deadline);
+    deadline?.clear();
     if (!exited.settled) {
       // Cancelled (or an error came in): stop the child and wait until it is gone. Shielded: a
       // cancel that comes while this waits (the first came as an error) must not leave it unreaped.
@@ -377,7 +393,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
         command.signal = late.signal;
       }
     }
-    if (killTimer !== undefined) clearTimeout(killTimer);
+    killTimer?.clear();
+    drainTimer?.clear();
     command.pid = undefined;
   }
   if ("error" in exit) {
