@@ -22,6 +22,7 @@ import {
   Worker,
 } from "../src/index.ts";
 import { Command, CommandError, CommandTimeoutError, exec } from "../src/node/process.ts";
+import { nodeScript } from "./support.ts";
 
 /** Cancels a task and waits until it has ended (its cleanup included). */
 function* cancelAndWait(task: Task<unknown>) {
@@ -325,15 +326,56 @@ describe("Command", () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
-  it("stops a child whose output passes maxBuffer, keeping what was read", async () => {
+  it("stops a child whose output passes maxBuffer, keeping the first maxBuffer bytes, as Node does", async () => {
     const worker = new Worker({ onError: () => {} });
     const chatty = new Command(["sh", "-c", "while :; do echo yes; done"], { maxBuffer: 1000 });
     const task = worker.assign(chatty.run());
     await worker.run();
     assert.ok(task.error instanceof CommandError);
     assert.match(task.error.message, /stdout passed maxBuffer \(1000 bytes\)/);
-    assert.ok(chatty.stdout.length > 1000, "what was read is kept");
+    assert.equal(chatty.stdout.length, 1000, "what was read, up to the limit, is kept");
     assert.ok(chatty.stdout.startsWith("yes\nyes\n"));
+  });
+
+  it("stops a chatty child at the default maxBuffer of 100 MiB per stream, so it cannot exhaust memory", async () => {
+    // In a node process of its own: before there was a default, this filled memory until the
+    // process crashed.
+    const { code, stdout, stderr } = await nodeScript(
+      `import { run } from "./src/index.ts";
+      import { Command } from "./src/node/process.ts";
+      const chatty = new Command(["yes"]);
+      try {
+        await run(chatty.run());
+      } catch (error) {
+        console.log(JSON.stringify([error.name, error.message, chatty.stdout.length]));
+      }`,
+      60,
+    );
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), [
+      "CommandError",
+      "yes was stopped: its stdout passed maxBuffer (104857600 bytes)",
+      104857600,
+    ]);
+  });
+
+  it("fails a child that writes more than a string can hold (512 MiB) with a CommandError, even without a maxBuffer, and never crashes", async () => {
+    const { code, stdout, stderr } = await nodeScript(
+      `import { run } from "./src/index.ts";
+      import { exec } from "./src/node/process.ts";
+      try {
+        await run(exec(["head", "-c", "600000000", "/dev/zero"], { maxBuffer: Infinity }));
+      } catch (error) {
+        console.log(JSON.stringify([error.name, error.message, error.stdout.length]));
+      }`,
+      60,
+    );
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), [
+      "CommandError",
+      "head -c 600000000 /dev/zero was stopped: its stdout passed 536870888 bytes, the most a string can hold",
+      536870888,
+    ]);
   });
 
   it("streams stdout line by line as it arrives, for long-running children", async () => {

@@ -16,7 +16,10 @@
  * The same entry point runs a routine as this process's own program:
  * `main()` and `untilSignal()`, in main.ts.
  */
+import { constants as bufferConstants } from "node:buffer";
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
+import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import {
   Channel,
   ChannelClosedError,
@@ -44,7 +47,11 @@ export interface CommandOptions {
    * read 0).
    */
   timeout?: number;
-  /** Bytes each of stdout and stderr may hold; past that the child is stopped and `run()` throws CommandError. */
+  /**
+   * Bytes kept of each of stdout and stderr (default 100 MiB, 104,857,600 bytes); past that the
+   * child is stopped and `run()` throws CommandError, with the first maxBuffer bytes kept.
+   * `Infinity` keeps all a string can hold (about 512 MiB; past that, CommandError too).
+   */
   maxBuffer?: number;
   /** Seconds between SIGTERM and SIGKILL when the child has to be stopped (default 2). */
   killGrace?: number;
@@ -135,6 +142,17 @@ export class CommandTimeoutError extends TimeoutError {
 }
 
 const DEFAULT_GRACE = 2;
+
+/**
+ * Bytes of stdout, and of stderr, kept when `maxBuffer` is not given: 100 MiB. Node's execFile
+ * keeps 1 MiB, which ordinary output (a git log, a build) passes; execa keeps 100 MB. This is
+ * enough for those, and bounds what a chatty child costs (at most about 200 MiB for both
+ * streams) far below what ends a process.
+ */
+const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
+
+/** The longest string V8 makes (about 512 MiB): no stream keeps more, whatever maxBuffer says. */
+const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
 /** The longest delay a Node timer holds (about 24.8 days); a longer one would fire at once. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
@@ -227,7 +245,12 @@ const LINES_LOW = 100;
  * pump task (a child of the task running the command), pausing the child's
  * stdout while too many lines wait for the reader.
  */
-function startLines(child: ChildProcess, target: Channel<string>) {
+interface LineSink {
+  write(text: string): void;
+  end(): void;
+}
+
+function startLines(child: ChildProcess, target: Channel<string>): LineSink {
   const pending = new Channel<string>(Number.MAX_SAFE_INTEGER);
   let partial = "";
   let paused = false;
@@ -268,6 +291,58 @@ function startLines(child: ChildProcess, target: Channel<string>) {
       pending.close();
     },
   };
+}
+
+/**
+ * Keeps what the child writes to one stream, as text, in `command[name]`, and hands it on to
+ * `sink` (lines). Bytes are counted as they come, so no more than the limit is ever kept: the
+ * first `maxBuffer` bytes (default 100 MiB), and never more than a string can hold (512 MiB), so
+ * a chatty child can neither exhaust memory nor make Node throw inside a stream listener (which
+ * would end the whole process). Past the limit the child is stopped and what it still writes is
+ * dropped. Nothing thrown here escapes into Node: it stops the child, and the run reports it.
+ */
+function collect(
+  command: Command,
+  name: "stdout" | "stderr",
+  stream: Readable | null,
+  sink: LineSink | undefined,
+  stop: (why: string) => void,
+): void {
+  if (stream === null) return;
+  const wanted = command.options.maxBuffer ?? DEFAULT_MAX_BUFFER;
+  const limit = Math.min(wanted, MAX_STRING_LENGTH);
+  const decoder = new StringDecoder("utf8");
+  let bytes = 0;
+  const take = (text: string): void => {
+    command[name] += text;
+    sink?.write(text);
+  };
+  stream.on("data", (chunk: Buffer) => {
+    if (bytes > limit) return; // the child is being stopped: the rest is dropped
+    try {
+      const room = limit - bytes;
+      bytes += chunk.length;
+      take(decoder.write(chunk.length > room ? chunk.subarray(0, room) : chunk));
+      if (bytes <= limit) return;
+      stop(
+        limit < wanted
+          ? `its ${name} passed ${limit} bytes, the most a string can hold`
+          : `its ${name} passed maxBuffer (${limit} bytes)`,
+      );
+    } catch (error) {
+      bytes = Number.POSITIVE_INFINITY;
+      stop(`reading its ${name} failed: ${(error as Error).message}`);
+    }
+  });
+  stream.on("end", () => {
+    if (bytes > limit) return;
+    try {
+      const rest = decoder.end(); // an incomplete character at the very end
+      if (rest !== "") take(rest);
+    } catch (error) {
+      stop(`reading its ${name} failed: ${(error as Error).message}`);
+    }
+  });
 }
 
 const runCommand = routine(function* run(command: Command): Generator<unknown, CommandResult, any> {
@@ -333,7 +408,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   // From here on, whatever throws (here or in the wait) goes through the cleanup below, which
   // stops the child and waits until it is gone: no path leaves an orphan. The exit is listened
   // for first, so that the cleanup's wait always ends.
-  let lineSink: ReturnType<typeof startLines> | undefined;
+  let lineSink: LineSink | undefined;
   child.on("error", (error) => {
     if (!exited.settled) exited.resolve({ error });
   });
@@ -346,22 +421,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   let exit: Exit;
   try {
     lineSink = options.lines === undefined ? undefined : startLines(child, options.lines);
-    const limit = options.maxBuffer ?? Number.POSITIVE_INFINITY;
-    let outBytes = 0;
-    let errBytes = 0;
-    child.stdout?.setEncoding("utf8");
-    child.stderr?.setEncoding("utf8");
-    child.stdout?.on("data", (chunk: string) => {
-      command.stdout += chunk;
-      lineSink?.write(chunk);
-      outBytes += Buffer.byteLength(chunk);
-      if (outBytes > limit) stop(`its stdout passed maxBuffer (${limit} bytes)`);
-    });
-    child.stderr?.on("data", (chunk: string) => {
-      command.stderr += chunk;
-      errBytes += Buffer.byteLength(chunk);
-      if (errBytes > limit) stop(`its stderr passed maxBuffer (${limit} bytes)`);
-    });
+    collect(command, "stdout", child.stdout, lineSink, stop);
+    collect(command, "stderr", child.stderr, undefined, stop);
     child.on("exit", () => {
       // A stopped child's own children may still hold its output pipes open: after the grace
       // period, stop reading them, so that the exit is reported all the same.
