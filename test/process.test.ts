@@ -8,8 +8,10 @@
  * These tests run real programs, with generous time bounds.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
 import {
   CancelledError,
   Channel,
@@ -98,6 +100,34 @@ describe("Command", () => {
     await worker.run();
     assert.ok(task.error instanceof CommandError);
     assert.equal(task.error.message, "command not found: no-such-program-clockwork");
+  });
+
+  it("says that a working directory does not exist, or is no directory, naming it, instead of 'command not found'", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clockwork-cwd-"));
+    after(() => rmSync(dir, { recursive: true }));
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    const worker = new Worker();
+    function* messageOf(command: Command) {
+      try {
+        yield* command.run();
+      } catch (error) {
+        return (error as CommandError).message;
+      }
+      return "no error";
+    }
+    function* main() {
+      return [
+        yield* messageOf(new Command(["ls"], { cwd: "/no/such/dir-clockwork" })),
+        yield* messageOf(new Command(["ls"], { cwd: file })),
+      ];
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, [
+      "cannot run ls: its working directory /no/such/dir-clockwork does not exist",
+      `cannot run ls: its working directory ${file} is not a directory`,
+    ]);
   });
 
   it("stops the child when its task is cancelled, and waits until it is gone", async () => {

@@ -18,6 +18,7 @@
  */
 import { constants as bufferConstants } from "node:buffer";
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
+import { statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import {
@@ -367,11 +368,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       detached: group, // on POSIX: setsid(), a new process group led by the child
     });
   } catch (error) {
-    throw new CommandError(
-      `cannot start ${quoteWord(program)}: ${(error as Error).message}`,
-      argv,
-      command.result(),
-    );
+    const why = cwdProblem(options.cwd) ?? (error as Error).message;
+    throw new CommandError(`cannot run ${quoteWord(program)}: ${why}`, argv, command.result());
   }
   command.pid = child.pid;
 
@@ -459,11 +457,16 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     command.pid = undefined;
   }
   if ("error" in exit) {
+    // Node says ENOENT both for a program that is not there and for a working directory that
+    // is not: look at the directory before blaming the program.
     const code = (exit.error as NodeJS.ErrnoException).code;
+    const why = cwdProblem(options.cwd);
     const message =
-      code === "ENOENT"
-        ? `command not found: ${quoteWord(program)}`
-        : `cannot run ${quoteWord(program)}: ${exit.error.message}`;
+      why !== undefined
+        ? `cannot run ${quoteWord(program)}: ${why}`
+        : code === "ENOENT"
+          ? `command not found: ${quoteWord(program)}`
+          : `cannot run ${quoteWord(program)}: ${exit.error.message}`;
     throw new CommandError(message, argv, command.result());
   }
   command.exitCode = exit.code;
@@ -481,6 +484,20 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   }
   return command.result();
 });
+
+/** What is wrong with a working directory a child could not start in, or undefined. */
+function cwdProblem(cwd: string | undefined): string | undefined {
+  if (cwd === undefined) return undefined;
+  try {
+    if (!statSync(cwd).isDirectory())
+      return `its working directory ${quoteWord(cwd)} is not a directory`;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return `its working directory ${quoteWord(cwd)} does not exist`;
+    return `its working directory ${quoteWord(cwd)} cannot be used: ${(error as Error).message}`;
+  }
+  return undefined;
+}
 
 /**
  * Runs a command and gives its result; with `check` (the default) a
