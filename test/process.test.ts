@@ -21,6 +21,7 @@ import {
   spawn,
   type Task,
   TimeoutError,
+  timeout,
   Worker,
 } from "../src/index.ts";
 import { Command, CommandError, CommandTimeoutError, exec } from "../src/node/process.ts";
@@ -365,6 +366,42 @@ describe("Command", () => {
     assert.match(task.error.message, /stdout passed maxBuffer \(1000 bytes\)/);
     assert.equal(chatty.stdout.length, 1000, "what was read, up to the limit, is kept");
     assert.ok(chatty.stdout.startsWith("yes\nyes\n"));
+  });
+
+  it("goes on reading the child when the reader of its lines closes the channel, dropping the lines nobody wants", async () => {
+    const worker = new Worker();
+    const lines = new Channel<string>(10);
+    const counter = new Command(["seq", "1", "100000"], { lines });
+    function* main() {
+      const run = spawn(counter.run());
+      const first = yield* lines.receive();
+      lines.close(); // seen enough
+      yield* timeout(10, run.join()); // bounded: it used to wait forever, the child paused
+      return first;
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.equal(task.result, "1");
+    assert.equal(counter.exitCode, 0);
+    assert.ok(counter.stdout.endsWith("\n99999\n100000\n"), "stdout has everything");
+  });
+
+  it("hands out a very long line (60 MB) in time proportional to its length", async () => {
+    // Each chunk used to be joined to the line so far and split again: quadratic, about 20 s here.
+    const worker = new Worker();
+    const lines = new Channel<string>(10);
+    const long = new Command(["sh", "-c", "head -c 60000000 /dev/zero | tr '\\0' a; echo"], {
+      lines,
+    });
+    function* main() {
+      spawn(long.run());
+      return (yield* lines.receive()).length;
+    }
+    const started = Date.now();
+    const task = worker.assign(main());
+    await worker.run();
+    assert.equal(task.result, 60_000_000);
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
   });
 
   it("stops a chatty child at the default maxBuffer of 100 MiB per stream, so it cannot exhaust memory", async () => {

@@ -61,7 +61,8 @@ export interface CommandOptions {
    * arrives, for long-running children; it is closed when stdout ends. When
    * the channel's readers fall behind, reading from the child pauses, so a
    * chatty child waits instead of filling memory. (`stdout` still collects
-   * everything, up to maxBuffer.)
+   * everything, up to maxBuffer.) A reader that has seen enough may close the channel: the
+   * child's output is still read (and kept in `stdout`), and its lines dropped.
    */
   lines?: Channel<string>;
   /**
@@ -255,6 +256,8 @@ function startLines(child: ChildProcess, target: Channel<string>): LineSink {
   const pending = new Channel<string>(Number.MAX_SAFE_INTEGER);
   let partial = "";
   let paused = false;
+  /** The reader closed the channel: lines are dropped from now on, and the child is read on. */
+  let unwanted = false;
   spawn(
     (function* pumpLines() {
       try {
@@ -268,6 +271,11 @@ function startLines(child: ChildProcess, target: Channel<string>): LineSink {
         }
       } catch (error) {
         if (!(error instanceof ChannelClosedError)) throw error;
+        // The end of output, or the reader closed the channel: either way nobody waits for
+        // lines now, and a child paused for them must go on (or it would never exit).
+        unwanted = true;
+        pending.close();
+        if (paused) child.stdout?.resume();
       } finally {
         target.close(); // at the end of output, or when the command's task is cancelled
       }
@@ -275,18 +283,26 @@ function startLines(child: ChildProcess, target: Channel<string>): LineSink {
     { name: "lines" },
   );
   return {
-    write(chunk: string): void {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop() as string;
-      // "\r\n" ends a line as "\n" does (Windows programs, HTTP-style protocols); a lone "\r"
-      // (a progress bar redrawing itself) stays inside its line.
-      for (const line of parts) pending.trySend(line.endsWith("\r") ? line.slice(0, -1) : line);
+    write(text: string): void {
+      if (unwanted) return;
+      // Only the new text is searched for "\n", so a long line costs no more than a short one.
+      let start = 0;
+      for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+        const line = partial + text.slice(start, end);
+        partial = "";
+        start = end + 1;
+        // "\r\n" ends a line as "\n" does (Windows programs, HTTP-style protocols); a lone "\r"
+        // (a progress bar redrawing itself) stays inside its line.
+        pending.trySend(line.endsWith("\r") ? line.slice(0, -1) : line);
+      }
+      partial += text.slice(start);
       if (!paused && pending.size >= LINES_HIGH) {
         paused = true;
         child.stdout?.pause();
       }
     },
     end(): void {
+      if (unwanted) return;
       if (partial !== "") pending.trySend(partial);
       partial = "";
       pending.close();
