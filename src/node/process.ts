@@ -34,6 +34,17 @@ import {
 // A routine as the whole program: signals, exit status, errors printed.
 export { type MainOptions, main, untilSignal } from "./main.ts";
 
+/**
+ * Where a child's stdout (or stderr) goes:
+ * - `"pipe"` (the default): kept in `stdout` (`stderr`), and handed to `lines` if given;
+ * - `"tee"`: the same, and copied to this process's own stdout (stderr) as it arrives, so the
+ *   user watches a build while the program keeps its log;
+ * - `"inherit"`: straight to this process's stdout (stderr), the child writing to it itself:
+ *   nothing is kept (a terminal stays a terminal for the child, with its colours);
+ * - `"ignore"`: nowhere (/dev/null).
+ */
+export type OutputMode = "pipe" | "tee" | "inherit" | "ignore";
+
 /** Options for `new Command()` and `exec()`. */
 export interface CommandOptions {
   /** Working directory of the child. */
@@ -65,6 +76,18 @@ export interface CommandOptions {
    * child's output is still read (and kept in `stdout`), and its lines dropped.
    */
   lines?: Channel<string>;
+  /** The same as `lines`, for stderr: a long build's warnings, as they come. */
+  stderrLines?: Channel<string>;
+  /** Where stdout goes (default "pipe": kept); see OutputMode. */
+  stdout?: OutputMode;
+  /** Where stderr goes (default "pipe": kept); see OutputMode. */
+  stderr?: OutputMode;
+  /**
+   * Whether stdout and stderr are kept in `stdout` and `stderr` (default true). With false they
+   * stay empty and maxBuffer bounds only the longest line handed to `lines`: for a child that
+   * talks for hours, read through `lines` or watched through `"tee"`.
+   */
+  buffer?: boolean;
   /**
    * Runs the child in a process group of its own (POSIX), and stops the
    * whole group when it has to be stopped: a child that starts children of
@@ -243,29 +266,60 @@ const LINES_HIGH = 1000;
 const LINES_LOW = 100;
 
 /**
- * Splits stdout into lines and hands them to `target` through a small
- * pump task (a child of the task running the command), pausing the child's
- * stdout while too many lines wait for the reader.
+ * Pauses one of the child's output streams while anyone holds it (the reader of its lines
+ * falling behind, a tee waiting for this process's stdout to drain), and lets it flow again
+ * once nobody does. A paused stream is a child that waits, instead of memory that fills.
  */
+class Gate {
+  readonly #stream: Readable;
+  /** How many hold it now. */
+  #holds = 0;
+
+  constructor(stream: Readable) {
+    this.#stream = stream;
+  }
+
+  hold(): void {
+    if (this.#holds++ === 0) this.#stream.pause();
+  }
+
+  release(): void {
+    if (--this.#holds === 0) this.#stream.resume();
+  }
+}
+
+/** Where the text of one stream goes line by line. */
 interface LineSink {
   write(text: string): void;
   end(): void;
 }
 
-function startLines(child: ChildProcess, target: Channel<string>): LineSink {
+/**
+ * Splits a stream's text into lines and hands them to `target` through a small pump task (a
+ * child of the task running the command), holding the stream's gate while too many lines wait
+ * for the reader. A line longer than `longest` characters stops the child (`tooLong`): only
+ * with `buffer: false`, where nothing else bounds it.
+ */
+function startLines(
+  name: string,
+  target: Channel<string>,
+  gate: Gate,
+  longest: number,
+  tooLong: () => void,
+): LineSink {
   const pending = new Channel<string>(Number.MAX_SAFE_INTEGER);
   let partial = "";
-  let paused = false;
-  /** The reader closed the channel: lines are dropped from now on, and the child is read on. */
+  let holding = false;
+  /** Nobody takes lines any more (the reader closed the channel): they are dropped. */
   let unwanted = false;
   spawn(
     (function* pumpLines() {
       try {
         for (;;) {
           const line = yield* pending.receive();
-          if (paused && pending.size < LINES_LOW) {
-            paused = false;
-            child.stdout?.resume();
+          if (holding && pending.size < LINES_LOW) {
+            holding = false;
+            gate.release();
           }
           yield* target.send(line);
         }
@@ -275,12 +329,13 @@ function startLines(child: ChildProcess, target: Channel<string>): LineSink {
         // lines now, and a child paused for them must go on (or it would never exit).
         unwanted = true;
         pending.close();
-        if (paused) child.stdout?.resume();
+        if (holding) gate.release();
+        holding = false;
       } finally {
         target.close(); // at the end of output, or when the command's task is cancelled
       }
     })(),
-    { name: "lines" },
+    { name },
   );
   return {
     write(text: string): void {
@@ -295,10 +350,16 @@ function startLines(child: ChildProcess, target: Channel<string>): LineSink {
         // (a progress bar redrawing itself) stays inside its line.
         pending.trySend(line.endsWith("\r") ? line.slice(0, -1) : line);
       }
+      if (partial.length + (text.length - start) > longest) {
+        unwanted = true;
+        partial = "";
+        tooLong();
+        return;
+      }
       partial += text.slice(start);
-      if (!paused && pending.size >= LINES_HIGH) {
-        paused = true;
-        child.stdout?.pause();
+      if (!holding && pending.size >= LINES_HIGH) {
+        holding = true;
+        gate.hold();
       }
     },
     end(): void {
@@ -310,36 +371,69 @@ function startLines(child: ChildProcess, target: Channel<string>): LineSink {
   };
 }
 
+/** Where one output stream of the child goes, besides being kept. */
+interface Outlet {
+  lines: LineSink | undefined;
+  /** This process's stdout or stderr, for "tee". */
+  tee: NodeJS.WritableStream | undefined;
+}
+
 /**
- * Keeps what the child writes to one stream, as text, in `command[name]`, and hands it on to
- * `sink` (lines). Bytes are counted as they come, so no more than the limit is ever kept: the
- * first `maxBuffer` bytes (default 100 MiB), and never more than a string can hold (512 MiB), so
- * a chatty child can neither exhaust memory nor make Node throw inside a stream listener (which
- * would end the whole process). Past the limit the child is stopped and what it still writes is
- * dropped. Nothing thrown here escapes into Node: it stops the child, and the run reports it.
+ * Reads one of the child's output streams: keeps it as text in `command[name]` (unless
+ * `buffer: false`), hands it on to its lines and copies it to its tee. Bytes are counted as
+ * they come, so no more than the limit is ever kept: the first `maxBuffer` bytes (default
+ * 100 MiB), and never more than a string can hold (512 MiB), so a chatty child can neither
+ * exhaust memory nor make Node throw inside a stream listener (which would end the whole
+ * process). Past the limit the child is stopped and what it still writes is dropped. Nothing
+ * thrown here escapes into Node: it stops the child, and the run reports it.
  */
 function collect(
   command: Command,
   name: "stdout" | "stderr",
-  stream: Readable | null,
-  sink: LineSink | undefined,
+  stream: Readable,
+  gate: Gate,
+  outlet: Outlet,
   stop: (why: string) => void,
 ): void {
-  if (stream === null) return;
-  const wanted = command.options.maxBuffer ?? DEFAULT_MAX_BUFFER;
-  const limit = Math.min(wanted, MAX_STRING_LENGTH);
+  const { options } = command;
+  const keep = options.buffer !== false;
+  const wanted = keep ? (options.maxBuffer ?? DEFAULT_MAX_BUFFER) : Number.POSITIVE_INFINITY;
+  const limit = Math.min(wanted, keep ? MAX_STRING_LENGTH : Number.POSITIVE_INFINITY);
   const decoder = new StringDecoder("utf8");
+  const { lines, tee } = outlet;
   let bytes = 0;
+  let teeBroken = false;
+  let teeWaiting = false;
+  const onDrain = (): void => {
+    teeWaiting = false;
+    gate.release();
+  };
+  const onTeeError = (): void => {
+    teeBroken = true; // this process's stdout went away (EPIPE): stop copying, read on
+    if (teeWaiting) onDrain();
+  };
+  tee?.on("error", onTeeError);
+  stream.on("close", () => {
+    tee?.off("error", onTeeError);
+    tee?.off("drain", onDrain);
+  });
   const take = (text: string): void => {
-    command[name] += text;
-    sink?.write(text);
+    if (keep) command[name] += text;
+    lines?.write(text);
   };
   stream.on("data", (chunk: Buffer) => {
     if (bytes > limit) return; // the child is being stopped: the rest is dropped
     try {
       const room = limit - bytes;
       bytes += chunk.length;
-      take(decoder.write(chunk.length > room ? chunk.subarray(0, room) : chunk));
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      if (tee !== undefined && !teeBroken && !tee.write(part) && !teeWaiting) {
+        // This process's stdout is slow (a pipe to a pager, say): the child waits for it.
+        teeWaiting = true;
+        gate.hold();
+        tee.once("drain", onDrain);
+      }
+      take(decoder.write(part));
       if (bytes <= limit) return;
       stop(
         limit < wanted
@@ -379,7 +473,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     child = spawnChild(program, args, {
       cwd: options.cwd,
       env: options.env,
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: ["pipe", stdio(options.stdout), stdio(options.stderr)],
       shell: false,
       detached: group, // on POSIX: setsid(), a new process group led by the child
     });
@@ -422,21 +516,38 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   // From here on, whatever throws (here or in the wait) goes through the cleanup below, which
   // stops the child and waits until it is gone: no path leaves an orphan. The exit is listened
   // for first, so that the cleanup's wait always ends.
-  let lineSink: LineSink | undefined;
+  const outlets: Record<"stdout" | "stderr", Outlet> = {
+    stdout: { lines: undefined, tee: options.stdout === "tee" ? process.stdout : undefined },
+    stderr: { lines: undefined, tee: options.stderr === "tee" ? process.stderr : undefined },
+  };
   child.on("error", (error) => {
     if (!exited.settled) exited.resolve({ error });
   });
   // "close" comes after the exit and after both output streams have ended: nothing read is lost.
   child.on("close", (code, signal) => {
-    lineSink?.end();
+    outlets.stdout.lines?.end();
+    outlets.stderr.lines?.end();
     if (!exited.settled) exited.resolve({ code, signal });
   });
   let deadline: Timer | undefined;
   let exit: Exit;
   try {
-    lineSink = options.lines === undefined ? undefined : startLines(child, options.lines);
-    collect(command, "stdout", child.stdout, lineSink, stop);
-    collect(command, "stderr", child.stderr, undefined, stop);
+    const longest = Math.min(options.maxBuffer ?? DEFAULT_MAX_BUFFER, MAX_STRING_LENGTH);
+    for (const [name, stream, target] of [
+      ["stdout", child.stdout, options.lines],
+      ["stderr", child.stderr, options.stderrLines],
+    ] as const) {
+      if (stream === null) continue; // "inherit" or "ignore"
+      const gate = new Gate(stream);
+      const outlet = outlets[name];
+      if (target !== undefined) {
+        const tooLong = (): void =>
+          stop(`a line of its ${name} is longer than maxBuffer (${longest})`);
+        const lineName = name === "stdout" ? "lines" : "stderrLines";
+        outlet.lines = startLines(lineName, target, gate, longest, tooLong);
+      }
+      collect(command, name, stream, gate, outlet, stop);
+    }
     child.on("exit", () => {
       // A stopped child's own children may still hold its output pipes open: after the grace
       // period, stop reading them, so that the exit is reported all the same.
@@ -500,6 +611,11 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   }
   return command.result();
 });
+
+/** The stdio setting for Node's spawn() of an output mode. */
+function stdio(mode: OutputMode | undefined): "pipe" | "inherit" | "ignore" {
+  return mode === undefined || mode === "tee" ? "pipe" : mode;
+}
 
 /** What is wrong with a working directory a child could not start in, or undefined. */
 function cwdProblem(cwd: string | undefined): string | undefined {
@@ -633,14 +749,37 @@ function checkOptions(call: string, options: CommandOptions): void {
       `${call} option "processGroup" expects true or false, got ${String(processGroup)}`,
     );
   }
-  const { input, lines } = options;
+  const { input } = options;
   if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new TypeError(
       `${call} option "input" expects a string or a Uint8Array, got ${describeValue(input)}`,
     );
   }
-  if (lines !== undefined && !(lines instanceof Channel)) {
-    throw new TypeError(`${call} option "lines" expects a Channel, got ${describeValue(lines)}`);
+  for (const [key, stream] of [
+    ["stdout", "lines"],
+    ["stderr", "stderrLines"],
+  ] as const) {
+    const mode = options[key];
+    if (mode !== undefined && !["pipe", "tee", "inherit", "ignore"].includes(mode)) {
+      throw new TypeError(
+        `${call} option "${key}" expects "pipe", "tee", "inherit" or "ignore", got ${describeValue(mode)}`,
+      );
+    }
+    const target = options[stream];
+    if (target !== undefined && !(target instanceof Channel)) {
+      throw new TypeError(
+        `${call} option "${stream}" expects a Channel, got ${describeValue(target)}`,
+      );
+    }
+    if (target !== undefined && (mode === "inherit" || mode === "ignore")) {
+      throw new TypeError(
+        `${call} option "${stream}" needs the child's ${key} read here, but "${key}" is "${mode}"`,
+      );
+    }
+  }
+  const { buffer } = options;
+  if (buffer !== undefined && typeof buffer !== "boolean") {
+    throw new TypeError(`${call} option "buffer" expects true or false, got ${String(buffer)}`);
   }
   const { maxBuffer } = options;
   if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !(maxBuffer > 0))) {
