@@ -8,8 +8,10 @@
  * These tests run real programs, with generous time bounds.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
 import {
   CancelledError,
   Channel,
@@ -19,9 +21,11 @@ import {
   spawn,
   type Task,
   TimeoutError,
+  timeout,
   Worker,
 } from "../src/index.ts";
-import { Command, CommandError, exec } from "../src/node/process.ts";
+import { Command, CommandError, CommandTimeoutError, exec } from "../src/node/process.ts";
+import { nodeScript } from "./support.ts";
 
 /** Cancels a task and waits until it has ended (its cleanup included). */
 function* cancelAndWait(task: Task<unknown>) {
@@ -99,6 +103,34 @@ describe("Command", () => {
     assert.equal(task.error.message, "command not found: no-such-program-clockwork");
   });
 
+  it("says that a working directory does not exist, or is no directory, naming it, instead of 'command not found'", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clockwork-cwd-"));
+    after(() => rmSync(dir, { recursive: true }));
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    const worker = new Worker();
+    function* messageOf(command: Command) {
+      try {
+        yield* command.run();
+      } catch (error) {
+        return (error as CommandError).message;
+      }
+      return "no error";
+    }
+    function* main() {
+      return [
+        yield* messageOf(new Command(["ls"], { cwd: "/no/such/dir-clockwork" })),
+        yield* messageOf(new Command(["ls"], { cwd: file })),
+      ];
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, [
+      "cannot run ls: its working directory /no/such/dir-clockwork does not exist",
+      `cannot run ls: its working directory ${file} is not a directory`,
+    ]);
+  });
+
   it("stops the child when its task is cancelled, and waits until it is gone", async () => {
     const worker = new Worker();
     const sleeper = new Command(["sleep", "60"]);
@@ -120,7 +152,38 @@ describe("Command", () => {
     const task = worker.assign(main());
     await worker.run();
     assert.equal(task.result, false, "the child is gone (reaped) when the cancelled task ends");
-    assert.equal(sleeper.signal, null, "the fields keep what was known");
+    assert.equal(sleeper.signal, "SIGTERM", "and the command says how it ended");
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("says how a cancelled child ended: the signal that stopped it, or the exit code it chose", async () => {
+    // Each child is cancelled once it is ready. The first dies of SIGTERM; the second ignores
+    // SIGTERM and is killed after the grace period; the third exits with a code of its own.
+    const children = {
+      "ends on SIGTERM": "echo ready; exec sleep 60",
+      "ignores SIGTERM": "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+      "exits 7 on SIGTERM": "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+    };
+    const worker = new Worker();
+    const commands = Object.entries(children).map(
+      ([what, script]) => [what, new Command(["sh", "-c", script], { killGrace: 0.3 })] as const,
+    );
+    function* cancelWhenReady(command: Command) {
+      const run = spawn(command.run());
+      while (!command.stdout.includes("ready")) yield* sleepBriefly();
+      yield* cancelAndWait(run);
+    }
+    for (const [, command] of commands) worker.assign(cancelWhenReady(command));
+    const started = Date.now();
+    await worker.run();
+    assert.deepEqual(
+      Object.fromEntries(commands.map(([what, c]) => [what, [c.exitCode, c.signal]])),
+      {
+        "ends on SIGTERM": [null, "SIGTERM"],
+        "ignores SIGTERM": [null, "SIGKILL"],
+        "exits 7 on SIGTERM": [7, null],
+      },
+    );
     assert.ok(Date.now() - started < 10_000);
   });
 
@@ -265,6 +328,18 @@ describe("Command", () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  it("reads timeout: 0 as no timeout at all, as Node and execa do, and holds a timeout longer than a Node timer can (25 days)", async () => {
+    const worker = new Worker();
+    function* main() {
+      const none = yield* exec(["sh", "-c", "sleep 0.3; echo done"], { timeout: 0 });
+      const long = yield* exec(["sh", "-c", "sleep 0.3; echo done"], { timeout: 25 * 24 * 3600 });
+      return [none.stdout, long.stdout];
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, ["done\n", "done\n"]);
+  });
+
   it("kills a child that ignores SIGTERM after the grace period", async () => {
     const worker = new Worker({ onError: () => {} });
     const stubborn = new Command(
@@ -282,15 +357,92 @@ describe("Command", () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
-  it("stops a child whose output passes maxBuffer, keeping what was read", async () => {
+  it("stops a child whose output passes maxBuffer, keeping the first maxBuffer bytes, as Node does", async () => {
     const worker = new Worker({ onError: () => {} });
     const chatty = new Command(["sh", "-c", "while :; do echo yes; done"], { maxBuffer: 1000 });
     const task = worker.assign(chatty.run());
     await worker.run();
     assert.ok(task.error instanceof CommandError);
     assert.match(task.error.message, /stdout passed maxBuffer \(1000 bytes\)/);
-    assert.ok(chatty.stdout.length > 1000, "what was read is kept");
+    assert.equal(chatty.stdout.length, 1000, "what was read, up to the limit, is kept");
     assert.ok(chatty.stdout.startsWith("yes\nyes\n"));
+  });
+
+  it("goes on reading the child when the reader of its lines closes the channel, dropping the lines nobody wants", async () => {
+    const worker = new Worker();
+    const lines = new Channel<string>(10);
+    const counter = new Command(["seq", "1", "100000"], { lines });
+    function* main() {
+      const run = spawn(counter.run());
+      const first = yield* lines.receive();
+      lines.close(); // seen enough
+      yield* timeout(10, run.join()); // bounded: it used to wait forever, the child paused
+      return first;
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.equal(task.result, "1");
+    assert.equal(counter.exitCode, 0);
+    assert.ok(counter.stdout.endsWith("\n99999\n100000\n"), "stdout has everything");
+  });
+
+  it("hands out a very long line (60 MB) in time proportional to its length", async () => {
+    // Each chunk used to be joined to the line so far and split again: quadratic, about 20 s here.
+    const worker = new Worker();
+    const lines = new Channel<string>(10);
+    const long = new Command(["sh", "-c", "head -c 60000000 /dev/zero | tr '\\0' a; echo"], {
+      lines,
+    });
+    function* main() {
+      spawn(long.run());
+      return (yield* lines.receive()).length;
+    }
+    const started = Date.now();
+    const task = worker.assign(main());
+    await worker.run();
+    assert.equal(task.result, 60_000_000);
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+  });
+
+  it("stops a chatty child at the default maxBuffer of 100 MiB per stream, so it cannot exhaust memory", async () => {
+    // In a node process of its own: before there was a default, this filled memory until the
+    // process crashed.
+    const { code, stdout, stderr } = await nodeScript(
+      `import { run } from "./src/index.ts";
+      import { Command } from "./src/node/process.ts";
+      const chatty = new Command(["yes"]);
+      try {
+        await run(chatty.run());
+      } catch (error) {
+        console.log(JSON.stringify([error.name, error.message, chatty.stdout.length]));
+      }`,
+      60,
+    );
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), [
+      "CommandError",
+      "yes was stopped: its stdout passed maxBuffer (104857600 bytes)",
+      104857600,
+    ]);
+  });
+
+  it("fails a child that writes more than a string can hold (512 MiB) with a CommandError, even without a maxBuffer, and never crashes", async () => {
+    const { code, stdout, stderr } = await nodeScript(
+      `import { run } from "./src/index.ts";
+      import { exec } from "./src/node/process.ts";
+      try {
+        await run(exec(["head", "-c", "600000000", "/dev/zero"], { maxBuffer: Infinity }));
+      } catch (error) {
+        console.log(JSON.stringify([error.name, error.message, error.stdout.length]));
+      }`,
+      60,
+    );
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), [
+      "CommandError",
+      "head -c 600000000 /dev/zero was stopped: its stdout passed 536870888 bytes, the most a string can hold",
+      536870888,
+    ]);
   });
 
   it("streams stdout line by line as it arrives, for long-running children", async () => {
@@ -321,6 +473,28 @@ describe("Command", () => {
     assert.equal(talker.stdout, "one\ntwo\nthree", "stdout still has everything");
   });
 
+  it('ends lines at "\\n" or "\\r\\n", even when the two arrive apart, and keeps a lone "\\r" inside a line', async () => {
+    const worker = new Worker();
+    const lines = new Channel<string>(10);
+    const windows = new Command(
+      ["sh", "-c", "printf 'one\\r'; sleep 0.1; printf '\\ntwo\\r\\n50%%\\r100%%\\nlast\\r\\n'"],
+      { lines },
+    );
+    function* reader() {
+      const seen: string[] = [];
+      try {
+        for (;;) seen.push(yield* lines.receive());
+      } catch (error) {
+        if (!(error instanceof ChannelClosedError)) throw error;
+      }
+      return seen;
+    }
+    worker.assign(windows.run());
+    const task = worker.assign(reader());
+    await worker.run();
+    assert.deepEqual(task.result, ["one", "two", "50%\r100%", "last"]);
+  });
+
   it("delivers every line in order to a slow reader, pausing the child meanwhile", async () => {
     const worker = new Worker();
     const lines = new Channel<string>(10);
@@ -341,6 +515,19 @@ describe("Command", () => {
     worker.assign(slowReader());
     await worker.run();
     assert.equal(expected, 5001);
+  });
+
+  it("refuses an input Node cannot write when the command is made, before any child starts", () => {
+    // Node would throw only once the child runs, and leave it running: an orphan.
+    assert.throws(
+      () => new Command(["cat"], { input: 42 as never }),
+      /option "input" expects a string or a Uint8Array, got 42/,
+    );
+    assert.throws(() => exec(["cat"], { input: { text: "hi" } as never }), TypeError);
+    assert.throws(
+      () => new Command(["cat"], { lines: [] as never }),
+      /option "lines" expects a Channel, got \[\]/,
+    );
   });
 
   it("refuses a shell line, an empty argv, and bad options", () => {
@@ -378,7 +565,93 @@ describe("exec", () => {
     assert.ok(failure instanceof CommandError);
     assert.equal(failure.exitCode, 2);
     assert.equal(failure.stderr, "broken\n");
-    assert.match(failure.message, /"sh -c echo broken >&2; exit 2" exited with code 2: broken/);
+    assert.match(failure.message, /^sh -c 'echo broken >&2; exit 2' exited with code 2: broken$/);
     assert.equal(unchecked.exitCode, 4);
+  });
+
+  it("keeps the output read so far, the signal and the command on the TimeoutError of a run past its timeout", async () => {
+    const worker = new Worker();
+    function* main() {
+      try {
+        yield* exec(["sh", "-c", "echo started; echo warming up >&2; exec sleep 60"], {
+          timeout: 0.3,
+        });
+      } catch (error) {
+        return error;
+      }
+      throw new Error("exec returned");
+    }
+    const task = worker.assign(main());
+    const started = Date.now();
+    await worker.run();
+    const error = task.result;
+    assert.ok(error instanceof TimeoutError, "a TimeoutError, as for any deadline");
+    assert.ok(error instanceof CommandTimeoutError, "which carries what the command left");
+    assert.deepEqual(error.argv, ["sh", "-c", "echo started; echo warming up >&2; exec sleep 60"]);
+    assert.equal(error.stdout, "started\n");
+    assert.equal(error.stderr, "warming up\n");
+    assert.equal(error.signal, "SIGTERM");
+    assert.equal(error.exitCode, null);
+    assert.equal(error.timeout, 0.3);
+    assert.match(error.message, /ran past its timeout of 0\.3 s/);
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("quotes the arguments that need it in its messages, so that each names exactly one argv", async () => {
+    const worker = new Worker();
+    const argvs = [
+      ["false", "a b"],
+      ["false", "a", "b"],
+      ["false", "it's", ""],
+      ["false", "two\nlines"],
+    ];
+    function* messageOf(argv: string[]) {
+      try {
+        yield* exec(argv);
+      } catch (error) {
+        return (error as CommandError).message;
+      }
+      return "no error";
+    }
+    function* main() {
+      const messages: string[] = [];
+      for (const argv of argvs) messages.push(yield* messageOf(argv));
+      return messages;
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, [
+      "false 'a b' exited with code 1",
+      "false a b exited with code 1",
+      "false 'it'\\''s' '' exited with code 1",
+      "false $'two\\nlines' exited with code 1",
+    ]);
+  });
+
+  it("names the command in the task that runs it, so a cancelled run says which one it was", async () => {
+    const worker = new Worker();
+    function* main() {
+      const runs = [
+        spawn(new Command(["sleep", "60"]).run()),
+        spawn(exec(["sh", "-c", "exec sleep 60"])),
+      ];
+      yield* sleepBriefly();
+      const messages: string[] = [];
+      for (const run of runs) {
+        run.cancel();
+        try {
+          yield* run.join();
+        } catch (error) {
+          messages.push((error as CancelledError).message);
+        }
+      }
+      return messages;
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, [
+      'task "run sleep 60" was cancelled',
+      "task \"exec sh -c 'exec sleep 60'\" was cancelled",
+    ]);
   });
 });
