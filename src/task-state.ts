@@ -39,8 +39,6 @@ export const RETURN = 2;
 export const CLAIMED = 3;
 
 /** @internal Flag bits. */
-export const QUEUED = 1; // in the run queue
-/** @internal */
 export const CANCELLING = 2; // cancel() was called
 /** @internal */
 export const BODY_ENDED = 4; // its call stack is empty; it may wait for children

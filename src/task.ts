@@ -8,10 +8,11 @@
  * worker keeps on it. Fields starting with `_` belong to the worker.
  *
  * Memory matters here (a program may park a hundred thousand tasks), so
- * fields needed only by some tasks (children, joiners, a promise, an abort
+ * fields needed only by some tasks (children, a join, a promise, an abort
  * controller) are allocated on first use.
  */
 import { CancelledError } from "./errors.ts";
+import { JoinWait } from "./join.ts";
 import { nameOf, routineName } from "./names.ts";
 import {
   CANCELLED,
@@ -24,6 +25,7 @@ import {
   stateNames,
   type TaskState,
 } from "./task-state.ts";
+import type { Wait } from "./wait.ts";
 import type { Worker } from "./worker.ts";
 import { YieldOnce } from "./yield-once.ts";
 
@@ -56,10 +58,10 @@ export interface TaskExtra {
   unwindFrom: number;
   /** The first error a cleanup threw while it was cancelled. */
   cleanupError: unknown;
-  /** How many joiners were handed its error and have not yet dropped it unseen. */
-  unseenBy: number;
-  /** Tasks parked in `join` on this task. */
-  joiners: Task<unknown>[] | null;
+  /** After its body ended, while its children end: the state it will end in (DONE, FAILED or CANCELLED). */
+  end: number;
+  /** What joiners park on (made on the first join). */
+  join: JoinWait | null;
   /** Made by toPromise(). */
   deferred: Deferred | null;
   /** Children's errors waiting to be thrown in at the task's next yield. */
@@ -111,14 +113,14 @@ export class Task<R = unknown> {
   _callers: Generator<unknown, unknown, unknown>[] | null = null;
   /** @internal RUNNABLE, WAITING, DONE, FAILED or CANCELLED. */
   _state = RUNNABLE;
-  /** @internal How the top generator is resumed next (NEXT, THROW, RETURN or CLAIMED). After the body ended: the state it ends in. */
+  /** @internal How the top generator is resumed next: NEXT, THROW, RETURN or CLAIMED. */
   _mode = NEXT;
   /** @internal The value (or error) for the next resume; once the body ended, its result (or error). */
   _input: unknown = undefined;
-  /** @internal Flag bits (QUEUED, CANCELLING, ...). */
+  /** @internal Flag bits (CANCELLING, BODY_ENDED, ...). */
   _flags = 0;
-  /** @internal What it is parked on (a Wait, a Task being joined, or the children marker). Kept after a wake until the step that takes the outcome. */
-  _waitingOn: unknown = null;
+  /** @internal The wait it is parked on (CHILDREN while its children end), or was woken by and takes its outcome from next step; else null. */
+  _waitingOn: Wait<unknown> | null = null;
   /** @internal The task that spawned it; null for top-level and detached tasks. */
   readonly _parent: Task<unknown> | null;
   /** @internal Its index in its parent's children, or in the worker's top-level tasks, while it is live. */
@@ -291,6 +293,13 @@ export class Task<R = unknown> {
     else extra.onEnd.push(callback);
   }
 
+  /** @internal The wait its joiners park on. */
+  _joinWait(): JoinWait {
+    const extra = this._extraFields();
+    if (extra.join === null) extra.join = new JoinWait(this);
+    return extra.join;
+  }
+
   /** @internal Whether it has unfinished children. */
   _hasChildren(): boolean {
     const children = this._extra?.children;
@@ -304,8 +313,8 @@ export class Task<R = unknown> {
         children: null,
         unwindFrom: 0,
         cleanupError: undefined,
-        unseenBy: 0,
-        joiners: null,
+        end: DONE,
+        join: null,
         deferred: null,
         pendingErrors: null,
         controller: null,

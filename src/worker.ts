@@ -35,20 +35,18 @@
  * and wakes (timers, I/O, joins) go to the back too, so every runnable task
  * gets a step before any task gets two.
  */
-import { type Clock, checkSeconds, hostNow, realClock, VirtualClock } from "./clock.ts";
+import { type Clock, checkSeconds, realClock } from "./clock.ts";
 import { UNWIND } from "./delegation.ts";
+import { checkRoutine, describeError, describeValue, isGenerator } from "./describe.ts";
+import { Driver } from "./driver.ts";
+import { CHILDREN, ENDED, outcomeFor } from "./join.ts";
 import {
-  ASYNC_GENERATOR_HINT,
-  checkRoutine,
-  describeError,
-  describeValue,
-  isAsyncGenerator,
-  isGenerator,
-  isGeneratorFunction,
-} from "./describe.ts";
-import { WouldBlockError } from "./errors.ts";
-import { type ExitCheck, unwatchExit, watchExit } from "./host-exit.ts";
-import { nameOf } from "./names.ts";
+  badYieldMessage,
+  checkName,
+  describeState,
+  dumpWorker,
+  noteRoutineStack,
+} from "./report.ts";
 import { Ring } from "./ring.ts";
 import {
   BODY_ENDED,
@@ -131,25 +129,19 @@ export interface SpawnOptions extends AssignOptions {
   detached?: boolean;
 }
 
-/** The marker a task waits on while its children end. */
-class Children {
-  describe(task: Task<unknown>): string {
-    const n = task._extra?.children?.length ?? 0;
-    return `its ${n} ${n === 1 ? "child" : "children"}`;
-  }
-}
-const CHILDREN = new Children();
-
-/** The marker a task "waits on" while it is queued with the outcome of a task that had already ended. */
-const ENDED = { describe: () => "an ended task" };
-
 /** How often (in steps) the real clock is read for due timers: each read costs ~0.1 us. */
 const REAL_CLOCK_POLL_STEPS = 16;
-/** How long run() steps before it lets the event loop in, in milliseconds. */
-const RUN_SLICE_MS = 1;
 
 /**
  * Holds tasks and steps them round-robin.
+ *
+ * This module is the kernel: the step loop and what a yielded value means
+ * (dispatch), the one way onto the run queue (#reschedule), and the task
+ * lifecycle (cancel, unwind, teardown, end, errors handed on). Beside it:
+ * driver.ts (tick, tickFor, work, run, deliver and the host's timers and
+ * event loop), report.ts (dumps and messages), join.ts (join as a wait).
+ * Tasks, waits and the coordination types reach the kernel only through
+ * its `_`-prefixed methods.
  *
  * @example
  * const worker = new Worker();
@@ -172,15 +164,11 @@ export class Worker {
 
   /** Receives unhandled task errors, if given. */
   readonly #onError: ((error: unknown, task: Task<unknown>) => void) | undefined;
-  /** Whether driving calls time each step (profile, or the slow-step alarm). */
-  readonly #profile: boolean;
-  /** The slow-step alarm's threshold in milliseconds; Infinity when it is off. */
-  readonly #slowStepMs: number;
-  /** Receives slow steps. */
-  readonly #onSlowStep: (report: SlowStep) => void;
+  /** Drives the steps from the host: tick, tickFor, work, run, deliver. */
+  readonly #driver: Driver;
   /** @internal The task of the latest step (for the slow-step alarm). */
   _stepped: Task<unknown> | undefined = undefined;
-  /** Tasks that can take a step, in order. */
+  /** Tasks that can take a step, in order. Only #reschedule adds to it. */
   readonly #runQueue = new Ring<Task<unknown>>();
   /** Sleeping tasks, by deadline. */
   readonly #timers = new TimerQueue<Task<unknown>>();
@@ -198,30 +186,8 @@ export class Worker {
   #seed = 0x2545f491;
   /** The task of wrap() or run(): when it ends, every task left is cancelled. */
   #main: Task<unknown> | null = null;
-  /** Unhandled errors waiting to be thrown by a driving call (when there is no onError). */
-  readonly #errors: unknown[] = [];
-  /** The driving call in progress (tick, work, run ...), or null. */
-  #driving: string | null = null;
-  /** True while deliver() runs its callback: a wake is noted in #delivered instead of queued. */
-  #delivering = false;
-  /** Set when deliver()'s callback woke an idle run(). */
-  #delivered = false;
-  /** True while run() is idle, waiting for a wake, a cancel, an error or its timer. */
-  #idle = false;
-  /** run()'s host timer for the earliest deadline while it is idle. */
-  #idleTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** Settles the promise of the run() in progress. */
-  #runSettle: { resolve: () => void; reject: (error: unknown) => void } | null = null;
-  /** run()'s callbacks, made once: a wake must not cost an allocation. */
-  readonly #runResume: () => void;
-  readonly #runNextSlice: () => void;
-  readonly #runTimeJump: () => void;
-  readonly #runTimerDue: () => void;
-  readonly #runTurnDue: () => void;
-  /** Asked by the host when its event loop has run out of work (see host-exit.ts). */
-  readonly #runExitCheck: ExitCheck;
-  /** The step count when the event loop was seen empty while run() idled with no timer; -1: not seen. */
-  #exitSteps = -1;
+  /** Set when the loop broke its own invariant: the worker is disabled and says so at every call. */
+  #broken: Error | null = null;
 
   constructor(options: WorkerOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -250,40 +216,8 @@ export class Worker {
     }
     this.clock = clock;
     this.#onError = onError;
-    this.#profile = profile || slowStep !== undefined;
-    this.#slowStepMs = slowStep === undefined ? Number.POSITIVE_INFINITY : slowStep * 1000;
-    this.#onSlowStep = onSlowStep ?? ((report) => console.warn(`clockwork: ${report.message}`));
     this.#timerPollSteps = clock === realClock ? REAL_CLOCK_POLL_STEPS : 1;
-    this.#runResume = () => {
-      if (this.#timers.size !== 0) this.#expireTimers();
-      this.#runSlice();
-    };
-    this.#runNextSlice = () => this.#runSlice();
-    this.#runTimeJump = () => {
-      // Callbacks that were already due (settled promises, I/O) had their turn: now time jumps.
-      if (this.#runQueue.size === 0 && this.#timers.size !== 0) {
-        (this.clock as VirtualClock).advanceTo(this.#timers.nextDeadline());
-        this.#expireTimers();
-      }
-      this.#runSlice();
-    };
-    this.#runTimerDue = () => {
-      this.#idleTimer = undefined;
-      if (this.#idle) this.#kick();
-    };
-    this.#runTurnDue = () => {
-      if (this.#idle) this.#kick();
-    };
-    this.#runExitCheck = () => {
-      const stuck = this.#idle && this.#idleTimer === undefined && this.#timers.size === 0;
-      if (!stuck || this.#exitSteps !== this.counters.steps) {
-        // Not stuck, or stuck since the last look only: look again after another turn.
-        this.#exitSteps = stuck ? this.counters.steps : -1;
-        return stuck;
-      }
-      this.#runEnd(this.#wouldBlock("run()"), true);
-      return false;
-    };
+    this.#driver = new Driver(this, profile, slowStep, onSlowStep);
   }
 
   // ---------------------------------------------------------------- tasks
@@ -332,14 +266,7 @@ export class Worker {
 
   /** One step of the next runnable task; false if none was runnable. */
   tick(): boolean {
-    this.#enter("tick()");
-    try {
-      const stepped = this.#profile ? this.#timedStep() : this._step();
-      this.#throwPending();
-      return stepped;
-    } finally {
-      this.#driving = null;
-    }
+    return this.#driver.tick();
   }
 
   /** Like tick(), but throws an Error if no task is runnable. */
@@ -357,13 +284,7 @@ export class Worker {
    * is overrun by at most about one slow step.
    */
   tickFor(seconds: number): number {
-    checkSeconds("tickFor()", seconds);
-    this.#enter("tickFor()");
-    try {
-      return this.#stepFor(seconds * 1000);
-    } finally {
-      this.#driving = null;
-    }
+    return this.#driver.tickFor(seconds);
   }
 
   /**
@@ -373,25 +294,7 @@ export class Worker {
    * things only the event loop can deliver, it throws WouldBlockError.
    */
   work(): void {
-    this.#enter("work()");
-    try {
-      for (;;) {
-        if (this.#profile) {
-          while (this.#timedStep()) if (this.#errors.length !== 0) this.#throwPending();
-        } else {
-          while (this._step()) if (this.#errors.length !== 0) this.#throwPending();
-        }
-        this.#throwPending();
-        if (this.#live === 0) return;
-        if (this.#timers.size === 0) throw this.#wouldBlock("work()");
-        const deadline = this.#timers.nextDeadline();
-        if (this.clock instanceof VirtualClock) this.clock.advanceTo(deadline);
-        else sleepSync(deadline - this.clock.now());
-        this.#expireTimers();
-      }
-    } finally {
-      this.#driving = null;
-    }
+    this.#driver.work();
   }
 
   /**
@@ -404,16 +307,7 @@ export class Worker {
    * naming them, and leaves them as they are (Node hosts: see host-exit.ts).
    */
   run(): Promise<void> {
-    try {
-      this.#enter("run()");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.#runSettle = { resolve, reject };
-      watchExit(this.#runExitCheck);
-      this.#runSlice();
-    });
+    return this.#driver.run();
   }
 
   /**
@@ -431,64 +325,55 @@ export class Worker {
    * httpServer.on("request", (req, res) => worker.deliver(() => serverTask.spawn(handle(req, res))));
    */
   deliver<T>(callback: () => T): T {
-    if (typeof callback !== "function") {
-      throw new TypeError(`deliver() expects a function, got ${describeValue(callback)}`);
-    }
-    if (!this.#idle || this.#delivering || running.task !== undefined) return callback();
-    this.#delivering = true;
-    try {
-      return callback();
-    } finally {
-      this.#delivering = false;
-      if (this.#delivered) {
-        this.#delivered = false;
-        this.#runResume();
-      }
-    }
+    return this.#driver.deliver(callback);
   }
 
   // --------------------------------------------------------- introspection
 
   /** Each live task, its state, what it waits on, and its call stack; children indented under parents. */
   dump(): string {
-    const { steps, tasksCreated, tasksFinished } = this.counters;
-    const lines = [
-      `worker: ${this.#live} live tasks, ${this.#runQueue.size} runnable, ${this.#timers.size} sleeping; ` +
-        `${steps} steps, ${tasksCreated} tasks created, ${tasksFinished} finished; clock ${this.clock.now().toFixed(3)} s`,
-    ];
-    const visit = (task: Task<unknown>, depth: number): void => {
-      const indent = "  ".repeat(depth + 1);
-      lines.push(`${indent}${task.label()} ${this.describeState(task)}`);
-      const stack = task.stack;
-      if (stack.length > 0) lines.push(`${indent}  at ${stack.join(" > ")}`);
-      for (const child of task.children) visit(child, depth + 1);
-    };
-    for (const t of byAge(this.#roots)) visit(t, 0);
-    return lines.join("\n");
+    return dumpWorker(this);
   }
 
   /** A task's state and what it waits on, in words: "waiting on sleep(1) until 3.000". */
   describeState(task: Task<unknown>): string {
-    const on = task._waitingOn;
-    let state: string = task.state;
-    if (task === running.task) state = "running";
-    else if (task._flags & CANCELLING && task._state < DONE) state = `${state}, cancelling`;
-    if (task._state !== WAITING) return state;
-    if (on === CHILDREN) return `${state} on ${CHILDREN.describe(task)}`;
-    if (on instanceof Task) return `${state} on ${on.label()}`;
-    if (on instanceof Wait) return `${state} on ${on.describe()}`;
-    return state;
+    return describeState(task);
+  }
+
+  /** @internal Live tasks. */
+  _live(): number {
+    return this.#live;
+  }
+
+  /** @internal Tasks in the run queue. */
+  _runnable(): number {
+    return this.#runQueue.size;
+  }
+
+  /** @internal Tasks parked with a timer. */
+  _sleeping(): number {
+    return this.#timers.size;
+  }
+
+  /** @internal The earliest timer's deadline (only while some task sleeps). */
+  _nextDeadline(): number {
+    return this.#timers.nextDeadline();
+  }
+
+  /** @internal Live top-level tasks, oldest first. */
+  _topLevel(): Task<unknown>[] {
+    return byAge(this.#roots);
   }
 
   // ------------------------------------------------------------- internals
 
-  /** @internal One step; false when no task was runnable. */
+  /** @internal One step; false when no task was runnable. Never throws (see #internalError). */
   _step(): boolean {
-    if (this.#timers.size !== 0 && --this.#timerPollCountdown <= 0) this.#expireTimers();
+    if (this.#timers.size !== 0 && --this.#timerPollCountdown <= 0) this._expireTimers();
     let task = this.#runQueue.shift();
     if (task === undefined) {
       if (this.#timers.size === 0) return false;
-      this.#expireTimers();
+      this._expireTimers();
       task = this.#runQueue.shift();
       if (task === undefined) return false;
     }
@@ -520,25 +405,54 @@ export class Worker {
     running.task = outer;
     if (done === true) this.#frameReturned(task, value);
     else if (task._flags & INTERRUPTED) this.#interruptAtYield(task, value);
-    else if (value == null) this.#runQueue.push(task);
+    else if (value == null) this.#reschedule(task, NEXT, undefined);
     else this.#dispatch(task, value);
     return true;
+  }
+
+  /**
+   * The only way onto the run queue: `task` takes its next step with the
+   * resume `mode` (NEXT, THROW, RETURN or CLAIMED) and `input`. Its state
+   * is RUNNABLE and it is in no other queue.
+   */
+  #reschedule(task: Task<unknown>, mode: number, input: unknown): void {
+    task._mode = mode;
+    task._input = input;
+    this.#runQueue.push(task);
+  }
+
+  /**
+   * @internal An error escaped a step, whose loop never throws by design
+   * (user code is always caught): a bug in clockwork, or a clock whose
+   * now() threw. A task may now be in no queue, so the worker is disabled,
+   * loudly: the driving call and every later one throw an error that says
+   * so, with the escaped error as its cause.
+   */
+  _internalError(error: unknown): Error {
+    if (this.#broken === null) {
+      this.#broken = new Error(
+        "clockwork: an error escaped the worker's loop, which never throws by design (a bug in " +
+          "clockwork, or a clock that threw), so this worker is disabled and its tasks are left " +
+          `as they are: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+    return this.#broken;
+  }
+
+  /** @internal Throws if the worker was disabled by an internal error. */
+  _checkBroken(): void {
+    if (this.#broken !== null) throw this.#broken;
   }
 
   /** @internal Resumes a task parked on `wait` (see Wait.wake). */
   _wake(task: Task<unknown>, wait: unknown, isError: boolean, value: unknown): boolean {
     if (task._waitingOn !== wait || task._state !== WAITING) return false;
     task._state = RUNNABLE;
-    if (value === CLAIM) {
-      // Its value is taken only as it runs: the step asks the wait (kept in _input) for it.
-      task._mode = CLAIMED;
-      task._input = wait;
-    } else {
-      task._mode = isError ? THROW : NEXT;
-      task._input = value;
-    }
-    this.#runQueue.push(task);
-    if (this.#idle) this.#kick();
+    // A CLAIM's value is taken only as the task runs: the step asks the wait (kept in _input) for it.
+    if (value === CLAIM) this.#reschedule(task, CLAIMED, wait);
+    else this.#reschedule(task, isError ? THROW : NEXT, value);
+    if (this.#driver.idle) this.#driver.kick();
     return true;
   }
 
@@ -566,7 +480,15 @@ export class Worker {
 
   /** @internal An error nobody handles: to onError, else thrown by the driving call. */
   _report(error: unknown, task: Task<unknown>): void {
-    this.#report(error, task);
+    if (this.#onError === undefined) {
+      this.#driver.fail(error);
+      return;
+    }
+    try {
+      this.#onError(error, task);
+    } catch (thrown) {
+      this.#driver.fail(thrown);
+    }
   }
 
   /**
@@ -594,6 +516,12 @@ export class Worker {
     this.#timers.cancel(entry);
   }
 
+  /** @internal Wakes the tasks whose timers are due (their waits wake them). */
+  _expireTimers(): void {
+    this.#timerPollCountdown = this.#timerPollSteps;
+    this.#timers.expire(this.clock.now());
+  }
+
   /**
    * @internal Cancels a task and its children. The tree is marked first;
    * then each task, children before parents, is released from what it waits
@@ -608,7 +536,7 @@ export class Worker {
     }
     task._flags = (task._flags | CANCELLING) & ~CANCEL_PENDING;
     this.#beginCancel(task);
-    if (this.#idle) this.#kick();
+    if (this.#driver.idle) this.#driver.kick();
   }
 
   /** @internal Makes a child task a resource of its parent (see resource.ts). */
@@ -624,6 +552,16 @@ export class Worker {
     if (task._flags & CANCEL_PENDING) this._cancel(task);
   }
 
+  /** @internal A cleanup (a `finally` run by cancel) threw: the task will fail with the first such error. */
+  _cleanupFailed(task: Task<unknown>, error: unknown): void {
+    if (task._flags & CLEANUP_FAILED) {
+      this._report(error, task);
+      return;
+    }
+    task._flags |= CLEANUP_FAILED;
+    task._extraFields().cleanupError = error;
+  }
+
   // ------------------------------------------------------ step outcomes
 
   /**
@@ -636,19 +574,17 @@ export class Worker {
     try {
       this.#dispatchValue(task, value);
     } catch (error) {
-      task._mode = THROW;
-      task._input = new TypeError(badYieldMessage(task, value, { error }), { cause: error });
-      this.#runQueue.push(task);
+      const refusal = new TypeError(badYieldMessage(task, value, { error }), { cause: error });
+      this.#reschedule(task, THROW, refusal);
     }
   }
 
-  /** Call, park, join, or refuse a yielded value. */
+  /** Call, park (a wait, a task to join, a promise), or refuse a yielded value. */
   #dispatchValue(task: Task<unknown>, value: unknown): void {
     if (typeof value === "object" && value !== null) {
       if (value === UNWIND) {
         // A cleanup reached through yield* has ended: the frame's return() goes on.
-        task._mode = RETURN;
-        this.#runQueue.push(task);
+        this.#reschedule(task, RETURN, undefined);
         return;
       }
       // Waits first: a sleep is also a generator, but yielding it parks.
@@ -666,7 +602,7 @@ export class Worker {
         if (task._callers === null) task._callers = [top];
         else task._callers.push(top);
         task._top = value as Generator<unknown, unknown, unknown>;
-        this.#runQueue.push(task);
+        this.#reschedule(task, NEXT, undefined);
         return;
       }
       if (typeof (value as { then?: unknown }).then === "function") {
@@ -674,9 +610,7 @@ export class Worker {
         return;
       }
     }
-    task._mode = THROW;
-    task._input = new TypeError(badYieldMessage(task, value));
-    this.#runQueue.push(task);
+    this.#reschedule(task, THROW, new TypeError(badYieldMessage(task, value)));
   }
 
   #park(task: Task<unknown>, wait: Wait<unknown>): void {
@@ -688,42 +622,23 @@ export class Worker {
       if (task._state === WAITING && task._waitingOn === wait) {
         // The wait failed at once: like a wake with an error (so a cancel drops it, as it would a wake's).
         task._state = RUNNABLE;
-        task._mode = THROW;
-        task._input = error;
-        this.#runQueue.push(task);
+        this.#reschedule(task, THROW, error);
       } else {
-        this.#report(error, task);
+        this._report(error, task);
       }
     }
   }
 
+  /** `yield target`: parks on its join, or, when it has ended, re-reads its outcome (see join.ts). */
   #join(task: Task<unknown>, target: Task<unknown>): void {
-    let refusal: string | undefined;
-    if (target === task) refusal = `${task.label()} cannot join itself`;
-    for (let t = task._parent; t !== null && refusal === undefined; t = t._parent) {
-      if (t === target)
-        refusal = `${task.label()} cannot join ${target.label()}: it is its ancestor, which ends only after it`;
-    }
-    if (refusal !== undefined) {
-      task._mode = THROW;
-      task._input = new Error(refusal);
-      this.#runQueue.push(task);
+    if (target._state < DONE) {
+      this.#park(task, target._joinWait());
       return;
     }
-    if (target._state >= DONE) {
-      // A re-read of an ended task: its error (if any) was already handed on, so a cancel that drops it reports nothing.
-      const outcome = outcomeFor(target);
-      task._mode = outcome.ok ? NEXT : THROW;
-      task._input = outcome.ok ? outcome.value : outcome.error;
-      task._waitingOn = ENDED;
-      this.#runQueue.push(task);
-      return;
-    }
-    task._state = WAITING;
-    task._waitingOn = target;
-    const extra = target._extraFields();
-    if (extra.joiners === null) extra.joiners = [task];
-    else extra.joiners.push(task);
+    const outcome = outcomeFor(target);
+    task._waitingOn = ENDED;
+    if (outcome.ok) this.#reschedule(task, NEXT, outcome.value);
+    else this.#reschedule(task, THROW, outcome.error);
   }
 
   /** The top generator returned `value`: pop it; the caller resumes with the value next step. */
@@ -734,12 +649,8 @@ export class Worker {
       return;
     }
     task._top = callers.pop() as Generator<unknown, unknown, unknown>;
-    if (task._flags & (INTERRUPTED | UNWINDING)) {
-      this.#afterPop(task, NEXT, value);
-      return;
-    }
-    task._input = value;
-    this.#runQueue.push(task);
+    if (task._flags & (INTERRUPTED | UNWINDING)) this.#afterPop(task, NEXT, value);
+    else this.#reschedule(task, NEXT, value);
   }
 
   /** The top generator threw: pop it; the error is thrown into the caller next step. */
@@ -751,13 +662,8 @@ export class Worker {
       return;
     }
     task._top = callers.pop() as Generator<unknown, unknown, unknown>;
-    if (task._flags & (INTERRUPTED | UNWINDING)) {
-      this.#afterPop(task, THROW, error);
-      return;
-    }
-    task._mode = THROW;
-    task._input = error;
-    this.#runQueue.push(task);
+    if (task._flags & (INTERRUPTED | UNWINDING)) this.#afterPop(task, THROW, error);
+    else this.#reschedule(task, THROW, error);
   }
 
   /** A frame was popped from a task that is unwinding or has an interrupt pending. */
@@ -775,7 +681,7 @@ export class Worker {
       task._input = value;
     }
     if (task._flags & INTERRUPTED && !this.#applyInterrupt(task)) return;
-    this.#runQueue.push(task);
+    this.#reschedule(task, task._mode, task._input);
   }
 
   /** The step ended at a yield while a cancel or a child's error was pending: apply it there instead. */
@@ -783,13 +689,13 @@ export class Worker {
     if (yielded === UNWIND)
       task._mode = RETURN; // the return() comes first
     else discard(yielded);
-    if (this.#applyInterrupt(task)) this.#runQueue.push(task);
+    if (this.#applyInterrupt(task)) this.#reschedule(task, task._mode, task._input);
   }
 
   /**
-   * Applies a pending interrupt to a task between steps (not parked).
-   * Returns whether the task should be queued (false: it now waits for its
-   * children before unwinding).
+   * Applies a pending interrupt to a task between steps (not parked), by
+   * setting its next resume. Returns whether the task should be queued
+   * (false: it now waits for its children before unwinding).
    */
   #applyInterrupt(task: Task<unknown>): boolean {
     task._flags &= ~INTERRUPTED;
@@ -802,7 +708,9 @@ export class Worker {
         this.#tearDown(task);
         return false;
       }
-      startUnwind(task);
+      markUnwinding(task);
+      task._mode = RETURN;
+      task._input = undefined;
       return true;
     }
     const pending = task._extra?.pendingErrors;
@@ -838,34 +746,35 @@ export class Worker {
         end = FAILED;
         outcome = pending.shift();
       }
-      for (const error of pending.splice(0)) this.#report(error, task);
+      for (const error of pending.splice(0)) this._report(error, task);
     }
-    task._mode = end;
+    task._mode = NEXT;
     task._input = outcome;
     const observer = task._extra?.observer;
     if (observer != null) observer._bodyEnded(task, end);
     if (task._hasChildren()) {
+      const extra = task._extra as TaskExtra;
+      extra.end = end;
       task._state = WAITING;
       task._waitingOn = CHILDREN;
       if (end !== DONE || onlyResourcesLeft(task)) this.#tearDown(task);
       return;
     }
-    this.#finalize(task);
+    this.#finalize(task, end);
   }
 
   /**
-   * Ends a task whose body ended and whose children have ended: in the
-   * state kept in `_mode`. Then wakes its joiners, settles its promise,
-   * hands an unhandled error on, and ends its parent too if the parent was
-   * only waiting for it (a loop, not recursion, so deep trees are fine).
+   * Ends a task whose body ended and whose children have ended, in the
+   * state `end`. Then wakes its joiners, settles its promise, hands an
+   * unhandled error on, and ends its parent too if the parent was only
+   * waiting for it (a loop, not recursion, so deep trees are fine).
    */
-  #finalize(first: Task<unknown>): void {
+  #finalize(first: Task<unknown>, firstEnd: number): void {
     let task: Task<unknown> | null = first;
+    let end = firstEnd;
     while (task !== null) {
-      const end = task._mode;
       task._state = end;
       task._waitingOn = null;
-      task._mode = NEXT;
       this.#unlink(task);
       this.counters.tasksFinished++;
       const parent: Task<unknown> | null = task._parent;
@@ -876,22 +785,7 @@ export class Worker {
         if (extra.controller !== null && end === CANCELLED && !extra.controller.signal.aborted) {
           extra.controller.abort(task._cancelledError());
         }
-        const joiners = extra.joiners;
-        extra.joiners = null;
-        if (joiners !== null && joiners.length > 0) {
-          if (end === FAILED) {
-            task._flags |= HANDLED;
-            extra.unseenBy = joiners.length;
-          }
-          const outcome = outcomeFor(task);
-          for (const joiner of joiners)
-            joiner._worker._wake(
-              joiner,
-              task,
-              !outcome.ok,
-              outcome.ok ? outcome.value : outcome.error,
-            );
-        }
+        if (extra.join?._targetEnded()) task._flags |= HANDLED; // a joiner has its error
         if (extra.deferred !== null) {
           if (end === FAILED) task._flags |= HANDLED;
           task._settleDeferred();
@@ -906,7 +800,7 @@ export class Worker {
             try {
               callback();
             } catch (error) {
-              this.#report(error, task);
+              this._report(error, task);
             }
           }
         }
@@ -924,12 +818,13 @@ export class Worker {
       if (parent !== null && !parent._hasChildren() && parent._waitingOn === CHILDREN) {
         if (parent._flags & BODY_ENDED) {
           task = parent;
+          end = (parent._extra as TaskExtra).end;
         } else {
           // A cancelled parent waited for its children before unwinding.
           parent._state = RUNNABLE;
           parent._waitingOn = null;
-          startUnwind(parent);
-          this.#runQueue.push(parent);
+          markUnwinding(parent);
+          this.#reschedule(parent, RETURN, undefined);
         }
       }
     }
@@ -941,16 +836,17 @@ export class Worker {
     const parent = task._parent;
     task._flags |= HANDLED;
     if (parent === null || parent._state >= DONE || parent._flags & CANCELLING) {
-      this.#report(error, task);
+      this._report(error, task);
       return;
     }
     if (parent._flags & BODY_ENDED) {
       // Its routine has returned, so it cannot catch: it fails, and its other children are cancelled.
-      if (parent._mode !== DONE) {
-        this.#report(error, task);
+      const extra = parent._extra as TaskExtra;
+      if (extra.end !== DONE) {
+        this._report(error, task);
         return;
       }
-      parent._mode = FAILED;
+      extra.end = FAILED;
       parent._input = error;
       this.#tearDown(parent);
       return;
@@ -970,9 +866,11 @@ export class Worker {
     if (parent._state === WAITING) {
       this.#releaseParked(parent);
       parent._state = RUNNABLE;
-      this.#runQueue.push(parent);
+      this.#reschedule(parent, THROW, error);
+      return;
     }
-    parent._waitingOn = null; // the re-read of an ended task it was queued with is replaced
+    // Queued with nothing owed (a plain resume, a re-read): the error replaces that.
+    parent._waitingOn = null;
     parent._mode = THROW;
     parent._input = error;
   }
@@ -990,11 +888,12 @@ export class Worker {
         extra.controller.abort(task._cancelledError());
       }
       if (extra.pendingErrors !== null)
-        for (const error of extra.pendingErrors.splice(0)) this.#report(error, task);
+        for (const error of extra.pendingErrors.splice(0)) this._report(error, task);
     }
     if (task._flags & BODY_ENDED) {
       // Its routine has returned; it only waits for its children: they go now.
-      if (task._mode === DONE) task._mode = CANCELLED;
+      const ended = extra as TaskExtra;
+      if (ended.end === DONE) ended.end = CANCELLED;
       this.#tearDown(task);
       return;
     }
@@ -1011,8 +910,8 @@ export class Worker {
         return;
       }
       task._state = RUNNABLE;
-      startUnwind(task);
-      this.#runQueue.push(task);
+      markUnwinding(task);
+      this.#reschedule(task, RETURN, undefined);
       return;
     }
     // Queued.
@@ -1024,7 +923,10 @@ export class Worker {
       this.#tearDown(task);
       return;
     }
-    startUnwind(task);
+    // Still queued: its next resume becomes the unwind.
+    markUnwinding(task);
+    task._mode = RETURN;
+    task._input = undefined;
   }
 
   /**
@@ -1071,7 +973,7 @@ export class Worker {
   #dropNextResume(task: Task<unknown>): void {
     const on = task._waitingOn;
     if (on === null) {
-      if (task._mode === THROW) this.#report(task._input, task);
+      if (task._mode === THROW) this._report(task._input, task);
       return;
     }
     task._waitingOn = null;
@@ -1083,52 +985,12 @@ export class Worker {
     this.#release(task, on, outcome);
   }
 
-  #release(task: Task<unknown>, on: unknown, outcome: Outcome | undefined): void {
-    if (on instanceof Wait) {
-      try {
-        on.release(task, outcome);
-      } catch (error) {
-        this.#report(error, task);
-      }
-    } else if (on instanceof Task) {
-      const extra = on._extra;
-      const joiners = extra?.joiners;
-      const index = joiners?.indexOf(task) ?? -1;
-      if (index >= 0) joiners?.splice(index, 1);
-      // Every joiner that was handed the joined task's error dropped it unseen: report it rather than lose it.
-      if (
-        outcome !== undefined &&
-        !outcome.ok &&
-        on._state === FAILED &&
-        extra != null &&
-        --extra.unseenBy === 0
-      ) {
-        this.#report(outcome.error, on);
-      }
-    }
-  }
-
-  /** @internal A cleanup (a `finally` run by cancel) threw: the task will fail with the first such error. */
-  _cleanupFailed(task: Task<unknown>, error: unknown): void {
-    if (task._flags & CLEANUP_FAILED) {
-      this.#report(error, task);
-      return;
-    }
-    task._flags |= CLEANUP_FAILED;
-    task._extraFields().cleanupError = error;
-  }
-
-  /** An error nobody handles: to onError, else thrown by the driving call. */
-  #report(error: unknown, task: Task<unknown>): void {
-    if (this.#onError === undefined) {
-      this.#errors.push(error);
-      if (this.#idle) this.#kick(); // so that an idle run() rejects now
-      return;
-    }
+  #release(task: Task<unknown>, on: Wait<unknown> | null, outcome: Outcome | undefined): void {
+    if (on === null) return;
     try {
-      this.#onError(error, task);
-    } catch (thrown) {
-      this.#errors.push(thrown);
+      on.release(task, outcome);
+    } catch (error) {
+      this._report(error, task);
     }
   }
 
@@ -1150,8 +1012,8 @@ export class Worker {
     siblings.push(task);
     this.#live++;
     this.counters.tasksCreated++;
-    this.#runQueue.push(task);
-    if (this.#idle) this.#kick();
+    this.#reschedule(task, NEXT, undefined);
+    if (this.#driver.idle) this.#driver.kick();
     return task;
   }
 
@@ -1164,161 +1026,6 @@ export class Worker {
       last._slot = task._slot;
     }
     this.#live--;
-  }
-
-  #expireTimers(): void {
-    this.#timerPollCountdown = this.#timerPollSteps;
-    const now = this.clock.now();
-    this.#timers.expire(now);
-  }
-
-  /** Steps for up to `budgetMs` of host time; returns the steps taken. */
-  #stepFor(budgetMs: number): number {
-    const start = hostNow();
-    const end = start + budgetMs;
-    let steps = 0;
-    let batch = 1;
-    for (;;) {
-      for (let i = 0; i < batch; i++) {
-        if (!(this.#profile ? this.#timedStep() : this._step())) {
-          this.#throwPending();
-          return steps + i;
-        }
-        if (this.#errors.length !== 0) {
-          this.#throwPending();
-        }
-      }
-      steps += batch;
-      const now = hostNow();
-      if (now >= end) return steps;
-      const perStep = (now - start) / steps;
-      batch = Math.max(1, Math.min(batch * 2, Math.floor((end - now) / (4 * perStep))));
-    }
-  }
-
-  #timedStep(): boolean {
-    const start = hostNow();
-    const stepped = this._step();
-    const ms = hostNow() - start;
-    const seconds = ms / 1000;
-    if (stepped && seconds > this.counters.longestStep) this.counters.longestStep = seconds;
-    if (stepped && ms > this.#slowStepMs) this.#slowStep(seconds);
-    return stepped;
-  }
-
-  /** The slow-step alarm: reports the step that just took `seconds`. */
-  #slowStep(seconds: number): void {
-    const task = this._stepped as Task<unknown>;
-    const stack = task.stack;
-    const where = stack.length > 0 ? `, at ${stack.join(" > ")}` : ` (its routine had ended)`;
-    const message =
-      `a step of ${task.label()} took ${seconds.toFixed(3)} s ` +
-      `(over ${(this.#slowStepMs / 1000).toFixed(3)} s; every other task waited)${where}`;
-    try {
-      this.#onSlowStep({ task, seconds, stack, message });
-    } catch (error) {
-      this.#report(error, task);
-    }
-  }
-
-  #enter(call: string): void {
-    if (this.#driving !== null) {
-      throw new Error(
-        `${call} called while ${this.#driving} is driving this worker` +
-          (running.task?._worker === this
-            ? ` (from inside a step of ${running.task.label()})`
-            : ""),
-      );
-    }
-    this.#driving = call;
-  }
-
-  #throwPending(): void {
-    if (this.#errors.length !== 0) throw this.#errors.shift();
-  }
-
-  /**
-   * run(): one slice of steps (about a millisecond), then what comes next:
-   * the end; another slice after the event loop's turn; a jump of virtual
-   * time; or idling until a wake, a cancel, an error or the earliest timer.
-   * Driven by callbacks made once, not by an async loop: a request that
-   * wakes an idle server costs a queued microtask, not a promise.
-   */
-  #runSlice(): void {
-    try {
-      // A wake often makes one task runnable: its step needs no read of the clock.
-      if (this.#profile ? this.#timedStep() : this._step()) {
-        this.#throwPending();
-        if (this.#runQueue.size !== 0 || this.#timers.size !== 0) this.#stepFor(RUN_SLICE_MS);
-      } else this.#throwPending();
-    } catch (error) {
-      this.#runEnd(error, true);
-      return;
-    }
-    if (this.#live === 0) {
-      this.#runEnd(undefined, false);
-    } else if (this.#runQueue.size !== 0) {
-      scheduleMacrotask(this.#runNextSlice);
-    } else if (this.#timers.size !== 0 && this.clock instanceof VirtualClock) {
-      scheduleMacrotask(this.#runTimeJump);
-    } else {
-      this.#idle = true;
-      if (this.#timers.size !== 0) {
-        const ms = (this.#timers.nextDeadline() - this.clock.now()) * 1000;
-        // Too close for a host timer (1 ms granularity): come back after the event loop's next turn.
-        if (ms < 1) scheduleMacrotask(this.#runTurnDue);
-        else this.#idleTimer = setTimeout(this.#runTimerDue, Math.floor(ms));
-      }
-    }
-  }
-
-  #runEnd(error: unknown, failed: boolean): void {
-    unwatchExit(this.#runExitCheck);
-    this.#exitSteps = -1;
-    const settle = this.#runSettle as { resolve: () => void; reject: (error: unknown) => void };
-    this.#runSettle = null;
-    this.#idle = false;
-    this.#driving = null;
-    if (failed) settle.reject(error);
-    else settle.resolve();
-  }
-
-  /** Wakes an idle run(): its next slice comes in a microtask (or at the end of deliver()). */
-  #kick(): void {
-    this.#idle = false;
-    if (this.#idleTimer !== undefined) {
-      clearTimeout(this.#idleTimer);
-      this.#idleTimer = undefined;
-    }
-    if (this.#delivering) {
-      this.#delivered = true;
-      return;
-    }
-    // A promise reaction rather than queueMicrotask(), which Node wraps in an async resource.
-    void settled.then(this.#runResume);
-  }
-
-  /** work() found no way on, or run() found the event loop empty: the tasks left wait for ever. */
-  #wouldBlock(call: "work()" | "run()"): WouldBlockError {
-    const waiting = this.tasks.filter((t) => t._state === WAITING && t._waitingOn !== CHILDREN);
-    const listed = waiting.map((t) => {
-      let state: string = t.state;
-      try {
-        state = this.describeState(t); // a Wait's describe() is user code
-      } catch {}
-      return `${t.label()} (${state})`;
-    });
-    const n = waiting.length;
-    return new WouldBlockError(
-      call === "work()"
-        ? `work() would block: no task is runnable and no timer is pending, but ${n} ` +
-            `${n === 1 ? "task waits" : "tasks wait"} on what only the event loop or code outside the worker can deliver: ` +
-            `${listed.join(", ")}. Use "await worker.run()" for such programs.`
-        : "run() is deadlocked: no task is runnable, no timer is pending and the event loop has nothing " +
-            `left to do, so nothing can wake the ${n === 1 ? "task that waits" : `${n} tasks that wait`}: ` +
-            `${listed.join(", ")}`,
-      waiting.map((t) => t.name),
-    );
   }
 }
 
@@ -1344,18 +1051,10 @@ function onlyResourcesLeft(task: Task<unknown>): boolean {
   return extra !== null && extra.resources > 0 && extra.children?.length === extra.resources;
 }
 
-/** Marks the task's stack for unwinding: the top frame gets return() on its next step. */
-function startUnwind(task: Task<unknown>): void {
+/** Marks the task's stack for unwinding: its top frame gets return() on its next step. */
+function markUnwinding(task: Task<unknown>): void {
   task._flags |= UNWINDING;
   task._extraFields().unwindFrom = task._callers === null ? 0 : task._callers.length;
-  task._mode = RETURN;
-  task._input = undefined;
-}
-
-function outcomeFor(task: Task<unknown>): Outcome {
-  if (task._state === DONE) return { ok: true, value: task._input };
-  if (task._state === FAILED) return { ok: false, error: task._input };
-  return { ok: false, error: task._cancelledError() };
 }
 
 /** A yielded value the task will never wait for: keep a rejected promise from being reported as unhandled. */
@@ -1369,111 +1068,3 @@ function discard(value: unknown): void {
     // A getter, a Proxy trap or the then() itself threw: nobody waits for this value anyway.
   }
 }
-
-const noted = new WeakSet<object>();
-
-/**
- * Errors from nested routines carry the microthread's call stack: the first
- * time an error leaves a routine, the task's routine names are added to its
- * `stack` text (the error object itself is kept, never wrapped).
- */
-function noteRoutineStack(error: unknown, task: Task<unknown>): void {
-  if (typeof error !== "object" || error === null || noted.has(error)) return;
-  noted.add(error);
-  const e = error as { stack?: unknown };
-  try {
-    if (typeof e.stack === "string")
-      e.stack += `\n    in ${task.label()}, routine stack: ${task.stack.join(" > ")}`;
-  } catch {
-    // A frozen error, a getter-only stack, a Proxy, a frame whose name cannot be read: leave it as it is.
-  }
-}
-
-/** Why a yielded value was refused; `threw`: what looking at it threw, if it did. Never throws itself. */
-function badYieldMessage(task: Task<unknown>, value: unknown, threw?: { error: unknown }): string {
-  let hint = "";
-  if (threw !== undefined) {
-    hint = ` (looking at it threw ${describeError(threw.error)})`;
-  } else {
-    try {
-      if (isGeneratorFunction(value)) hint = "; call it to get a generator: yield fn()";
-      else if (isAsyncGenerator(value))
-        hint = `; an async generator cannot be stepped: ${ASYNC_GENERATOR_HINT}`;
-    } catch {
-      // Its getters or Proxy traps throw: describeValue() says so below.
-    }
-  }
-  return (
-    `${whereIn(task)} yielded ${describeValue(value)}${hint}. A routine may yield: nothing ` +
-    "(undefined or null) to give up control, a generator to call it, a Task to join it, " +
-    "a promise (thenable) to wait for it, or a wait object (sleep(), park() ...)"
-  );
-}
-
-/** `task "crawl" (in routine fetchPage)`, for messages about the task's top frame. Never throws. */
-function whereIn(task: Task<unknown>): string {
-  if (task._top === null) return task.label();
-  let name: string | undefined;
-  try {
-    name = nameOf(task._top);
-  } catch {
-    // A Proxy frame whose traps throw.
-  }
-  return `${task.label()} (in routine ${name ?? "<anonymous>"})`;
-}
-
-function checkName(call: string, options: unknown): string | undefined {
-  if (options === undefined) return undefined;
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${call} expects an options object, got ${describeValue(options)}`);
-  }
-  const name = (options as { name?: unknown }).name;
-  if (name !== undefined && typeof name !== "string") {
-    throw new TypeError(`${call} option "name" expects a string, got ${describeValue(name)}`);
-  }
-  return name;
-}
-
-let sharedCell: Int32Array | null | undefined;
-
-/** Blocks the thread for `seconds` without spinning (Atomics.wait), or spins where that is not allowed. */
-function sleepSync(seconds: number): void {
-  if (!(seconds > 0)) return;
-  if (sharedCell === undefined) {
-    try {
-      sharedCell = new Int32Array(new SharedArrayBuffer(4));
-      Atomics.wait(sharedCell, 0, 0, 0);
-    } catch {
-      sharedCell = null; // A browser's main thread: no blocking wait there.
-    }
-  }
-  if (sharedCell !== null) {
-    Atomics.wait(sharedCell, 0, 0, seconds * 1000);
-    return;
-  }
-  const end = hostNow() + seconds * 1000;
-  while (hostNow() < end) {
-    // spin
-  }
-}
-
-/** A settled promise: `then` on it queues a microtask. */
-const settled: Promise<void> = Promise.resolve();
-
-type HostScheduler = (callback: () => void) => void;
-
-/** Runs a callback after the host's pending I/O and timers had their turn. */
-const scheduleMacrotask: HostScheduler = (() => {
-  const immediate = (globalThis as { setImmediate?: (cb: () => void) => unknown }).setImmediate;
-  if (typeof immediate === "function") return (cb) => void immediate(cb);
-  if (typeof MessageChannel === "function") {
-    const channel = new MessageChannel();
-    const queue: (() => void)[] = [];
-    channel.port1.onmessage = () => queue.shift()?.();
-    return (cb) => {
-      queue.push(cb);
-      channel.port2.postMessage(null);
-    };
-  }
-  return (cb) => void setTimeout(cb, 0);
-})();

@@ -17,6 +17,7 @@ import {
   race,
   routine,
   Semaphore,
+  sleep,
   spawn,
   timeout,
   Worker,
@@ -524,5 +525,76 @@ describe("the loop never throws", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("a broken loop is loud", () => {
+  /** What `drive` threw (it must throw). */
+  function thrownBy(drive: () => unknown): unknown {
+    try {
+      drive();
+    } catch (error) {
+      return error;
+    }
+    assert.fail("expected it to throw");
+  }
+
+  it("disables the worker when an error escapes a step (here a clock that throws), and says so at every later call", async () => {
+    let broken = false;
+    const clock = {
+      now(): number {
+        if (broken) throw new Error("the clock fell off the wall");
+        return 0;
+      },
+    };
+    const worker = new Worker({ clock, onError: () => {} });
+    const trace: string[] = [];
+    worker.assign(
+      (function* sleeper() {
+        yield* sleep(10);
+        trace.push("woke"); // never: the worker is disabled first
+      })(),
+    );
+    worker.assign(
+      (function* busy() {
+        for (;;) {
+          trace.push("busy");
+          yield;
+        }
+      })(),
+    );
+    assert.equal(worker.tick(), true); // the sleeper parks on its timer
+    broken = true;
+    // The next step reads the clock for due timers: the error escapes the loop.
+    const error = thrownBy(() => worker.tick()) as Error;
+    assert.match(error.message, /an error escaped the worker's loop.*this worker is disabled/);
+    assert.match(error.message, /the clock fell off the wall/);
+    assert.equal((error.cause as Error).message, "the clock fell off the wall");
+    broken = false;
+    // Not a task's error, and not forgotten: every driving call throws it from now on.
+    assert.equal(thrownBy(() => worker.tick()), error);
+    assert.equal(thrownBy(() => worker.work()), error);
+    assert.equal(thrownBy(() => worker.tickFor(0.01)), error);
+    await assert.rejects(worker.run(), (thrown) => thrown === error);
+    assert.deepEqual(trace, []); // busy never took its step: the loop broke before it
+  });
+
+  it("still throws a task's own error from the driving call, leaving the worker working", () => {
+    const worker = new Worker();
+    worker.assign(
+      (function* failing() {
+        yield;
+        throw new Error("a task's error");
+      })(),
+    );
+    worker.assign(
+      (function* fine() {
+        yield;
+        yield;
+      })(),
+    );
+    assert.throws(() => worker.work(), /^Error: a task's error$/);
+    worker.work(); // the rest goes on
+    assert.equal(worker.tasks.length, 0);
   });
 });
