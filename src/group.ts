@@ -201,7 +201,9 @@ export function startMembers(
 ): void {
   const n = bodies.length;
   const start =
-    group._kind === RACE && n > 1 ? (running.task as Task<unknown>)._worker._random(n) : 0;
+    group._kind === RACE && n > 1
+      ? (running.task as Task<unknown>)._worker._random(n, "race start")
+      : 0;
   for (let k = 0; k < n; k++) {
     const index = (start + k) % n;
     const body = bodies[index] as Generator<unknown, unknown, any>;

@@ -19,6 +19,8 @@ export {
   type WorkerOptions,
 } from "./worker.ts";
 export { currentTask, Task, type TaskState } from "./task.ts";
+// Simulation: the Worker option "schedule" (the rest is in clockwork-microthreads/sim).
+export type { Schedule, SimEnv } from "./schedule.ts";
 export { spawn } from "./spawn.ts";
 // Naming routines, so tasks and stacks read as the program does.
 export { routine } from "./names.ts";

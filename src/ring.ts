@@ -68,6 +68,20 @@ export class Ring<T> {
   }
 
   /** The items from head to tail. */
+  /** Takes out the item at `index` (0 = the first), closing the gap. */
+  takeAt(index: number): T | undefined {
+    if (index < 0 || index >= this.#size) return undefined;
+    const items = this.#items;
+    const mask = items.length - 1;
+    const item = items[(this.#head + index) & mask];
+    for (let j = index; j < this.#size - 1; j++) {
+      items[(this.#head + j) & mask] = items[(this.#head + j + 1) & mask];
+    }
+    items[(this.#head + this.#size - 1) & mask] = undefined;
+    this.#size--;
+    return item;
+  }
+
   toArray(): T[] {
     const out: T[] = [];
     const mask = this.#items.length - 1;

@@ -259,7 +259,7 @@ export class Select
   _tryNow(task: Task<unknown> | undefined, parked: boolean): boolean {
     const cases = this._cases;
     const n = cases.length;
-    const start = n > 1 && task !== undefined ? task._worker._random(n) : 0;
+    const start = n > 1 && task !== undefined ? task._worker._random(n, "select start") : 0;
     let sleeps = 0;
     for (let k = 0, i = start; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
       const c = cases[i] as Case;

@@ -49,6 +49,14 @@ import {
 } from "./report.ts";
 import { Ring } from "./ring.ts";
 import {
+  checkChoice,
+  checkSchedule,
+  chooseChecked,
+  type Schedule,
+  ScheduledRing,
+  type SimEnv,
+} from "./schedule.ts";
+import {
   BODY_ENDED,
   byAge,
   CANCEL_PENDING,
@@ -91,6 +99,12 @@ export interface WorkerOptions {
   slowStep?: number;
   /** Receives each slow step; default: a `console.warn` line. */
   onSlowStep?: (report: SlowStep) => void;
+  /**
+   * Simulation: chooses which runnable task steps next (asked only when
+   * two or more are), and every choice `sim()` offers (see sim.ts). Off
+   * (undefined), the worker never looks for it.
+   */
+  schedule?: Schedule;
 }
 
 /** A step that took longer than the `slowStep` option allows. */
@@ -169,7 +183,11 @@ export class Worker {
   /** @internal The task of the latest step (for the slow-step alarm). */
   _stepped: Task<unknown> | undefined = undefined;
   /** Tasks that can take a step, in order. Only #reschedule adds to it. */
-  readonly #runQueue = new Ring<Task<unknown>>();
+  readonly #runQueue: Ring<Task<unknown>>;
+  /** The schedule option: who picks among runnable tasks under simulation. */
+  readonly #schedule: Schedule | undefined;
+  /** What sim() gives routines of this worker (made on first use). */
+  #simEnv: SimEnv | null = null;
   /** Sleeping tasks, by deadline. */
   readonly #timers = new TimerQueue<Task<unknown>>();
   /** Steps between two reads of the clock for due timers (1 unless the clock is the real one). */
@@ -194,6 +212,7 @@ export class Worker {
       throw new TypeError(`new Worker() expects an options object, got ${describeValue(options)}`);
     }
     const { clock = realClock, onError, profile = false, slowStep, onSlowStep } = options;
+    const schedule = options.schedule === undefined ? undefined : checkSchedule(options.schedule);
     if (typeof clock?.now !== "function") {
       throw new TypeError(
         `Worker option "clock" expects an object with now(), got ${describeValue(clock)}`,
@@ -216,6 +235,12 @@ export class Worker {
     }
     this.clock = clock;
     this.#onError = onError;
+    this.#schedule = schedule;
+    // A scheduled worker's queue asks the schedule; the plain one is a Ring, so no step pays for simulation.
+    this.#runQueue =
+      schedule === undefined
+        ? new Ring<Task<unknown>>()
+        : new ScheduledRing(schedule, (error, task) => this._report(error, task));
     this.#timerPollSteps = clock === realClock ? REAL_CLOCK_POLL_STEPS : 1;
     this.#driver = new Driver(this, profile, slowStep, onSlowStep);
   }
@@ -497,13 +522,45 @@ export class Worker {
    * takes, the order race members start in). Seeded the same in every
    * worker, so that a program's runs repeat exactly.
    */
-  _random(n: number): number {
+  _random(n: number, label: string): number {
     let x = this.#seed;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
     this.#seed = x;
-    return (x & 0x7fffffff) % n; // a small integer: no floating-point modulo
+    const plain = (x & 0x7fffffff) % n; // a small integer: no floating-point modulo
+    if (this.#schedule === undefined) return plain;
+    // Under a schedule, choice 0 is what the plain worker would take.
+    const task = running.task as Task<unknown>;
+    const report = (error: unknown) => this._report(error, task);
+    return (plain + chooseChecked(this.#schedule, n, label, report)) % n;
+  }
+
+  /** @internal What `sim()` gives a routine of this worker: null unless it has a schedule. */
+  _sim(): SimEnv | null {
+    const schedule = this.#schedule;
+    if (schedule === undefined) return null;
+    if (this.#simEnv === null) {
+      const choose = (options: number, label: string): number => {
+        const task = running.task;
+        const report = (error: unknown) => {
+          if (task === undefined) throw error;
+          this._report(error, task);
+        };
+        return chooseChecked(schedule, options, label, report);
+      };
+      this.#simEnv = {
+        fault: (label: string): boolean => {
+          checkChoice("sim().fault()", 2, label);
+          return choose(2, `fault ${label}`) === 1;
+        },
+        choose: (options: number, label: string): number => {
+          checkChoice("sim().choose()", options, label);
+          return choose(options, label);
+        },
+      };
+    }
+    return this.#simEnv;
   }
 
   /** @internal Adds a timer for a parked task. */
@@ -606,6 +663,16 @@ export class Worker {
         return;
       }
       if (typeof (value as { then?: unknown }).then === "function") {
+        if (this.#schedule !== undefined) {
+          discard(value);
+          const refusal = new TypeError(
+            `${task.label()} waits on a promise under a schedule: a promise settles outside the ` +
+              "simulation, which can neither order nor replay it. Simulate what it stands for " +
+              "(a sleep, a channel, sim().choose() for its result) instead",
+          );
+          this.#reschedule(task, THROW, refusal);
+          return;
+        }
         this.#park(task, new PromiseWait(value as PromiseLike<unknown>));
         return;
       }
