@@ -19,6 +19,7 @@
 import { constants as bufferConstants } from "node:buffer";
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
 import { statSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import {
@@ -65,7 +66,12 @@ export interface CommandOptions {
    * `Infinity` keeps all a string can hold (about 512 MiB; past that, CommandError too).
    */
   maxBuffer?: number;
-  /** Seconds between SIGTERM and SIGKILL when the child has to be stopped (default 2). */
+  /**
+   * The signal that stops the child when it has to be stopped (a cancel, the timeout, maxBuffer,
+   * `kill()`), by name or number (default "SIGTERM"); SIGKILL follows after `killGrace`.
+   */
+  killSignal?: NodeJS.Signals | number;
+  /** Seconds between the killSignal and SIGKILL when the child has to be stopped (default 2). */
   killGrace?: number;
   /**
    * A channel that gets each line of stdout (without its "\n" or "\r\n") as it
@@ -201,6 +207,28 @@ function after(seconds: number, fn: () => void): Timer {
 
 type Exit = { code: number | null; signal: string | null } | { error: Error };
 
+/** What kill() reaches of a command while its child runs. */
+interface Running {
+  /** Sends `signal` (undefined: the killSignal); false if the child has exited. */
+  kill(signal: NodeJS.Signals | undefined): boolean;
+}
+
+/** The commands whose child runs now, for kill(). */
+const running = new WeakMap<Command, Running>();
+
+/** A signal's name, from its name or its number; a TypeError for anything else. */
+function signalName(call: string, signal: unknown): NodeJS.Signals {
+  const names = osConstants.signals as Record<string, number>;
+  if (typeof signal === "string" && Object.hasOwn(names, signal)) return signal as NodeJS.Signals;
+  if (typeof signal === "number") {
+    const name = Object.keys(names).find((key) => names[key] === signal);
+    if (name !== undefined) return name as NodeJS.Signals;
+  }
+  throw new TypeError(
+    `${call} expects a signal name such as "SIGTERM", or its number, got ${describeValue(signal)}`,
+  );
+}
+
 /**
  * A child process, run by a routine.
  *
@@ -228,6 +256,28 @@ export class Command {
   signal: string | null = null;
   /** The child's process id while it runs, else undefined. */
   pid: number | undefined = undefined;
+  /**
+   * Sends `signal` to the running child (to its whole group with `processGroup`) and says
+   * whether there was a child to send it to. `kill()`, or `kill()` with the `killSignal`
+   * (default SIGTERM), stops it as a cancel does: SIGKILL follows after `killGrace` if it is
+   * still there. Any other signal is only sent: SIGHUP to reload, SIGUSR1, SIGSTOP. The run is
+   * not an error for that: `run()` gives how the child ended (`signal`), and `exec()` throws
+   * its CommandError as for any signal. The Command is the handle on a running child: make one
+   * with `new Command()` to kill it (`exec()` keeps its own; cancel its task instead).
+   *
+   * @example
+   * const server = new Command(["node", "server.js"]);
+   * const task = spawn(server.run());
+   * // ...
+   * server.kill("SIGHUP"); // reload
+   * server.kill(); // stop: SIGTERM, then SIGKILL after killGrace
+   * yield* task.join();
+   */
+  kill(signal?: NodeJS.Signals | number): boolean {
+    const name = signal === undefined ? undefined : signalName("kill()", signal);
+    return running.get(this)?.kill(name) ?? false;
+  }
+
   /** run() as a routine named after the command ("run ls -l"), made on the first run(). */
   #run: ((command: Command) => Generator<unknown, CommandResult, any>) | undefined = undefined;
 
@@ -461,6 +511,9 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   const [program, ...args] = argv as [string, ...string[]];
   const exited = new Future<Exit>();
   const group = options.processGroup === true;
+  const killSignal =
+    options.killSignal === undefined ? "SIGTERM" : signalName("killSignal", options.killSignal);
+  const grace = options.killGrace ?? DEFAULT_GRACE;
   let stopping: string | undefined;
   let killTimer: Timer | undefined;
   let drainTimer: Timer | undefined;
@@ -496,10 +549,19 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
   };
 
-  /** Stops the child: SIGTERM now, SIGKILL after the grace period. */
+  /** Whether the child has exited. */
+  const exitedNow = (): boolean => child.exitCode !== null || child.signalCode !== null;
+
+  /** Sends the killSignal now and SIGKILL after the grace period (once). */
+  const terminate = (): void => {
+    signal(killSignal);
+    killTimer ??= after(grace, () => signal("SIGKILL"));
+  };
+
+  /** Stops the child: the killSignal now, SIGKILL after the grace period. */
   const stop = (why: string): void => {
     if (stopping !== undefined) return;
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (exitedNow()) {
       // It has exited, but what it started may still hold its output open: stop
       // that too (its group) and stop reading, so that the run can end now.
       stopping = why;
@@ -509,9 +571,16 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       return;
     }
     stopping = why;
-    signal("SIGTERM");
-    killTimer = after(options.killGrace ?? DEFAULT_GRACE, () => signal("SIGKILL"));
+    terminate();
   };
+  running.set(command, {
+    kill(name) {
+      if (exitedNow()) return false;
+      if (name === undefined || name === killSignal) terminate();
+      else signal(name);
+      return true;
+    },
+  });
 
   // From here on, whatever throws (here or in the wait) goes through the cleanup below, which
   // stops the child and waits until it is gone: no path leaves an orphan. The exit is listened
@@ -552,7 +621,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       // A stopped child's own children may still hold its output pipes open: after the grace
       // period, stop reading them, so that the exit is reported all the same.
       if (stopping === undefined) return;
-      drainTimer = after(options.killGrace ?? DEFAULT_GRACE, () => {
+      drainTimer = after(grace, () => {
         child.stdout?.destroy();
         child.stderr?.destroy();
       });
@@ -581,6 +650,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     }
     killTimer?.clear();
     drainTimer?.clear();
+    running.delete(command);
     command.pid = undefined;
   }
   if ("error" in exit) {
@@ -743,6 +813,8 @@ function checkOptions(call: string, options: CommandOptions): void {
       );
     }
   }
+  if (options.killSignal !== undefined)
+    signalName(`${call} option "killSignal"`, options.killSignal);
   const { processGroup } = options;
   if (processGroup !== undefined && typeof processGroup !== "boolean") {
     throw new TypeError(
