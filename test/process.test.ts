@@ -24,7 +24,13 @@ import {
   timeout,
   Worker,
 } from "../src/index.ts";
-import { Command, CommandError, CommandTimeoutError, exec } from "../src/node/process.ts";
+import {
+  Command,
+  CommandError,
+  CommandTimeoutError,
+  exec,
+  quoteArgv,
+} from "../src/node/process.ts";
 import { nodeScript } from "./support.ts";
 
 /** Cancels a task and waits until it has ended (its cleanup included). */
@@ -83,7 +89,15 @@ describe("Command", () => {
     const failing = new Command(["sh", "-c", "echo oops >&2; exit 3"]);
     const task = worker.assign(failing.run());
     await worker.run();
-    assert.deepEqual(task.result, { stdout: "", stderr: "oops\n", exitCode: 3, signal: null });
+    const { duration, ...result } = task.result;
+    assert.deepEqual(result, {
+      stdout: "",
+      stderr: "oops\n",
+      exitCode: 3,
+      signal: null,
+      commandLine: "sh -c 'echo oops >&2; exit 3'",
+    });
+    assert.ok(duration > 0 && duration < 10, "and how long it ran, in seconds");
   });
 
   it("writes its input to the child's stdin", async () => {
@@ -595,6 +609,47 @@ describe("exec", () => {
     assert.equal(error.timeout, 0.3);
     assert.match(error.message, /ran past its timeout of 0\.3 s/);
     assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("keeps the same metadata on a result, a CommandError and a CommandTimeoutError: commandLine, duration in seconds, and Node's code and cause where Node gave them", async () => {
+    const worker = new Worker();
+    function* failureOf(run: Generator<unknown, unknown, any>) {
+      try {
+        yield* run;
+      } catch (error) {
+        return error as CommandError;
+      }
+      throw new Error("it did not fail");
+    }
+    function* main() {
+      return {
+        result: yield* exec(["sh", "-c", "sleep 0.1; echo 'a b'"]),
+        exit: yield* failureOf(exec(["sh", "-c", "sleep 0.1; exit 3"])),
+        timedOut: yield* failureOf(exec(["sleep", "60"], { timeout: 0.1 })),
+        missing: yield* failureOf(exec(["no-such-program-clockwork", "x"])),
+        chatty: yield* failureOf(exec(["seq", "1", "100000"], { maxBuffer: 1000 })),
+      };
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    const { result, exit, timedOut, missing, chatty } = task.result;
+    assert.equal(result.commandLine, quoteArgv(["sh", "-c", "sleep 0.1; echo 'a b'"]));
+    for (const ran of [result, exit, timedOut]) {
+      assert.ok(ran.duration >= 0.1 && ran.duration < 10, `${ran.commandLine}: ${ran.duration} s`);
+    }
+    assert.ok(missing.duration >= 0 && missing.duration < 10);
+    assert.deepEqual(
+      [exit, timedOut, missing, chatty].map((e) => [e.name, e.commandLine, e.code]),
+      [
+        ["CommandError", "sh -c 'sleep 0.1; exit 3'", undefined],
+        ["CommandTimeoutError", "sleep 60", undefined],
+        ["CommandError", "no-such-program-clockwork x", "ENOENT"],
+        ["CommandError", "seq 1 100000", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER"],
+      ],
+    );
+    assert.ok(missing.cause instanceof Error, "the error from Node is its cause");
+    assert.equal((missing.cause as NodeJS.ErrnoException).code, "ENOENT");
+    assert.equal(exit.cause, undefined, "an exit code is no error of Node's");
   });
 
   it("quotes the arguments that need it in its messages, so that each names exactly one argv", async () => {

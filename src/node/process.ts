@@ -111,34 +111,76 @@ export interface CommandResult {
   exitCode: number | null;
   /** The signal that ended the child, or null. */
   signal: string | null;
+  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
+  commandLine: string;
+  /**
+   * Seconds from the start of the child until it had exited and its output was read (seconds,
+   * as every time in clockwork; 0.25 is 250 ms).
+   */
+  duration: number;
 }
 
-/** A command that could not run, was stopped, or (with exec) exited non-zero. */
+/** What a CommandError and a CommandTimeoutError keep of the command. */
+interface Failure {
+  /** Node's error code when Node gave one ("ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER"). */
+  code?: string | undefined;
+  /** The error from Node behind it, when there was one (`error.cause`). */
+  cause?: unknown;
+}
+
+/** Copies what a failed command left onto its error (the same fields on both error classes). */
+function keepResult(
+  error: CommandError | CommandTimeoutError,
+  argv: readonly string[],
+  result: CommandResult,
+  failure: Failure,
+): void {
+  Object.assign(error, {
+    argv,
+    commandLine: result.commandLine,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    duration: result.duration,
+    code: failure.code,
+  });
+}
+
+/**
+ * A command that could not run, was stopped, or (with exec) exited non-zero. It keeps all a
+ * result keeps (the output, how the child ended, the command line, the duration), and, where
+ * Node gave them, Node's error `code` and the error itself as `cause`.
+ */
 export class CommandError extends Error {
   override name = "CommandError";
-  readonly argv: readonly string[];
+  declare readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
-  readonly commandLine: string;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
+  declare readonly commandLine: string;
+  declare readonly exitCode: number | null;
+  declare readonly signal: string | null;
+  declare readonly stdout: string;
+  declare readonly stderr: string;
+  /** Seconds from the start of the child to its end (0 if it never started). */
+  declare readonly duration: number;
+  /** Node's error code, if Node gave one: "ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER". */
+  declare readonly code: string | undefined;
 
-  constructor(message: string, argv: readonly string[], result: CommandResult) {
-    super(message);
-    this.argv = argv;
-    this.commandLine = quoteArgv(argv);
-    this.exitCode = result.exitCode;
-    this.signal = result.signal;
-    this.stdout = result.stdout;
-    this.stderr = result.stderr;
+  constructor(
+    message: string,
+    argv: readonly string[],
+    result: CommandResult,
+    failure: Failure = {},
+  ) {
+    super(message, "cause" in failure ? { cause: failure.cause } : undefined);
+    keepResult(this, argv, result, failure);
   }
 }
 
 /**
  * A command stopped because it ran past its `timeout`. It is a TimeoutError (as for any deadline
  * in clockwork) that keeps what a CommandError keeps: the output read until then, how the child
- * ended (usually `signal` "SIGTERM") and the command.
+ * ended (usually `signal` "SIGTERM"), the command line and the duration.
  *
  * @example
  * try {
@@ -150,24 +192,23 @@ export class CommandError extends Error {
  */
 export class CommandTimeoutError extends TimeoutError {
   override name = "CommandTimeoutError";
-  readonly argv: readonly string[];
+  declare readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
-  readonly commandLine: string;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
+  declare readonly commandLine: string;
+  declare readonly exitCode: number | null;
+  declare readonly signal: string | null;
+  declare readonly stdout: string;
+  declare readonly stderr: string;
+  /** Seconds from the start of the child to its end. */
+  declare readonly duration: number;
+  /** Always undefined: a timeout is no error of Node's (there for symmetry with CommandError). */
+  declare readonly code: string | undefined;
   /** The timeout it ran past, in seconds. */
   readonly timeout: number;
 
   constructor(message: string, argv: readonly string[], result: CommandResult, timeout: number) {
     super(message);
-    this.argv = argv;
-    this.commandLine = quoteArgv(argv);
-    this.exitCode = result.exitCode;
-    this.signal = result.signal;
-    this.stdout = result.stdout;
-    this.stderr = result.stderr;
+    keepResult(this, argv, result, {});
     this.timeout = timeout;
   }
 }
@@ -254,6 +295,8 @@ export class Command {
   exitCode: number | null = null;
   /** The signal that ended it, if one did (SIGTERM, or SIGKILL after the grace period, when stopped). */
   signal: string | null = null;
+  /** Seconds from the start of the child until it ended (its output read), once it ended; else 0. */
+  duration = 0;
   /** The child's process id while it runs, else undefined. */
   pid: number | undefined = undefined;
   /**
@@ -307,6 +350,8 @@ export class Command {
       stderr: this.stderr,
       exitCode: this.exitCode,
       signal: this.signal,
+      commandLine: this.commandLine,
+      duration: this.duration,
     };
   }
 }
@@ -443,7 +488,7 @@ function collect(
   stream: Readable,
   gate: Gate,
   outlet: Outlet,
-  stop: (why: string) => void,
+  stop: (why: string, failure?: Failure) => void,
 ): void {
   const { options } = command;
   const keep = options.buffer !== false;
@@ -489,10 +534,11 @@ function collect(
         limit < wanted
           ? `its ${name} passed ${limit} bytes, the most a string can hold`
           : `its ${name} passed maxBuffer (${limit} bytes)`,
+        { code: "ERR_CHILD_PROCESS_STDIO_MAXBUFFER" }, // as Node's execFile says it
       );
     } catch (error) {
       bytes = Number.POSITIVE_INFINITY;
-      stop(`reading its ${name} failed: ${(error as Error).message}`);
+      stop(`reading its ${name} failed: ${(error as Error).message}`, { cause: error });
     }
   });
   stream.on("end", () => {
@@ -501,7 +547,7 @@ function collect(
       const rest = decoder.end(); // an incomplete character at the very end
       if (rest !== "") take(rest);
     } catch (error) {
-      stop(`reading its ${name} failed: ${(error as Error).message}`);
+      stop(`reading its ${name} failed: ${(error as Error).message}`, { cause: error });
     }
   });
 }
@@ -515,6 +561,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     options.killSignal === undefined ? "SIGTERM" : signalName("killSignal", options.killSignal);
   const grace = options.killGrace ?? DEFAULT_GRACE;
   let stopping: string | undefined;
+  /** Node's code or error behind the stop, if any. */
+  let stopFailure: Failure = {};
   let killTimer: Timer | undefined;
   let drainTimer: Timer | undefined;
   let child: ChildProcess;
@@ -522,6 +570,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   command.stderr = "";
   command.exitCode = null;
   command.signal = null;
+  command.duration = 0;
+  const started = performance.now();
   try {
     child = spawnChild(program, args, {
       cwd: options.cwd,
@@ -532,7 +582,10 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     });
   } catch (error) {
     const why = cwdProblem(options.cwd) ?? (error as Error).message;
-    throw new CommandError(`cannot run ${quoteWord(program)}: ${why}`, argv, command.result());
+    throw new CommandError(`cannot run ${quoteWord(program)}: ${why}`, argv, command.result(), {
+      code: (error as NodeJS.ErrnoException).code,
+      cause: error,
+    });
   }
   command.pid = child.pid;
 
@@ -559,8 +612,9 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   };
 
   /** Stops the child: the killSignal now, SIGKILL after the grace period. */
-  const stop = (why: string): void => {
+  const stop = (why: string, failure: Failure = {}): void => {
     if (stopping !== undefined) return;
+    stopFailure = failure;
     if (exitedNow()) {
       // It has exited, but what it started may still hold its output open: stop
       // that too (its group) and stop reading, so that the run can end now.
@@ -652,6 +706,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     drainTimer?.clear();
     running.delete(command);
     command.pid = undefined;
+    command.duration = (performance.now() - started) / 1000;
   }
   if ("error" in exit) {
     // Node says ENOENT both for a program that is not there and for a working directory that
@@ -664,7 +719,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
         : code === "ENOENT"
           ? `command not found: ${quoteWord(program)}`
           : `cannot run ${quoteWord(program)}: ${exit.error.message}`;
-    throw new CommandError(message, argv, command.result());
+    throw new CommandError(message, argv, command.result(), { code, cause: exit.error });
   }
   command.exitCode = exit.code;
   command.signal = exit.signal;
@@ -677,7 +732,12 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     );
   }
   if (stopping !== undefined) {
-    throw new CommandError(`${commandLine} was stopped: ${stopping}`, argv, command.result());
+    throw new CommandError(
+      `${commandLine} was stopped: ${stopping}`,
+      argv,
+      command.result(),
+      stopFailure,
+    );
   }
   return command.result();
 });
