@@ -46,12 +46,31 @@ export { type MainOptions, main, untilSignal } from "./main.ts";
  */
 export type OutputMode = "pipe" | "tee" | "inherit" | "ignore";
 
+/**
+ * How a child's output is kept: a text encoding Node knows ("utf8", the default; "utf16le",
+ * "latin1", "ascii", "base64", "base64url", "hex"), or "buffer" for the bytes as they came, a
+ * Uint8Array (an image, a tarball, a protocol that is not text).
+ */
+export type OutputEncoding = BufferEncoding | "buffer";
+
+/** What `stdout` and `stderr` hold with `encoding: E`: a Uint8Array for "buffer", else a string. */
+export type Output<E extends OutputEncoding = OutputEncoding> = E extends "buffer"
+  ? Uint8Array
+  : string;
+
 /** Options for `new Command()` and `exec()`. */
-export interface CommandOptions {
+export interface CommandOptions<E extends OutputEncoding = OutputEncoding> {
   /** Working directory of the child. */
   cwd?: string;
   /** Environment of the child (default: this process's). */
   env?: Record<string, string>;
+  /**
+   * How stdout and stderr are kept (default "utf8"): "buffer" keeps the bytes, a Uint8Array,
+   * set when the stream has ended; any other encoding decodes them into a string as they come
+   * (a character cut between two chunks is kept whole). `lines` are decoded the same way, so
+   * "buffer" cannot go with `lines` or `stderrLines`.
+   */
+  encoding?: E;
   /** Written to the child's standard input, which is then closed. */
   input?: string | Uint8Array;
   /**
@@ -103,10 +122,10 @@ export interface CommandOptions {
   processGroup?: boolean;
 }
 
-/** How a command ended. */
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
+/** How a command ended; `stdout` and `stderr` are Uint8Arrays with `encoding: "buffer"`. */
+export interface CommandResult<O extends string | Uint8Array = string> {
+  stdout: O;
+  stderr: O;
   /** The exit code, or null if a signal ended the child. */
   exitCode: number | null;
   /** The signal that ended the child, or null. */
@@ -130,9 +149,9 @@ interface Failure {
 
 /** Copies what a failed command left onto its error (the same fields on both error classes). */
 function keepResult(
-  error: CommandError | CommandTimeoutError,
+  error: CommandError<string | Uint8Array> | CommandTimeoutError<string | Uint8Array>,
   argv: readonly string[],
-  result: CommandResult,
+  result: CommandResult<string | Uint8Array>,
   failure: Failure,
 ): void {
   Object.assign(error, {
@@ -152,15 +171,15 @@ function keepResult(
  * result keeps (the output, how the child ended, the command line, the duration), and, where
  * Node gave them, Node's error `code` and the error itself as `cause`.
  */
-export class CommandError extends Error {
+export class CommandError<O extends string | Uint8Array = string> extends Error {
   override name = "CommandError";
   declare readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
   declare readonly commandLine: string;
   declare readonly exitCode: number | null;
   declare readonly signal: string | null;
-  declare readonly stdout: string;
-  declare readonly stderr: string;
+  declare readonly stdout: O;
+  declare readonly stderr: O;
   /** Seconds from the start of the child to its end (0 if it never started). */
   declare readonly duration: number;
   /** Node's error code, if Node gave one: "ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER". */
@@ -169,7 +188,7 @@ export class CommandError extends Error {
   constructor(
     message: string,
     argv: readonly string[],
-    result: CommandResult,
+    result: CommandResult<O>,
     failure: Failure = {},
   ) {
     super(message, "cause" in failure ? { cause: failure.cause } : undefined);
@@ -190,15 +209,15 @@ export class CommandError extends Error {
  *   throw error;
  * }
  */
-export class CommandTimeoutError extends TimeoutError {
+export class CommandTimeoutError<O extends string | Uint8Array = string> extends TimeoutError {
   override name = "CommandTimeoutError";
   declare readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
   declare readonly commandLine: string;
   declare readonly exitCode: number | null;
   declare readonly signal: string | null;
-  declare readonly stdout: string;
-  declare readonly stderr: string;
+  declare readonly stdout: O;
+  declare readonly stderr: O;
   /** Seconds from the start of the child to its end. */
   declare readonly duration: number;
   /** Always undefined: a timeout is no error of Node's (there for symmetry with CommandError). */
@@ -206,7 +225,7 @@ export class CommandTimeoutError extends TimeoutError {
   /** The timeout it ran past, in seconds. */
   readonly timeout: number;
 
-  constructor(message: string, argv: readonly string[], result: CommandResult, timeout: number) {
+  constructor(message: string, argv: readonly string[], result: CommandResult<O>, timeout: number) {
     super(message);
     keepResult(this, argv, result, {});
     this.timeout = timeout;
@@ -225,6 +244,29 @@ const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
 
 /** The longest string V8 makes (about 512 MiB): no stream keeps more, whatever maxBuffer says. */
 const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
+
+/**
+ * The most bytes of output kept with `encoding`: as many as a Buffer holds for "buffer", else as
+ * many as decode into a string V8 can make (hex writes two characters a byte, base64 four for
+ * three).
+ */
+function mostKept(encoding: OutputEncoding): number {
+  if (encoding === "buffer") return bufferConstants.MAX_LENGTH;
+  if (encoding === "hex") return Math.floor(MAX_STRING_LENGTH / 2);
+  if (encoding === "base64" || encoding === "base64url")
+    return Math.floor(MAX_STRING_LENGTH * 0.75);
+  return MAX_STRING_LENGTH;
+}
+
+/** Bytes as a plain Uint8Array (a view, not a copy, of a Buffer). */
+function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+}
+
+/** An empty output in `encoding`. */
+function emptyOutput(encoding: OutputEncoding): string | Uint8Array {
+  return encoding === "buffer" ? new Uint8Array(0) : "";
+}
 
 /** The longest delay a Node timer holds (about 24.8 days); a longer one would fire at once. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
@@ -255,7 +297,7 @@ interface Running {
 }
 
 /** The commands whose child runs now, for kill(). */
-const running = new WeakMap<Command, Running>();
+const running = new WeakMap<object, Running>();
 
 /** A signal's name, from its name or its number; a TypeError for anything else. */
 function signalName(call: string, signal: unknown): NodeJS.Signals {
@@ -279,15 +321,18 @@ function signalName(call: string, signal: unknown): NodeJS.Signals {
  * await worker.run();
  * echo.stdout; // "cat\n"
  */
-export class Command {
+export class Command<E extends OutputEncoding = "utf8"> {
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it, for messages (see `quoteArgv`). */
   readonly commandLine: string;
-  readonly options: Readonly<CommandOptions>;
-  /** What the child wrote to stdout so far. */
-  stdout = "";
-  /** What the child wrote to stderr so far. */
-  stderr = "";
+  readonly options: Readonly<CommandOptions<E>>;
+  /**
+   * What the child wrote to stdout so far (as text, or with `encoding: "buffer"` a Uint8Array
+   * set when stdout has ended).
+   */
+  stdout: Output<E>;
+  /** What the child wrote to stderr so far (the same). */
+  stderr: Output<E>;
   /**
    * Its exit code, once it exited (null if a signal ended it, or before). Set however the run
    * ended: after a cancel or a timeout too, these two fields say how the child went.
@@ -322,15 +367,18 @@ export class Command {
   }
 
   /** run() as a routine named after the command ("run ls -l"), made on the first run(). */
-  #run: ((command: Command) => Generator<unknown, CommandResult, any>) | undefined = undefined;
+  #run: ((command: Command<E>) => Generator<unknown, CommandResult<Output<E>>, any>) | undefined =
+    undefined;
 
-  constructor(argv: string[], options: CommandOptions = {}) {
+  constructor(argv: string[], options: CommandOptions<E> = {}) {
     checkArgv("new Command()", argv);
     checkOptions("new Command()", options);
     this.argv = [...argv];
     this.commandLine = quoteArgv(argv);
     // Checked once, here, before any child can start: fixed from now on.
     this.options = Object.freeze({ ...options });
+    this.stdout = emptyOutput(options.encoding ?? "utf8") as Output<E>;
+    this.stderr = emptyOutput(options.encoding ?? "utf8") as Output<E>;
   }
 
   /**
@@ -338,13 +386,16 @@ export class Command {
    * not an error here (see `exitCode`); a program that cannot be found is.
    * The task that runs it is named after the command: `task "run ls -l"`.
    */
-  run(): Generator<unknown, CommandResult, any> {
-    this.#run ??= named(taskName("run", this.argv), runCommand);
+  run(): Generator<unknown, CommandResult<Output<E>>, any> {
+    this.#run ??= named(
+      taskName("run", this.argv),
+      runCommand as (command: Command<E>) => Generator<unknown, CommandResult<Output<E>>, any>,
+    );
     return this.#run(this);
   }
 
   /** The result fields as one object. */
-  result(): CommandResult {
+  result(): CommandResult<Output<E>> {
     return {
       stdout: this.stdout,
       stderr: this.stderr,
@@ -483,7 +534,7 @@ interface Outlet {
  * thrown here escapes into Node: it stops the child, and the run reports it.
  */
 function collect(
-  command: Command,
+  command: AnyCommand,
   name: "stdout" | "stderr",
   stream: Readable,
   gate: Gate,
@@ -493,8 +544,12 @@ function collect(
   const { options } = command;
   const keep = options.buffer !== false;
   const wanted = keep ? (options.maxBuffer ?? DEFAULT_MAX_BUFFER) : Number.POSITIVE_INFINITY;
-  const limit = Math.min(wanted, keep ? MAX_STRING_LENGTH : Number.POSITIVE_INFINITY);
-  const decoder = new StringDecoder("utf8");
+  const encoding = options.encoding ?? "utf8";
+  const limit = Math.min(wanted, keep ? mostKept(encoding) : Number.POSITIVE_INFINITY);
+  // Text is decoded as it comes (a character cut between chunks waits for its end); bytes are
+  // joined once, at the end, so that a long output is not copied for every chunk.
+  const decoder = encoding === "buffer" ? undefined : new StringDecoder(encoding);
+  const chunks: Buffer[] = [];
   const { lines, tee } = outlet;
   let bytes = 0;
   let teeBroken = false;
@@ -508,13 +563,25 @@ function collect(
     if (teeWaiting) onDrain();
   };
   tee?.on("error", onTeeError);
+  /** With "buffer": the bytes kept so far, as the command's output (at the end, or when stopped). */
+  const join = (): void => {
+    if (decoder !== undefined || !keep || chunks.length === 0) return;
+    const kept = command[name] as Uint8Array;
+    command[name] = bytesOf(Buffer.concat(kept.length > 0 ? [kept, ...chunks] : chunks));
+    chunks.length = 0;
+  };
   stream.on("close", () => {
+    join(); // also when the stream was destroyed before its end
     tee?.off("error", onTeeError);
     tee?.off("drain", onDrain);
   });
   const take = (text: string): void => {
     if (keep) command[name] += text;
     lines?.write(text);
+  };
+  const add = (part: Buffer): void => {
+    if (decoder !== undefined) take(decoder.write(part));
+    else if (keep) chunks.push(part);
   };
   stream.on("data", (chunk: Buffer) => {
     if (bytes > limit) return; // the child is being stopped: the rest is dropped
@@ -528,11 +595,12 @@ function collect(
         gate.hold();
         tee.once("drain", onDrain);
       }
-      take(decoder.write(part));
+      add(part);
       if (bytes <= limit) return;
+      join();
       stop(
         limit < wanted
-          ? `its ${name} passed ${limit} bytes, the most a string can hold`
+          ? `its ${name} passed ${limit} bytes, the most ${decoder === undefined ? "a Buffer" : "a string"} can hold`
           : `its ${name} passed maxBuffer (${limit} bytes)`,
         { code: "ERR_CHILD_PROCESS_STDIO_MAXBUFFER" }, // as Node's execFile says it
       );
@@ -544,15 +612,21 @@ function collect(
   stream.on("end", () => {
     if (bytes > limit) return;
     try {
-      const rest = decoder.end(); // an incomplete character at the very end
-      if (rest !== "") take(rest);
+      const rest = decoder?.end(); // an incomplete character at the very end
+      if (rest) take(rest);
+      join();
     } catch (error) {
       stop(`reading its ${name} failed: ${(error as Error).message}`, { cause: error });
     }
   });
 }
 
-const runCommand = routine(function* run(command: Command): Generator<unknown, CommandResult, any> {
+/** A command of any encoding, as the code that runs it sees it. */
+type AnyCommand = Command<OutputEncoding>;
+
+const runCommand = routine(function* run(
+  command: AnyCommand,
+): Generator<unknown, CommandResult<string | Uint8Array>, any> {
   const { argv, options, commandLine } = command;
   const [program, ...args] = argv as [string, ...string[]];
   const exited = new Future<Exit>();
@@ -566,8 +640,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
   let killTimer: Timer | undefined;
   let drainTimer: Timer | undefined;
   let child: ChildProcess;
-  command.stdout = "";
-  command.stderr = "";
+  command.stdout = emptyOutput(options.encoding ?? "utf8");
+  command.stderr = emptyOutput(options.encoding ?? "utf8");
   command.exitCode = null;
   command.signal = null;
   command.duration = 0;
@@ -769,28 +843,34 @@ function cwdProblem(cwd: string | undefined): string | undefined {
  * @example
  * const { stdout } = yield* exec(["git", "rev-parse", "HEAD"]);
  */
-export function exec(
+export function exec<E extends OutputEncoding = "utf8">(
   argv: string[],
-  options: CommandOptions & { check?: boolean } = {},
-): Generator<unknown, CommandResult, any> {
+  options: CommandOptions<E> & { check?: boolean } = {},
+): Generator<unknown, CommandResult<Output<E>>, any> {
   checkArgv("exec()", argv);
   const { check = true, ...rest } = options;
-  const command = new Command(argv, rest);
+  const command: AnyCommand = new Command<OutputEncoding>(argv, rest);
   // Named after the command ("exec git status"), so its task and a cancel name it.
-  return named(taskName("exec", argv), execRoutine)(command, check);
+  return named(taskName("exec", argv), execRoutine)(command, check) as Generator<
+    unknown,
+    CommandResult<Output<E>>,
+    any
+  >;
 }
 
 const execRoutine = routine(function* exec(
-  command: Command,
+  command: AnyCommand,
   check: boolean,
-): Generator<unknown, CommandResult, any> {
+): Generator<unknown, CommandResult<string | Uint8Array>, any> {
   const result = yield* runCommand(command);
   if (check && (result.exitCode !== 0 || result.signal !== null)) {
     const how =
       result.signal !== null
         ? `was ended by ${result.signal}`
         : `exited with code ${result.exitCode}`;
-    const tail = result.stderr.trim().split("\n").slice(-3).join("\n");
+    const stderr =
+      typeof result.stderr === "string" ? result.stderr : Buffer.from(result.stderr).toString();
+    const tail = stderr.trim().split("\n").slice(-3).join("\n");
     throw new CommandError(
       `${command.commandLine} ${how}${tail ? `: ${tail}` : ""}`,
       command.argv,
@@ -862,6 +942,12 @@ function checkArgv(call: string, argv: unknown): asserts argv is string[] {
 }
 
 function checkOptions(call: string, options: CommandOptions): void {
+  const { encoding } = options;
+  if (encoding !== undefined && encoding !== "buffer" && !Buffer.isEncoding(encoding)) {
+    throw new TypeError(
+      `${call} option "encoding" expects "buffer" or a text encoding such as "utf8", got ${describeValue(encoding)}`,
+    );
+  }
   for (const key of ["timeout", "killGrace"] as const) {
     const value = options[key];
     if (
@@ -901,6 +987,11 @@ function checkOptions(call: string, options: CommandOptions): void {
     if (target !== undefined && !(target instanceof Channel)) {
       throw new TypeError(
         `${call} option "${stream}" expects a Channel, got ${describeValue(target)}`,
+      );
+    }
+    if (target !== undefined && encoding === "buffer") {
+      throw new TypeError(
+        `${call} option "${stream}" needs text, but "encoding" is "buffer" (bytes are not lines)`,
       );
     }
     if (target !== undefined && (mode === "inherit" || mode === "ignore")) {

@@ -1,0 +1,80 @@
+/**
+ * What goes into a child and what comes out: `clockwork-microthreads/process`.
+ *
+ * Output is text (utf8) unless `encoding` says otherwise: another text
+ * encoding, or "buffer" for the bytes themselves, a Uint8Array. Real
+ * programs, generous time bounds.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, it } from "node:test";
+import { Channel, Worker } from "../src/index.ts";
+import { Command, CommandError, exec } from "../src/node/process.ts";
+
+/** A node child that writes `bytes` to its stdout. */
+function writer(bytes: number[]): string[] {
+  return [process.execPath, "-e", `process.stdout.write(Buffer.from(${JSON.stringify(bytes)}))`];
+}
+
+describe("encoding", () => {
+  it('keeps the bytes as they came, a Uint8Array, with encoding: "buffer"', async () => {
+    const worker = new Worker();
+    const bytes = [0, 1, 0xff, 0xfe, 0xe2, 0x82]; // no text: a NUL, and a cut euro sign
+    function* main() {
+      const result = yield* exec(writer(bytes), { encoding: "buffer" });
+      const stdout: Uint8Array = result.stdout; // typed so
+      return { stdout, stderr: result.stderr };
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result.stdout, new Uint8Array(bytes));
+    assert.deepEqual(task.result.stderr, new Uint8Array(0));
+  });
+
+  it("gives a large binary output back byte for byte (3 MB through cat)", async () => {
+    const worker = new Worker();
+    const input = new Uint8Array(randomBytes(3_000_000));
+    const cat = new Command(["cat"], { input, encoding: "buffer" });
+    assert.deepEqual(cat.stdout, new Uint8Array(0), "empty bytes before it runs");
+    worker.assign(cat.run());
+    await worker.run();
+    assert.equal(cat.stdout.length, input.length);
+    assert.ok(Buffer.from(cat.stdout).equals(input), "the same bytes");
+  });
+
+  it("decodes with the text encoding given: latin1, hex, base64", async () => {
+    const worker = new Worker();
+    function* main() {
+      const latin1 = yield* exec(writer([0x63, 0x61, 0x66, 0xe9]), { encoding: "latin1" });
+      const hex = yield* exec(writer([0, 0xff]), { encoding: "hex" });
+      const base64 = yield* exec(writer([0x68, 0x69]), { encoding: "base64" });
+      const utf8 = yield* exec(writer([0x63, 0x61, 0x66, 0xc3, 0xa9]));
+      return [latin1.stdout, hex.stdout, base64.stdout, utf8.stdout];
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.deepEqual(task.result, ["café", "00ff", "aGk=", "café"]);
+  });
+
+  it("keeps the first maxBuffer bytes of a binary output it stops, as for text", async () => {
+    const worker = new Worker({ onError: () => {} });
+    const endless = new Command(["cat", "/dev/zero"], { encoding: "buffer", maxBuffer: 100_000 });
+    const task = worker.assign(endless.run());
+    await worker.run();
+    assert.ok(task.error instanceof CommandError);
+    assert.match(task.error.message, /passed maxBuffer \(100000 bytes\)/);
+    assert.deepEqual(endless.stdout, new Uint8Array(100_000));
+    assert.deepEqual(task.error.stdout, new Uint8Array(100_000), "on the error too");
+  });
+
+  it("refuses an encoding it does not know, and lines of bytes", () => {
+    assert.throws(
+      () => new Command(["ls"], { encoding: "utf-9" as never }),
+      /option "encoding" expects "buffer" or a text encoding such as "utf8", got "utf-9"/,
+    );
+    assert.throws(
+      () => exec(["ls"], { encoding: "buffer", lines: new Channel<string>() }),
+      /option "lines" needs text, but "encoding" is "buffer"/,
+    );
+  });
+});
