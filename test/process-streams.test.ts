@@ -78,3 +78,47 @@ describe("encoding", () => {
     );
   });
 });
+
+describe("all", () => {
+  it("keeps stdout and stderr interleaved in one all, in the order they came, with all: true", async () => {
+    const worker = new Worker();
+    const script =
+      "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; sleep 0.1; echo four >&2";
+    function* main() {
+      const text = yield* exec(["sh", "-c", script], { all: true });
+      const bytes = yield* exec(["sh", "-c", script], { all: true, encoding: "buffer" });
+      const without = yield* exec(["sh", "-c", "echo one"]);
+      return { text, bytes, without };
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    const { text, bytes, without } = task.result;
+    assert.equal(text.all, "one\ntwo\nthree\nfour\n");
+    assert.deepEqual([text.stdout, text.stderr], ["one\nthree\n", "two\nfour\n"], "each kept too");
+    assert.equal(Buffer.from(bytes.all as Uint8Array).toString(), "one\ntwo\nthree\nfour\n");
+    assert.equal("all" in without, false, "no all unless asked for");
+  });
+
+  it("is kept on the error of a failed exec", async () => {
+    const worker = new Worker();
+    function* main() {
+      try {
+        yield* exec(["sh", "-c", "echo making; sleep 0.1; echo broken >&2; exit 2"], { all: true });
+      } catch (error) {
+        return (error as CommandError).all;
+      }
+      return "no error";
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    assert.equal(task.result, "making\nbroken\n");
+  });
+
+  it("refuses all with buffer: false, which keeps nothing", () => {
+    assert.throws(
+      () => new Command(["ls"], { all: true, buffer: false }),
+      /option "all" keeps the output, but "buffer" is false/,
+    );
+    assert.throws(() => new Command(["ls"], { all: "yes" as never }), TypeError);
+  });
+});

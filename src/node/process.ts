@@ -103,6 +103,13 @@ export interface CommandOptions<E extends OutputEncoding = OutputEncoding> {
   lines?: Channel<string>;
   /** The same as `lines`, for stderr: a long build's warnings, as they come. */
   stderrLines?: Channel<string>;
+  /**
+   * Also keeps stdout and stderr interleaved in one `all`, in the order their chunks arrived
+   * (default false), as a terminal would have shown them. Each stream is read on its own pipe,
+   * so two writes very close together may swap. It holds what `stdout` and `stderr` hold, so at
+   * most twice maxBuffer (and never more than a string or Buffer holds).
+   */
+  all?: boolean;
   /** Where stdout goes (default "pipe": kept); see OutputMode. */
   stdout?: OutputMode;
   /** Where stderr goes (default "pipe": kept); see OutputMode. */
@@ -130,6 +137,8 @@ export interface CommandResult<O extends string | Uint8Array = string> {
   exitCode: number | null;
   /** The signal that ended the child, or null. */
   signal: string | null;
+  /** With `all: true`: stdout and stderr interleaved, in the order they arrived. */
+  all?: O;
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
   commandLine: string;
   /**
@@ -161,6 +170,7 @@ function keepResult(
     signal: result.signal,
     stdout: result.stdout,
     stderr: result.stderr,
+    all: result.all,
     duration: result.duration,
     code: failure.code,
   });
@@ -180,6 +190,8 @@ export class CommandError<O extends string | Uint8Array = string> extends Error 
   declare readonly signal: string | null;
   declare readonly stdout: O;
   declare readonly stderr: O;
+  /** With `all: true`: stdout and stderr interleaved; else undefined. */
+  declare readonly all: O | undefined;
   /** Seconds from the start of the child to its end (0 if it never started). */
   declare readonly duration: number;
   /** Node's error code, if Node gave one: "ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER". */
@@ -218,6 +230,8 @@ export class CommandTimeoutError<O extends string | Uint8Array = string> extends
   declare readonly signal: string | null;
   declare readonly stdout: O;
   declare readonly stderr: O;
+  /** With `all: true`: stdout and stderr interleaved; else undefined. */
+  declare readonly all: O | undefined;
   /** Seconds from the start of the child to its end. */
   declare readonly duration: number;
   /** Always undefined: a timeout is no error of Node's (there for symmetry with CommandError). */
@@ -333,6 +347,8 @@ export class Command<E extends OutputEncoding = "utf8"> {
   stdout: Output<E>;
   /** What the child wrote to stderr so far (the same). */
   stderr: Output<E>;
+  /** With `all: true`: stdout and stderr interleaved, in the order they arrived; else undefined. */
+  all: Output<E> | undefined = undefined;
   /**
    * Its exit code, once it exited (null if a signal ended it, or before). Set however the run
    * ended: after a cancel or a timeout too, these two fields say how the child went.
@@ -401,6 +417,7 @@ export class Command<E extends OutputEncoding = "utf8"> {
       stderr: this.stderr,
       exitCode: this.exitCode,
       signal: this.signal,
+      ...(this.all === undefined ? {} : { all: this.all }),
       commandLine: this.commandLine,
       duration: this.duration,
     };
@@ -522,6 +539,18 @@ interface Outlet {
   lines: LineSink | undefined;
   /** This process's stdout or stderr, for "tee". */
   tee: NodeJS.WritableStream | undefined;
+  /** Both streams in one, with `all: true`. */
+  all: AllOutput | undefined;
+}
+
+/** What `all: true` keeps, shared by the readers of stdout and stderr. */
+interface AllOutput {
+  /** Bytes kept in it so far. */
+  bytes: number;
+  /** The most it keeps: what a string (or a Buffer) holds. */
+  limit: number;
+  /** With "buffer": the chunks, joined at the end. */
+  chunks: Buffer[];
 }
 
 /**
@@ -550,7 +579,7 @@ function collect(
   // joined once, at the end, so that a long output is not copied for every chunk.
   const decoder = encoding === "buffer" ? undefined : new StringDecoder(encoding);
   const chunks: Buffer[] = [];
-  const { lines, tee } = outlet;
+  const { lines, tee, all } = outlet;
   let bytes = 0;
   let teeBroken = false;
   let teeWaiting = false;
@@ -577,9 +606,19 @@ function collect(
   });
   const take = (text: string): void => {
     if (keep) command[name] += text;
+    if (all !== undefined) command.all += text;
     lines?.write(text);
   };
   const add = (part: Buffer): void => {
+    if (all !== undefined) {
+      all.bytes += part.length;
+      if (all.bytes > all.limit) {
+        bytes = Number.POSITIVE_INFINITY; // drop the rest
+        stop(`its stdout and stderr together (all) passed ${all.limit} bytes, the most it holds`);
+        return;
+      }
+      if (decoder === undefined) all.chunks.push(part);
+    }
     if (decoder !== undefined) take(decoder.write(part));
     else if (keep) chunks.push(part);
   };
@@ -640,8 +679,12 @@ const runCommand = routine(function* run(
   let killTimer: Timer | undefined;
   let drainTimer: Timer | undefined;
   let child: ChildProcess;
-  command.stdout = emptyOutput(options.encoding ?? "utf8");
-  command.stderr = emptyOutput(options.encoding ?? "utf8");
+  const encoding = options.encoding ?? "utf8";
+  command.stdout = emptyOutput(encoding);
+  command.stderr = emptyOutput(encoding);
+  command.all = options.all === true ? emptyOutput(encoding) : undefined;
+  const all: AllOutput | undefined =
+    options.all === true ? { bytes: 0, limit: mostKept(encoding), chunks: [] } : undefined;
   command.exitCode = null;
   command.signal = null;
   command.duration = 0;
@@ -714,8 +757,8 @@ const runCommand = routine(function* run(
   // stops the child and waits until it is gone: no path leaves an orphan. The exit is listened
   // for first, so that the cleanup's wait always ends.
   const outlets: Record<"stdout" | "stderr", Outlet> = {
-    stdout: { lines: undefined, tee: options.stdout === "tee" ? process.stdout : undefined },
-    stderr: { lines: undefined, tee: options.stderr === "tee" ? process.stderr : undefined },
+    stdout: { lines: undefined, tee: options.stdout === "tee" ? process.stdout : undefined, all },
+    stderr: { lines: undefined, tee: options.stderr === "tee" ? process.stderr : undefined, all },
   };
   child.on("error", (error) => {
     if (!exited.settled) exited.resolve({ error });
@@ -779,6 +822,8 @@ const runCommand = routine(function* run(
     killTimer?.clear();
     drainTimer?.clear();
     running.delete(command);
+    if (all !== undefined && all.chunks.length > 0)
+      command.all = bytesOf(Buffer.concat(all.chunks));
     command.pid = undefined;
     command.duration = (performance.now() - started) / 1000;
   }
@@ -1000,9 +1045,14 @@ function checkOptions(call: string, options: CommandOptions): void {
       );
     }
   }
-  const { buffer } = options;
-  if (buffer !== undefined && typeof buffer !== "boolean") {
-    throw new TypeError(`${call} option "buffer" expects true or false, got ${String(buffer)}`);
+  for (const key of ["buffer", "all"] as const) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new TypeError(`${call} option "${key}" expects true or false, got ${String(value)}`);
+    }
+  }
+  if (options.all === true && options.buffer === false) {
+    throw new TypeError(`${call} option "all" keeps the output, but "buffer" is false`);
   }
   const { maxBuffer } = options;
   if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !(maxBuffer > 0))) {
