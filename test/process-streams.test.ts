@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
-import { Channel, Worker } from "../src/index.ts";
+import { Channel, ChannelClosedError, sleep, Worker } from "../src/index.ts";
 import { Command, CommandError, exec } from "../src/node/process.ts";
 
 /** A node child that writes `bytes` to its stdout. */
@@ -120,5 +120,89 @@ describe("all", () => {
       /option "all" keeps the output, but "buffer" is false/,
     );
     assert.throws(() => new Command(["ls"], { all: "yes" as never }), TypeError);
+  });
+});
+
+describe("input from a channel", () => {
+  it("writes each value to the child's stdin as it is taken, and closes stdin when the channel is closed", async () => {
+    const worker = new Worker();
+    const input = new Channel<string | Uint8Array>();
+    const cat = new Command(["cat"], { input });
+    function* producer() {
+      yield* input.send("one\n");
+      yield sleep(0.05);
+      yield* input.send(new TextEncoder().encode("two\n"));
+      input.close();
+    }
+    worker.assign(cat.run());
+    worker.assign(producer());
+    await worker.run();
+    assert.equal(cat.stdout, "one\ntwo\n");
+    assert.equal(cat.exitCode, 0);
+  });
+
+  it("takes a value only once the child has read the one before (back-pressure)", async () => {
+    const worker = new Worker();
+    const input = new Channel<string>(); // unbuffered: a send ends when the value is taken
+    const slow = new Command(["sh", "-c", "sleep 0.5; wc -c"], { input });
+    const megabyte = "x".repeat(1 << 20);
+    let sent = 0;
+    function* producer() {
+      for (let i = 0; i < 10; i++) {
+        yield* input.send(megabyte);
+        sent++;
+      }
+      input.close();
+    }
+    function* watcher() {
+      yield sleep(0.3); // the child reads nothing for 0.5 s
+      return sent;
+    }
+    worker.assign(slow.run());
+    worker.assign(producer());
+    const early = worker.assign(watcher());
+    await worker.run();
+    assert.ok(early.result <= 2, `${early.result} MB taken while the child read nothing`);
+    assert.equal(slow.stdout.trim(), String(10 << 20), "and all of it arrived in the end");
+  });
+
+  it("closes the channel when the child reads no more, so the producer is not left waiting", async () => {
+    const worker = new Worker();
+    const input = new Channel<string>();
+    const head = new Command(["head", "-n", "2"], { input });
+    function* producer() {
+      let sent = 0;
+      try {
+        for (;;) {
+          yield* input.send(`line ${sent}\n`);
+          sent++;
+        }
+      } catch (error) {
+        if (!(error instanceof ChannelClosedError)) throw error;
+        return "closed";
+      }
+    }
+    const started = Date.now();
+    worker.assign(head.run());
+    const fed = worker.assign(producer());
+    await worker.run();
+    assert.equal(head.stdout, "line 0\nline 1\n");
+    assert.equal(fed.result, "closed");
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("fails the run, stopping the child, when the channel gives something that is no text or bytes", async () => {
+    const worker = new Worker({ onError: () => {} });
+    const input = new Channel<unknown>(1);
+    const cat = new Command(["cat"], { input: input as Channel<string> });
+    input.trySend(42);
+    const task = worker.assign(cat.run());
+    await worker.run();
+    assert.ok(task.error instanceof TypeError);
+    assert.match(
+      task.error.message,
+      /option "input" expects a channel of strings or Uint8Arrays, got 42/,
+    );
+    assert.equal(cat.signal, "SIGTERM", "the child was stopped and reaped");
   });
 });

@@ -535,7 +535,7 @@ describe("Command", () => {
     // Node would throw only once the child runs, and leave it running: an orphan.
     assert.throws(
       () => new Command(["cat"], { input: 42 as never }),
-      /option "input" expects a string or a Uint8Array, got 42/,
+      /option "input" expects a string, a Uint8Array or a Channel, got 42/,
     );
     assert.throws(() => exec(["cat"], { input: { text: "hi" } as never }), TypeError);
     assert.throws(

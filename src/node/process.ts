@@ -20,7 +20,7 @@ import { constants as bufferConstants } from "node:buffer";
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
 import { statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import {
   Channel,
@@ -29,6 +29,7 @@ import {
   routine,
   shield,
   spawn,
+  type Task,
   TimeoutError,
 } from "../index.ts";
 
@@ -71,8 +72,15 @@ export interface CommandOptions<E extends OutputEncoding = OutputEncoding> {
    * "buffer" cannot go with `lines` or `stderrLines`.
    */
   encoding?: E;
-  /** Written to the child's standard input, which is then closed. */
-  input?: string | Uint8Array;
+  /**
+   * The child's standard input: a string or bytes, written at once and then closed; or a
+   * Channel whose values (strings or Uint8Arrays) are written one by one as they are taken,
+   * stdin being closed when the channel is. A value is taken only once the child has read the
+   * one before (stdin drained), so a fast producer waits for a slow child instead of filling
+   * memory. When the child no longer reads (it has exited, or closed its stdin), the channel is
+   * closed, so a producer's next `send` throws ChannelClosedError instead of waiting forever.
+   */
+  input?: string | Uint8Array | Channel<string | Uint8Array>;
   /**
    * Seconds the child may run; then it is stopped and `run()` throws CommandTimeoutError (a
    * TimeoutError with the output read until then). Default 0: no timeout (as Node and execa
@@ -770,6 +778,7 @@ const runCommand = routine(function* run(
     if (!exited.settled) exited.resolve({ code, signal });
   });
   let deadline: Timer | undefined;
+  let feeder: Task<void> | undefined;
   let exit: Exit;
   try {
     const longest = Math.min(options.maxBuffer ?? DEFAULT_MAX_BUFFER, MAX_STRING_LENGTH);
@@ -800,7 +809,10 @@ const runCommand = routine(function* run(
     child.stdin?.on("error", () => {
       // The child may exit without reading its input (EPIPE): its exit status tells the story.
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    const { input } = options;
+    if (input instanceof Channel) {
+      if (child.stdin !== null) feeder = feedInput(input, child.stdin);
+    } else if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
     const { timeout = 0 } = options;
     if (timeout > 0)
@@ -808,6 +820,9 @@ const runCommand = routine(function* run(
     exit = yield* exited.wait();
   } finally {
     deadline?.clear();
+    // The child reads no more: a producer still sending finds the channel closed.
+    feeder?.cancel();
+    if (options.input instanceof Channel) options.input.close();
     if (!exited.settled) {
       // Cancelled (or an error came in): stop the child and wait until it is gone. Shielded: a
       // cancel that comes while this waits (the first came as an error) must not leave it unreaped.
@@ -860,6 +875,52 @@ const runCommand = routine(function* run(
   }
   return command.result();
 });
+
+/**
+ * Writes what `source` gives to the child's stdin, one value at a time, waiting for stdin to
+ * drain before it takes the next (a task of its own, a child of the one running the command),
+ * and closes stdin when the channel is closed. It stops when stdin is gone (the child exited or
+ * closed it); the run cancels it when the child has ended.
+ */
+function feedInput(source: Channel<string | Uint8Array>, stdin: Writable): Task<void> {
+  return spawn(
+    (function* input() {
+      for (;;) {
+        let value: unknown;
+        try {
+          value = yield* source.receive();
+        } catch (error) {
+          if (!(error instanceof ChannelClosedError)) throw error;
+          stdin.end();
+          return;
+        }
+        if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+          throw new TypeError(
+            `option "input" expects a channel of strings or Uint8Arrays, got ${describeValue(value)}`,
+          );
+        }
+        if (stdin.destroyed || stdin.writableEnded) break;
+        if (!stdin.write(value)) yield* drained(stdin).wait();
+      }
+      source.close(); // the child reads no more
+    })(),
+    { name: "input" },
+  );
+}
+
+/** A future settled once `stream` has drained, or is gone. */
+function drained(stream: Writable): Future<void> {
+  const done = new Future<void>();
+  const settle = (): void => {
+    stream.off("drain", settle);
+    stream.off("close", settle);
+    if (!done.settled) done.resolve();
+  };
+  stream.on("drain", settle);
+  stream.on("close", settle);
+  if (stream.destroyed) settle();
+  return done;
+}
 
 /** The stdio setting for Node's spawn() of an output mode. */
 function stdio(mode: OutputMode | undefined): "pipe" | "inherit" | "ignore" {
@@ -1013,9 +1074,14 @@ function checkOptions(call: string, options: CommandOptions): void {
     );
   }
   const { input } = options;
-  if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
+  if (
+    input !== undefined &&
+    typeof input !== "string" &&
+    !(input instanceof Uint8Array) &&
+    !(input instanceof Channel)
+  ) {
     throw new TypeError(
-      `${call} option "input" expects a string or a Uint8Array, got ${describeValue(input)}`,
+      `${call} option "input" expects a string, a Uint8Array or a Channel, got ${describeValue(input)}`,
     );
   }
   for (const [key, stream] of [
