@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { Channel, ChannelClosedError, sleep, Worker } from "../src/index.ts";
-import { Command, CommandError, exec } from "../src/node/process.ts";
+import { Command, CommandError, exec, pipeline } from "../src/node/process.ts";
 
 /** A node child that writes `bytes` to its stdout. */
 function writer(bytes: number[]): string[] {
@@ -204,5 +204,77 @@ describe("input from a channel", () => {
       /option "input" expects a channel of strings or Uint8Arrays, got 42/,
     );
     assert.equal(cat.signal, "SIGTERM", "the child was stopped and reaped");
+  });
+});
+
+describe("pipeline", () => {
+  it("pipes the stdout of each command into the stdin of the next, as a shell's a | b | c", async () => {
+    const worker = new Worker();
+    const words = new Command(["printf", "pear\\napple\\npear\\n"]);
+    const sort = new Command(["sort", "-u"]);
+    const count = new Command(["wc", "-l"]);
+    const task = worker.assign(pipeline([words, sort, count]));
+    await worker.run();
+    const [first, second, last] = task.result;
+    assert.equal(last.stdout.trim(), "2");
+    assert.deepEqual([first.stdout, second.stdout], ["", ""], "what went on is not kept");
+    assert.deepEqual(
+      task.result.map((r) => r.exitCode),
+      [0, 0, 0],
+    );
+  });
+
+  it("makes a fast writer wait for a slow reader (back-pressure), losing nothing", async () => {
+    const worker = new Worker();
+    const fast = new Command(["head", "-c", "50000000", "/dev/zero"]);
+    const slow = new Command(["sh", "-c", "sleep 1; wc -c"]);
+    function* watcher() {
+      yield sleep(0.5); // /dev/zero gives 50 MB in far less than that
+      return { running: fast.pid !== undefined, exitCode: fast.exitCode };
+    }
+    const run = worker.assign(pipeline([fast, slow]));
+    const early = worker.assign(watcher());
+    await worker.run();
+    assert.deepEqual(early.result, { running: true, exitCode: null }, "the writer waited");
+    assert.equal(run.result[1].stdout.trim(), "50000000", "and every byte arrived");
+  });
+
+  it("ends a writer whose reader has stopped reading, as a shell does (yes | head -n 2)", async () => {
+    const worker = new Worker();
+    const started = Date.now();
+    const task = worker.assign(pipeline([new Command(["yes"]), new Command(["head", "-n", "2"])]));
+    await worker.run();
+    const [yes, head] = task.result;
+    assert.equal(head.stdout, "y\ny\n");
+    // Its stdout is closed: its next write fails (Node's pipes are sockets, so yes reads
+    // ECONNRESET or EPIPE and exits 1, or dies of SIGPIPE): it ends, whichever way.
+    assert.ok(yes.exitCode !== 0 || yes.signal !== null, JSON.stringify(yes));
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("fails when a command cannot run, and stops the others", async () => {
+    const worker = new Worker({ onError: () => {} });
+    const sleeper = new Command(["sleep", "60"]);
+    const started = Date.now();
+    const task = worker.assign(pipeline([sleeper, new Command(["no-such-program-clockwork"])]));
+    await worker.run();
+    assert.ok(task.error instanceof CommandError);
+    assert.equal(task.error.message, "command not found: no-such-program-clockwork");
+    assert.equal(sleeper.signal, "SIGTERM", "the other one was stopped and reaped");
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("refuses what cannot be piped, saying why", () => {
+    const ls = new Command(["ls"]);
+    assert.throws(() => pipeline([ls] as never), /pipeline\(\) expects two or more Commands/);
+    assert.throws(() => pipeline([ls, ls]), /command 2 \(ls\) is in the pipeline twice/);
+    assert.throws(
+      () => pipeline([ls, new Command(["cat"], { input: "x" })]),
+      /command 2 \(cat\) has an input, but its stdin is the stdout of the one before/,
+    );
+    assert.throws(
+      () => pipeline([new Command(["ls"], { stdout: "inherit" }), new Command(["cat"])]),
+      /command 1 \(ls\) has stdout or lines set, but its stdout goes to the next command/,
+    );
   });
 });

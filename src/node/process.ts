@@ -23,6 +23,7 @@ import { constants as osConstants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import {
+  all,
   Channel,
   ChannelClosedError,
   Future,
@@ -391,7 +392,7 @@ export class Command<E extends OutputEncoding = "utf8"> {
   }
 
   /** run() as a routine named after the command ("run ls -l"), made on the first run(). */
-  #run: ((command: Command<E>) => Generator<unknown, CommandResult<Output<E>>, any>) | undefined =
+  #run: ((command: AnyCommand) => Generator<unknown, CommandResult<Output<E>>, any>) | undefined =
     undefined;
 
   constructor(argv: string[], options: CommandOptions<E> = {}) {
@@ -413,7 +414,7 @@ export class Command<E extends OutputEncoding = "utf8"> {
   run(): Generator<unknown, CommandResult<Output<E>>, any> {
     this.#run ??= named(
       taskName("run", this.argv),
-      runCommand as (command: Command<E>) => Generator<unknown, CommandResult<Output<E>>, any>,
+      runCommand as (command: AnyCommand) => Generator<unknown, CommandResult<Output<E>>, any>,
     );
     return this.#run(this);
   }
@@ -459,46 +460,53 @@ class Gate {
   }
 }
 
-/** Where the text of one stream goes line by line. */
-interface LineSink {
-  write(text: string): void;
+/** Where the values read from one stream go, one by one. */
+interface Relay<T> {
+  send(value: T): void;
   end(): void;
+  /** False once nobody takes the values any more (they are dropped). */
+  readonly wanted: boolean;
 }
 
 /**
- * Splits a stream's text into lines and hands them to `target` through a small pump task (a
- * child of the task running the command), holding the stream's gate while too many lines wait
- * for the reader. A line longer than `longest` characters stops the child (`tooLong`): only
- * with `buffer: false`, where nothing else bounds it.
+ * Hands the values read from a stream (lines, chunks) to `target` through a small pump task (a
+ * child of the task running the command), holding the stream's gate while `high` or more wait
+ * for the reader, until fewer than `low` do: a slow reader pauses the child instead of filling
+ * memory. `target` is closed at the end of output, or when the command's task is cancelled. A
+ * reader that closes `target` gets no more values: `refused` is called, and they are dropped.
  */
-function startLines(
+function startRelay<T>(
   name: string,
-  target: Channel<string>,
+  target: Channel<T>,
   gate: Gate,
-  longest: number,
-  tooLong: () => void,
-): LineSink {
-  const pending = new Channel<string>(Number.MAX_SAFE_INTEGER);
-  let partial = "";
+  high: number,
+  low: number,
+  refused: () => void = () => {},
+): Relay<T> {
+  const pending = new Channel<T>(Number.MAX_SAFE_INTEGER);
   let holding = false;
-  /** Nobody takes lines any more (the reader closed the channel): they are dropped. */
-  let unwanted = false;
+  let wanted = true;
   spawn(
-    (function* pumpLines() {
+    (function* relay() {
       try {
         for (;;) {
-          const line = yield* pending.receive();
-          if (holding && pending.size < LINES_LOW) {
+          const value = yield* pending.receive();
+          if (holding && pending.size < low) {
             holding = false;
             gate.release();
           }
-          yield* target.send(line);
+          try {
+            yield* target.send(value);
+          } catch (error) {
+            if (error instanceof ChannelClosedError) refused();
+            throw error;
+          }
         }
       } catch (error) {
         if (!(error instanceof ChannelClosedError)) throw error;
         // The end of output, or the reader closed the channel: either way nobody waits for
-        // lines now, and a child paused for them must go on (or it would never exit).
-        unwanted = true;
+        // values now, and a child paused for them must go on (or it would never exit).
+        wanted = false;
         pending.close();
         if (holding) gate.release();
         holding = false;
@@ -509,8 +517,48 @@ function startLines(
     { name },
   );
   return {
+    send(value: T): void {
+      if (!wanted) return;
+      pending.trySend(value);
+      if (!holding && pending.size >= high) {
+        holding = true;
+        gate.hold();
+      }
+    },
+    end(): void {
+      pending.close();
+    },
+    get wanted(): boolean {
+      return wanted;
+    },
+  };
+}
+
+/** Where the text of one stream goes line by line. */
+interface LineSink {
+  write(text: string): void;
+  end(): void;
+}
+
+/**
+ * Splits a stream's text into lines and relays them to `target`, pausing the stream while
+ * LINES_HIGH lines wait for the reader. A line longer than `longest` characters stops the child
+ * (`tooLong`): only with `buffer: false`, where nothing else bounds it.
+ */
+function startLines(
+  name: string,
+  target: Channel<string>,
+  gate: Gate,
+  longest: number,
+  tooLong: () => void,
+): LineSink {
+  const relay = startRelay(name, target, gate, LINES_HIGH, LINES_LOW);
+  let partial = "";
+  /** A line was too long: the rest is dropped. */
+  let broken = false;
+  return {
     write(text: string): void {
-      if (unwanted) return;
+      if (broken || !relay.wanted) return;
       // Only the new text is searched for "\n", so a long line costs no more than a short one.
       let start = 0;
       for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
@@ -519,25 +567,20 @@ function startLines(
         start = end + 1;
         // "\r\n" ends a line as "\n" does (Windows programs, HTTP-style protocols); a lone "\r"
         // (a progress bar redrawing itself) stays inside its line.
-        pending.trySend(line.endsWith("\r") ? line.slice(0, -1) : line);
+        relay.send(line.endsWith("\r") ? line.slice(0, -1) : line);
       }
       if (partial.length + (text.length - start) > longest) {
-        unwanted = true;
+        broken = true;
         partial = "";
         tooLong();
         return;
       }
       partial += text.slice(start);
-      if (!holding && pending.size >= LINES_HIGH) {
-        holding = true;
-        gate.hold();
-      }
     },
     end(): void {
-      if (unwanted) return;
-      if (partial !== "") pending.trySend(partial);
+      if (partial !== "" && !broken) relay.send(partial);
       partial = "";
-      pending.close();
+      relay.end();
     },
   };
 }
@@ -671,8 +714,20 @@ function collect(
 /** A command of any encoding, as the code that runs it sees it. */
 type AnyCommand = Command<OutputEncoding>;
 
+/** How a command of a pipeline is joined to its neighbours. */
+interface Pipes {
+  /** Its stdin: what the command before it writes. */
+  stdin?: Channel<Uint8Array> | undefined;
+  /** Where its stdout goes: to the command after it. */
+  stdout?: Channel<Uint8Array> | undefined;
+}
+
+/** Chunks of a piped stdout waiting for the next command before the stream pauses. */
+const PIPE_HIGH = 1;
+
 const runCommand = routine(function* run(
   command: AnyCommand,
+  pipes: Pipes = {},
 ): Generator<unknown, CommandResult<string | Uint8Array>, any> {
   const { argv, options, commandLine } = command;
   const [program, ...args] = argv as [string, ...string[]];
@@ -779,6 +834,7 @@ const runCommand = routine(function* run(
   });
   let deadline: Timer | undefined;
   let feeder: Task<void> | undefined;
+  const input = pipes.stdin ?? options.input;
   let exit: Exit;
   try {
     const longest = Math.min(options.maxBuffer ?? DEFAULT_MAX_BUFFER, MAX_STRING_LENGTH);
@@ -789,6 +845,16 @@ const runCommand = routine(function* run(
       if (stream === null) continue; // "inherit" or "ignore"
       const gate = new Gate(stream);
       const outlet = outlets[name];
+      if (name === "stdout" && pipes.stdout !== undefined) {
+        // Piped into the next command, chunk by chunk, and not kept. When that one reads no
+        // more, this stdout is closed: the child's next write fails, as in a shell.
+        const piped = startRelay("pipe", pipes.stdout, gate, PIPE_HIGH, PIPE_HIGH, () =>
+          stream.destroy(),
+        );
+        stream.on("data", (chunk: Buffer) => piped.send(chunk));
+        stream.on("close", () => piped.end());
+        continue;
+      }
       if (target !== undefined) {
         const tooLong = (): void =>
           stop(`a line of its ${name} is longer than maxBuffer (${longest})`);
@@ -809,7 +875,6 @@ const runCommand = routine(function* run(
     child.stdin?.on("error", () => {
       // The child may exit without reading its input (EPIPE): its exit status tells the story.
     });
-    const { input } = options;
     if (input instanceof Channel) {
       if (child.stdin !== null) feeder = feedInput(input, child.stdin);
     } else if (input !== undefined) child.stdin?.end(input);
@@ -822,7 +887,7 @@ const runCommand = routine(function* run(
     deadline?.clear();
     // The child reads no more: a producer still sending finds the channel closed.
     feeder?.cancel();
-    if (options.input instanceof Channel) options.input.close();
+    if (input instanceof Channel) input.close();
     if (!exited.settled) {
       // Cancelled (or an error came in): stop the child and wait until it is gone. Shielded: a
       // cancel that comes while this waits (the first came as an error) must not leave it unreaped.
@@ -985,6 +1050,82 @@ const execRoutine = routine(function* exec(
   }
   return result;
 });
+
+/**
+ * Runs commands as a shell runs `a | b | c`: all at once, the stdout of each piped into the
+ * stdin of the next, with back-pressure (a command that writes faster than the next one reads
+ * waits: at most a few chunks of 64 KiB are in flight between two commands). Gives their
+ * results in order; the last one's `stdout` is the pipeline's output, the others' `stdout` stays
+ * empty (it went to the next). As with `run()`, a non-zero exit is no error: each result says
+ * how its command ended (as a shell's `PIPESTATUS`). When a command stops reading (`head`), the
+ * one before it finds its stdout closed: its next write fails (EPIPE, or SIGPIPE), and it ends,
+ * as in a shell. A command that
+ * cannot run fails the pipeline, and the others are stopped. Each Command keeps its own
+ * options (timeout, stderr, all...); the first may have an `input`.
+ *
+ * @example
+ * const [, , count] = yield* pipeline([
+ *   new Command(["git", "log", "--format=%an"]),
+ *   new Command(["sort", "-u"]),
+ *   new Command(["wc", "-l"]),
+ * ]);
+ * count.stdout; // "12\n"
+ */
+export function pipeline<const C extends readonly Command<OutputEncoding>[]>(
+  commands: C,
+): Generator<
+  unknown,
+  {
+    -readonly [K in keyof C]: C[K] extends Command<infer E> ? CommandResult<Output<E>> : never;
+  },
+  any
+> {
+  checkPipeline(commands);
+  const line = commands.map((command) => command.commandLine).join(" | ");
+  const name = `pipeline ${line.length > 80 ? `${line.slice(0, 79)}…` : line}`;
+  return named(name, pipelineRoutine)(commands) as never;
+}
+
+const pipelineRoutine = routine(function* pipeline(commands: readonly AnyCommand[]) {
+  const pipes = commands.slice(1).map(() => new Channel<Uint8Array>());
+  return yield* all(
+    commands.map((command, i) =>
+      named(taskName("run", command.argv), runCommand)(command, {
+        stdin: pipes[i - 1],
+        stdout: pipes[i],
+      }),
+    ),
+  );
+});
+
+function checkPipeline(commands: unknown): asserts commands is readonly AnyCommand[] {
+  if (
+    !Array.isArray(commands) ||
+    commands.length < 2 ||
+    !commands.every((c) => c instanceof Command)
+  ) {
+    throw new TypeError(
+      `pipeline() expects two or more Commands (new Command(argv)), got ${describeValue(commands)}`,
+    );
+  }
+  commands.forEach((command: AnyCommand, i) => {
+    const at = `pipeline() command ${i + 1} (${command.commandLine})`;
+    if (commands.indexOf(command) !== i) {
+      throw new TypeError(`${at} is in the pipeline twice: a Command runs one child at a time`);
+    }
+    const { options } = command;
+    if (i > 0 && options.input !== undefined) {
+      throw new TypeError(`${at} has an input, but its stdin is the stdout of the one before`);
+    }
+    if (i < commands.length - 1) {
+      if ((options.stdout ?? "pipe") !== "pipe" || options.lines !== undefined) {
+        throw new TypeError(
+          `${at} has stdout or lines set, but its stdout goes to the next command`,
+        );
+      }
+    }
+  });
+}
 
 /**
  * An argv as one line a POSIX shell would split back into exactly that argv, for messages and
