@@ -10,9 +10,12 @@
  * maxBuffer send first. Real programs, generous time bounds.
  */
 import assert from "node:assert/strict";
+import { spawn as spawnNode } from "node:child_process";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { sleep, spawn, Worker } from "../src/index.ts";
 import { Command, CommandTimeoutError, exec } from "../src/node/process.ts";
+import { goneWithin, isAlive } from "./support.ts";
 
 /** Waits (in real time) until `ready()` holds. */
 function* until(ready: () => boolean) {
@@ -125,5 +128,108 @@ describe("killSignal", () => {
       /option "killSignal" expects a signal name such as "SIGTERM", or its number, got "TERM"/,
     );
     assert.throws(() => exec(["ls"], { killSignal: 0 as never }), TypeError);
+  });
+});
+
+/** A node process of its own running `source` (from the project's root, tsx loaded). */
+function parent(source: string) {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const proc = spawnNode(
+    process.execPath,
+    ["--import", "tsx", "--input-type=module", "--eval", source],
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  proc.stdout.on("data", (chunk) => (stdout += chunk));
+  proc.stderr.on("data", (chunk) => (stderr += chunk));
+  const exit = new Promise<{ code: number | null; signal: string | null; stderr: string }>(
+    (resolve) => proc.on("close", (code, signal) => resolve({ code, signal, stderr })),
+  );
+  /** The pids the script printed as its first line, once it has. */
+  const pids = (async () => {
+    const end = Date.now() + 20_000;
+    while (!stdout.includes("\n")) {
+      if (Date.now() > end || proc.exitCode !== null) {
+        proc.kill("SIGKILL");
+        throw new Error(`the parent printed no pids: ${stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return JSON.parse(stdout.split("\n")[0] as string) as number[];
+  })();
+  return { proc, pids, exit };
+}
+
+/**
+ * A script that runs `argv` as a Command with `options` under `run()` (or `main()`), prints its
+ * pid and the pids it printed (a shell's `$!`) as one JSON line once it is ready, then runs
+ * `then`.
+ */
+function script(argv: string[], options: object, then: string, entry = "run"): string {
+  return `import { run, sleep, spawn } from "./src/index.ts";
+    import { Command, main } from "./src/node/process.ts";
+    const child = new Command(${JSON.stringify(argv)}, ${JSON.stringify(options)});
+    function* program() {
+      const task = spawn(child.run());
+      while (!child.stdout.includes("ready")) yield sleep(0.01);
+      const more = child.stdout.split("\\n").filter((l) => /^\\d+$/.test(l)).map(Number);
+      console.log(JSON.stringify([child.pid, ...more]));
+      ${then}
+      yield task;
+    }
+    await ${entry}(program());`;
+}
+
+/** A shell that starts a sleeper of its own, prints its pid and "ready", and waits. */
+const family = ["sh", "-c", "sleep 60 & echo $!; echo ready; wait"];
+
+describe("children stopped when this process exits", () => {
+  it("stops a running child when the program calls process.exit()", async () => {
+    const { pids, exit } = parent(script(family, {}, "process.exit(3);"));
+    const [child, grandchild] = await pids;
+    assert.equal((await exit).code, 3);
+    assert.equal(await goneWithin(child as number, 5000), true, "the child is gone");
+    // Without processGroup only the child is signalled: its own sleeper is its business.
+    if (grandchild !== undefined) process.kill(grandchild, "SIGKILL");
+  });
+
+  it("stops a running child when a SIGTERM the program does not handle ends it, which still dies of it", async () => {
+    const { proc, pids, exit } = parent(script(["sh", "-c", "echo ready; exec sleep 60"], {}, ""));
+    const [child] = await pids;
+    proc.kill("SIGTERM");
+    const ended = await exit;
+    assert.deepEqual([ended.code, ended.signal], [null, "SIGTERM"], ended.stderr);
+    assert.equal(await goneWithin(child as number, 5000), true);
+  });
+
+  it("passes a Ctrl-C on to a processGroup (which the terminal's Ctrl-C does not reach), all of it", async () => {
+    const { proc, pids, exit } = parent(script(family, { processGroup: true }, ""));
+    const [child, grandchild] = await pids;
+    proc.kill("SIGINT"); // what the terminal sends to the foreground group: the parent's, not the child's
+    const ended = await exit;
+    assert.equal(ended.signal, "SIGINT", ended.stderr);
+    assert.equal(await goneWithin(child as number, 5000), true, "the child is gone");
+    assert.equal(await goneWithin(grandchild as number, 5000), true, "and what it started");
+  });
+
+  it("leaves a Ctrl-C to main(), whose cleanup stops the child (exit 130)", async () => {
+    const { proc, pids, exit } = parent(
+      script(["sh", "-c", "echo ready; exec sleep 60"], {}, "", "main"),
+    );
+    const [child] = await pids;
+    proc.kill("SIGINT");
+    const ended = await exit;
+    assert.equal(ended.code, 130, ended.stderr);
+    assert.equal(await goneWithin(child as number, 5000), true);
+  });
+
+  it("leaves the child running with cleanup: false", async () => {
+    const argv = ["sh", "-c", "echo ready; exec sleep 60"];
+    const { pids, exit } = parent(script(argv, { cleanup: false }, "process.exit(0);"));
+    const [child] = await pids;
+    await exit;
+    assert.equal(isAlive(child as number), true, "it outlived this process");
+    process.kill(child as number, "SIGKILL");
   });
 });

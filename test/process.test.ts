@@ -8,7 +8,7 @@
  * These tests run real programs, with generous time bounds.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -31,7 +31,7 @@ import {
   exec,
   quoteArgv,
 } from "../src/node/process.ts";
-import { nodeScript } from "./support.ts";
+import { goneWithin, isAlive, nodeScript } from "./support.ts";
 
 /** Cancels a task and waits until it has ended (its cleanup included). */
 function* cancelAndWait(task: Task<unknown>) {
@@ -46,30 +46,6 @@ function* cancelAndWait(task: Task<unknown>) {
 /** A short real-time nap, for polling a child's progress. */
 function* sleepBriefly() {
   yield sleep(0.01);
-}
-
-/** Whether `pid` is gone within `ms` (a signal takes effect when the process is next scheduled). */
-async function goneWithin(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (isAlive(pid)) {
-    if (Date.now() > end) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A killed process whose parent is gone stays a zombie until init reaps it: dead all the same.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true; // no /proc here
-  }
 }
 
 describe("Command", () => {

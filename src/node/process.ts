@@ -136,6 +136,14 @@ export interface CommandOptions<E extends OutputEncoding = OutputEncoding> {
    * leaving them running. Such a group does not get the terminal's Ctrl-C.
    */
   processGroup?: boolean;
+  /**
+   * Stops the child when this process exits while it runs (default true): on `process.exit()`,
+   * at the end of the program, after an uncaught error, and on a SIGINT, SIGTERM or SIGHUP that
+   * this program does not handle itself (Ctrl-C reaches a `processGroup` this way too). It gets
+   * the `killSignal` (there is no time left to follow with SIGKILL). Only a SIGKILL of this
+   * process cannot be passed on. False leaves the child running (a daemon).
+   */
+  cleanup?: boolean;
 }
 
 /** How a command ended; `stdout` and `stderr` are Uint8Arrays with `encoding: "buffer"`. */
@@ -321,6 +329,55 @@ interface Running {
 
 /** The commands whose child runs now, for kill(). */
 const running = new WeakMap<object, Running>();
+
+/**
+ * The children to stop if this process exits: each as a function that signals it (or its
+ * group) at once. The listeners below are added with the first and removed with the last.
+ */
+const atExit = new Set<() => void>();
+
+/** Signals that end a Node process unless it listens for them. */
+const FATAL_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function stopAllAtExit(): void {
+  for (const stop of atExit) {
+    try {
+      stop();
+    } catch {
+      // Already gone: nothing to stop.
+    }
+  }
+}
+
+/**
+ * A signal that would end this process: if the program listens for it too (main(), a server's
+ * own handler), it is the program's to handle, and its cleanup stops its children. If nobody
+ * else does, the process is about to end: stop the children, then let the signal end the
+ * process as it would have (the listeners removed, the signal sent again).
+ */
+function onFatalSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  stopAllAtExit();
+  unwatchExit();
+  process.kill(process.pid, signal);
+}
+
+function unwatchExit(): void {
+  process.off("exit", stopAllAtExit);
+  for (const signal of FATAL_SIGNALS) process.off(signal, onFatalSignal);
+}
+
+/** Stops the child with `stop()` if this process exits first; call the result once it has ended. */
+function stopAtExit(stop: () => void): () => void {
+  if (atExit.size === 0) {
+    process.on("exit", stopAllAtExit);
+    for (const signal of FATAL_SIGNALS) process.on(signal, onFatalSignal);
+  }
+  atExit.add(stop);
+  return () => {
+    if (atExit.delete(stop) && atExit.size === 0) unwatchExit();
+  };
+}
 
 /** A signal's name, from its name or its number; a TypeError for anything else. */
 function signalName(call: string, signal: unknown): NodeJS.Signals {
@@ -807,6 +864,7 @@ const runCommand = routine(function* run(
     stopping = why;
     terminate();
   };
+  const unwatch = options.cleanup === false ? undefined : stopAtExit(() => signal(killSignal));
   running.set(command, {
     kill(name) {
       if (exitedNow()) return false;
@@ -902,6 +960,7 @@ const runCommand = routine(function* run(
     killTimer?.clear();
     drainTimer?.clear();
     running.delete(command);
+    unwatch?.();
     if (all !== undefined && all.chunks.length > 0)
       command.all = bytesOf(Buffer.concat(all.chunks));
     command.pid = undefined;
@@ -1252,7 +1311,7 @@ function checkOptions(call: string, options: CommandOptions): void {
       );
     }
   }
-  for (const key of ["buffer", "all"] as const) {
+  for (const key of ["buffer", "all", "cleanup"] as const) {
     const value = options[key];
     if (value !== undefined && typeof value !== "boolean") {
       throw new TypeError(`${call} option "${key}" expects true or false, got ${String(value)}`);
