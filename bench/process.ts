@@ -92,64 +92,68 @@ function checkLength(stdout: string, bytes: number): void {
   if (stdout.length !== bytes) throw new Error(`got ${stdout.length} of ${bytes} bytes`);
 }
 
+/** The median time of rounds of `round` (each a slow case: a few rounds). */
+async function timed(env: Env, round: () => Promise<void>): Promise<Values> {
+  return {
+    ms: await timeRun(
+      async () => {
+        await round();
+        return undefined;
+      },
+      timing(env, true),
+    ),
+  };
+}
+
+/** The same for clockwork, with exec() from the build (or the reason it is not there). */
+async function timedExec(
+  env: Env,
+  round: (exec: CwProcessApi["exec"]) => Promise<void>,
+): Promise<Values> {
+  const loaded = await loadProcess();
+  if (!loaded.ok) return { ms: fail(loaded.reason) };
+  return timed(env, () => round(loaded.api.exec));
+}
+
 const cases: readonly Case[] = [
   {
     name: "execFile + Promise.all",
     kind: "baseline",
     how: 'await Promise.all(N x promisified execFile("true"))',
-    run: async (env): Promise<Values> => {
-      const { commands } = params(env);
-      const ms = await timeRun(
-        async () => {
-          await Promise.all(Array.from({ length: commands }, execFileTrue));
-        },
-        timing(env, true),
-      );
-      return { ms };
-    },
+    run: (env) =>
+      timed(env, async () => {
+        await Promise.all(Array.from({ length: params(env).commands }, execFileTrue));
+      }),
   },
   {
     name: "execa + Promise.all",
     kind: "peer",
     how: 'await Promise.all(N x execa("true"))',
-    run: async (env): Promise<Values> => {
+    run: async (env) => {
       const { execa } = await import("execa");
-      const { commands } = params(env);
-      const ms = await timeRun(
-        async () => {
-          await Promise.all(Array.from({ length: commands }, () => execa(argv[0] as string)));
-        },
-        timing(env, true),
-      );
-      return { ms };
+      return timed(env, async () => {
+        const { commands } = params(env);
+        await Promise.all(Array.from({ length: commands }, () => execa(argv[0] as string)));
+      });
     },
   },
   {
     name: "clockwork exec()",
     kind: "clockwork",
     how: 'N tasks, each yield* exec(["true"]); await worker.run()',
-    run: async (cw: ClockworkApi, env): Promise<Values> => {
-      const loaded = await loadProcess();
-      if (!loaded.ok) return { ms: fail(loaded.reason) };
-      const { exec } = loaded.api;
-      const { commands } = params(env);
-      let exits = 0;
-      const one = function* one(): CwRoutine<void> {
-        const result = yield* exec(argv);
-        if (result.exitCode === 0) exits++;
-      };
-      const ms = await timeRun(
-        async () => {
-          exits = 0;
-          const worker = new cw.Worker();
-          for (let i = 0; i < commands; i++) worker.assign(one());
-          await worker.run();
-          if (exits !== commands) throw new Error(`${exits} of ${commands} commands exited 0`);
-        },
-        timing(env, true),
-      );
-      return { ms };
-    },
+    run: (cw: ClockworkApi, env) =>
+      timedExec(env, async (exec) => {
+        const { commands } = params(env);
+        let exits = 0;
+        const one = function* one(): CwRoutine<void> {
+          const result = yield* exec(argv);
+          if (result.exitCode === 0) exits++;
+        };
+        const worker = new cw.Worker();
+        for (let i = 0; i < commands; i++) worker.assign(one());
+        await worker.run();
+        if (exits !== commands) throw new Error(`${exits} of ${commands} commands exited 0`);
+      }),
   },
 ];
 
@@ -158,89 +162,57 @@ const bigCases: readonly Case[] = [
     name: "execFile",
     kind: "baseline",
     how: "await promisified execFile(head -c N /dev/zero), maxBuffer 200 MB",
-    run: async (env): Promise<Values> => {
-      const { bytes } = params(env);
-      const ms = await timeRun(
-        async () => {
-          checkLength(await execFileText(bigArgv(bytes), BIG_BUFFER), bytes);
-        },
-        timing(env, true),
-      );
-      return { ms };
-    },
+    run: (env) =>
+      timed(env, async () => {
+        const { bytes } = params(env);
+        checkLength(await execFileText(bigArgv(bytes), BIG_BUFFER), bytes);
+      }),
   },
   {
     name: "execa",
     kind: "peer",
     how: "await execa(head -c N /dev/zero), maxBuffer 200 MB",
-    run: async (env): Promise<Values> => {
+    run: async (env) => {
       const { execa } = await import("execa");
-      const { bytes } = params(env);
-      const [program, ...args] = bigArgv(bytes) as [string, ...string[]];
-      const ms = await timeRun(
-        async () => {
-          const { stdout } = await execa(program, args, {
-            maxBuffer: BIG_BUFFER,
-            stripFinalNewline: false,
-          });
-          checkLength(stdout, bytes);
-        },
-        timing(env, true),
-      );
-      return { ms };
+      return timed(env, async () => {
+        const { bytes } = params(env);
+        const [program, ...args] = bigArgv(bytes) as [string, ...string[]];
+        const options = { maxBuffer: BIG_BUFFER, stripFinalNewline: false };
+        checkLength((await execa(program, args, options)).stdout, bytes);
+      });
     },
   },
   {
     name: "clockwork exec()",
     kind: "clockwork",
     how: "yield* exec(head -c N /dev/zero), maxBuffer 200 MB; await worker.run()",
-    run: async (cw: ClockworkApi, env): Promise<Values> => {
-      const loaded = await loadProcess();
-      if (!loaded.ok) return { ms: fail(loaded.reason) };
-      const { exec } = loaded.api;
-      const { bytes } = params(env);
-      const ms = await timeRun(
-        async () => {
-          const worker = new cw.Worker();
-          const task = worker.assign(exec(bigArgv(bytes), { maxBuffer: BIG_BUFFER }));
-          await worker.run();
-          checkLength(task.result.stdout, bytes);
-        },
-        timing(env, true),
-      );
-      return { ms };
-    },
+    run: (cw: ClockworkApi, env) =>
+      timedExec(env, async (exec) => {
+        const { bytes } = params(env);
+        const worker = new cw.Worker();
+        const task = worker.assign(exec(bigArgv(bytes), { maxBuffer: BIG_BUFFER }));
+        await worker.run();
+        checkLength(task.result.stdout, bytes);
+      }),
   },
 ];
 
-function bigVerdict(get: Lookup): Verdict {
-  const base = get("execFile", "ms");
-  const clockwork = get("clockwork exec()", "ms");
-  const execa = get("execa", "ms");
-  if (base === undefined || clockwork === undefined) {
-    return { status: "n/a", detail: "clockwork or execFile has no figure" };
-  }
-  const speed = base / clockwork;
-  const vsExeca = execa === undefined ? "" : `, ${fmtRatio(execa / clockwork)} execa's`;
-  return {
-    status: speed >= 0.9 ? "met" : "not met",
-    detail: `clockwork ${fmtNumber(clockwork)} ms vs execFile ${fmtNumber(base)} ms: ${fmtRatio(speed)} its speed${vsExeca} (goal >= 0.9x execFile)`,
-  };
-}
-
-function verdict(get: Lookup): Verdict {
-  const base = get("execFile + Promise.all", "ms");
-  const clockwork = get("clockwork exec()", "ms");
-  const execa = get("execa + Promise.all", "ms");
-  if (base === undefined || clockwork === undefined) {
-    return { status: "n/a", detail: "clockwork or execFile has no figure" };
-  }
-  // Speed ratio: how fast clockwork is relative to execFile (higher is better).
-  const speed = base / clockwork;
-  const vsExeca = execa === undefined ? "" : `, ${fmtRatio(execa / clockwork)} execa's`;
-  return {
-    status: speed >= 0.9 ? "met" : "not met",
-    detail: `clockwork ${fmtNumber(clockwork)} ms vs execFile ${fmtNumber(base)} ms: ${fmtRatio(speed)} its speed${vsExeca} (goal >= 0.9x execFile)`,
+/** The verdict of a table whose rows are execFile (`base`), execa and clockwork. */
+function against(base: string, execaRow: string) {
+  return (get: Lookup): Verdict => {
+    const baseline = get(base, "ms");
+    const clockwork = get("clockwork exec()", "ms");
+    const execa = get(execaRow, "ms");
+    if (baseline === undefined || clockwork === undefined) {
+      return { status: "n/a", detail: "clockwork or execFile has no figure" };
+    }
+    // Speed ratio: how fast clockwork is relative to execFile (higher is better).
+    const speed = baseline / clockwork;
+    const vsExeca = execa === undefined ? "" : `, ${fmtRatio(execa / clockwork)} execa's`;
+    return {
+      status: speed >= 0.9 ? "met" : "not met",
+      detail: `clockwork ${fmtNumber(clockwork)} ms vs execFile ${fmtNumber(baseline)} ms: ${fmtRatio(speed)} its speed${vsExeca} (goal >= 0.9x execFile)`,
+    };
   };
 }
 
@@ -258,7 +230,7 @@ export const suite: Suite = {
         baseline: "execFile + Promise.all",
         metrics: [metric],
         cases,
-        verdict,
+        verdict: against("execFile + Promise.all", "execa + Promise.all"),
       },
       {
         title: "process: a large output",
@@ -267,7 +239,7 @@ export const suite: Suite = {
         baseline: "execFile",
         metrics: [metric],
         cases: bigCases,
-        verdict: bigVerdict,
+        verdict: against("execFile", "execa"),
       },
     ];
   },

@@ -175,7 +175,7 @@ interface Failure {
 
 /** Copies what a failed command left onto its error (the same fields on both error classes). */
 function keepResult(
-  error: CommandError<string | Uint8Array> | CommandTimeoutError<string | Uint8Array>,
+  error: Error,
   argv: readonly string[],
   result: CommandResult<string | Uint8Array>,
   failure: Failure,
@@ -194,25 +194,42 @@ function keepResult(
 }
 
 /**
+ * What a CommandError and a CommandTimeoutError keep of their command: all a result keeps, the
+ * argv, and Node's error code where Node gave one (their `cause` is the error itself).
+ */
+export interface CommandFailure<O extends string | Uint8Array = string> {
+  readonly argv: readonly string[];
+  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
+  readonly commandLine: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stdout: O;
+  readonly stderr: O;
+  /** With `all: true`: stdout and stderr interleaved; else undefined. */
+  readonly all: O | undefined;
+  /** Seconds from the start of the child to its end (0 if it never started). */
+  readonly duration: number;
+  /**
+   * Node's error code, if Node gave one: "ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER";
+   * undefined for an exit code, a signal or a timeout, which are no errors of Node's.
+   */
+  readonly code: string | undefined;
+}
+
+// The two error classes extend different bases (Error, TimeoutError) and share these fields,
+// declared once here and merged into each class.
+export interface CommandError<O extends string | Uint8Array = string> extends CommandFailure<O> {}
+export interface CommandTimeoutError<O extends string | Uint8Array = string>
+  extends CommandFailure<O> {}
+
+/**
  * A command that could not run, was stopped, or (with exec) exited non-zero. It keeps all a
  * result keeps (the output, how the child ended, the command line, the duration), and, where
  * Node gave them, Node's error `code` and the error itself as `cause`.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: every field is set by keepResult().
 export class CommandError<O extends string | Uint8Array = string> extends Error {
   override name = "CommandError";
-  declare readonly argv: readonly string[];
-  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
-  declare readonly commandLine: string;
-  declare readonly exitCode: number | null;
-  declare readonly signal: string | null;
-  declare readonly stdout: O;
-  declare readonly stderr: O;
-  /** With `all: true`: stdout and stderr interleaved; else undefined. */
-  declare readonly all: O | undefined;
-  /** Seconds from the start of the child to its end (0 if it never started). */
-  declare readonly duration: number;
-  /** Node's error code, if Node gave one: "ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER". */
-  declare readonly code: string | undefined;
 
   constructor(
     message: string,
@@ -238,21 +255,9 @@ export class CommandError<O extends string | Uint8Array = string> extends Error 
  *   throw error;
  * }
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: every field is set by keepResult().
 export class CommandTimeoutError<O extends string | Uint8Array = string> extends TimeoutError {
   override name = "CommandTimeoutError";
-  declare readonly argv: readonly string[];
-  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
-  declare readonly commandLine: string;
-  declare readonly exitCode: number | null;
-  declare readonly signal: string | null;
-  declare readonly stdout: O;
-  declare readonly stderr: O;
-  /** With `all: true`: stdout and stderr interleaved; else undefined. */
-  declare readonly all: O | undefined;
-  /** Seconds from the start of the child to its end. */
-  declare readonly duration: number;
-  /** Always undefined: a timeout is no error of Node's (there for symmetry with CommandError). */
-  declare readonly code: string | undefined;
   /** The timeout it ran past, in seconds. */
   readonly timeout: number;
 
