@@ -8,7 +8,7 @@
  * These tests run real programs, with generous time bounds.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -684,5 +684,25 @@ describe("exec", () => {
       'task "run sleep 60" was cancelled',
       "task \"exec sh -c 'exec sleep 60'\" was cancelled",
     ]);
+  });
+});
+
+describe("docs/process.md", () => {
+  it("has a row for every option of CommandOptions (and exec's check), each with its default", () => {
+    const root = new URL("..", import.meta.url);
+    const source = readFileSync(new URL("src/node/process.ts", root), "utf8");
+    const body = source.slice(source.indexOf("export interface CommandOptions"));
+    const declared = [...body.slice(0, body.indexOf("\n}")).matchAll(/^ {2}(\w+)\?:/gm)].map(
+      (m) => m[1],
+    );
+    const docs = readFileSync(new URL("docs/process.md", root), "utf8");
+    const rows = new Map(
+      [...docs.matchAll(/^\| `(\w+)`[^|]*\|[^|]*\| ([^|]*) \|/gm)].map((m) => [m[1], m[2]]),
+    );
+    assert.ok(declared.length >= 16, `found ${declared.length} options`);
+    for (const option of [...declared, "check"]) {
+      assert.ok(rows.has(option), `docs/process.md has no row for ${option}`);
+      assert.notEqual(rows.get(option)?.trim(), "", `the row for ${option} names no default`);
+    }
   });
 });
