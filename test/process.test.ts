@@ -24,8 +24,14 @@ import {
   timeout,
   Worker,
 } from "../src/index.ts";
-import { Command, CommandError, CommandTimeoutError, exec } from "../src/node/process.ts";
-import { nodeScript } from "./support.ts";
+import {
+  Command,
+  CommandError,
+  CommandTimeoutError,
+  exec,
+  quoteArgv,
+} from "../src/node/process.ts";
+import { goneWithin, isAlive, nodeScript } from "./support.ts";
 
 /** Cancels a task and waits until it has ended (its cleanup included). */
 function* cancelAndWait(task: Task<unknown>) {
@@ -40,30 +46,6 @@ function* cancelAndWait(task: Task<unknown>) {
 /** A short real-time nap, for polling a child's progress. */
 function* sleepBriefly() {
   yield sleep(0.01);
-}
-
-/** Whether `pid` is gone within `ms` (a signal takes effect when the process is next scheduled). */
-async function goneWithin(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (isAlive(pid)) {
-    if (Date.now() > end) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A killed process whose parent is gone stays a zombie until init reaps it: dead all the same.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return true; // no /proc here
-  }
 }
 
 describe("Command", () => {
@@ -83,7 +65,15 @@ describe("Command", () => {
     const failing = new Command(["sh", "-c", "echo oops >&2; exit 3"]);
     const task = worker.assign(failing.run());
     await worker.run();
-    assert.deepEqual(task.result, { stdout: "", stderr: "oops\n", exitCode: 3, signal: null });
+    const { duration, ...result } = task.result;
+    assert.deepEqual(result, {
+      stdout: "",
+      stderr: "oops\n",
+      exitCode: 3,
+      signal: null,
+      commandLine: "sh -c 'echo oops >&2; exit 3'",
+    });
+    assert.ok(duration > 0 && duration < 10, "and how long it ran, in seconds");
   });
 
   it("writes its input to the child's stdin", async () => {
@@ -521,7 +511,7 @@ describe("Command", () => {
     // Node would throw only once the child runs, and leave it running: an orphan.
     assert.throws(
       () => new Command(["cat"], { input: 42 as never }),
-      /option "input" expects a string or a Uint8Array, got 42/,
+      /option "input" expects a string, a Uint8Array or a Channel, got 42/,
     );
     assert.throws(() => exec(["cat"], { input: { text: "hi" } as never }), TypeError);
     assert.throws(
@@ -597,6 +587,47 @@ describe("exec", () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  it("keeps the same metadata on a result, a CommandError and a CommandTimeoutError: commandLine, duration in seconds, and Node's code and cause where Node gave them", async () => {
+    const worker = new Worker();
+    function* failureOf(run: Generator<unknown, unknown, any>) {
+      try {
+        yield* run;
+      } catch (error) {
+        return error as CommandError;
+      }
+      throw new Error("it did not fail");
+    }
+    function* main() {
+      return {
+        result: yield* exec(["sh", "-c", "sleep 0.1; echo 'a b'"]),
+        exit: yield* failureOf(exec(["sh", "-c", "sleep 0.1; exit 3"])),
+        timedOut: yield* failureOf(exec(["sleep", "60"], { timeout: 0.1 })),
+        missing: yield* failureOf(exec(["no-such-program-clockwork", "x"])),
+        chatty: yield* failureOf(exec(["seq", "1", "100000"], { maxBuffer: 1000 })),
+      };
+    }
+    const task = worker.assign(main());
+    await worker.run();
+    const { result, exit, timedOut, missing, chatty } = task.result;
+    assert.equal(result.commandLine, quoteArgv(["sh", "-c", "sleep 0.1; echo 'a b'"]));
+    for (const ran of [result, exit, timedOut]) {
+      assert.ok(ran.duration >= 0.1 && ran.duration < 10, `${ran.commandLine}: ${ran.duration} s`);
+    }
+    assert.ok(missing.duration >= 0 && missing.duration < 10);
+    assert.deepEqual(
+      [exit, timedOut, missing, chatty].map((e) => [e.name, e.commandLine, e.code]),
+      [
+        ["CommandError", "sh -c 'sleep 0.1; exit 3'", undefined],
+        ["CommandTimeoutError", "sleep 60", undefined],
+        ["CommandError", "no-such-program-clockwork x", "ENOENT"],
+        ["CommandError", "seq 1 100000", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER"],
+      ],
+    );
+    assert.ok(missing.cause instanceof Error, "the error from Node is its cause");
+    assert.equal((missing.cause as NodeJS.ErrnoException).code, "ENOENT");
+    assert.equal(exit.cause, undefined, "an exit code is no error of Node's");
+  });
+
   it("quotes the arguments that need it in its messages, so that each names exactly one argv", async () => {
     const worker = new Worker();
     const argvs = [
@@ -653,5 +684,25 @@ describe("exec", () => {
       'task "run sleep 60" was cancelled',
       "task \"exec sh -c 'exec sleep 60'\" was cancelled",
     ]);
+  });
+});
+
+describe("docs/process.md", () => {
+  it("has a row for every option of CommandOptions (and exec's check), each with its default", () => {
+    const root = new URL("..", import.meta.url);
+    const source = readFileSync(new URL("src/node/process.ts", root), "utf8");
+    const body = source.slice(source.indexOf("export interface CommandOptions"));
+    const declared = [...body.slice(0, body.indexOf("\n}")).matchAll(/^ {2}(\w+)\?:/gm)].map(
+      (m) => m[1],
+    );
+    const docs = readFileSync(new URL("docs/process.md", root), "utf8");
+    const rows = new Map(
+      [...docs.matchAll(/^\| `(\w+)`[^|]*\|[^|]*\| ([^|]*) \|/gm)].map((m) => [m[1], m[2]]),
+    );
+    assert.ok(declared.length >= 16, `found ${declared.length} options`);
+    for (const option of [...declared, "check"]) {
+      assert.ok(rows.has(option), `docs/process.md has no row for ${option}`);
+      assert.notEqual(rows.get(option)?.trim(), "", `the row for ${option} names no default`);
+    }
   });
 });

@@ -3,6 +3,7 @@
  * real time, and a child node process for what only a whole process shows.
  */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { VirtualClock, Worker } from "../src/index.ts";
 
@@ -50,4 +51,29 @@ export function nodeScript(source: string, timeoutSeconds = 30): Promise<ScriptO
       },
     );
   });
+}
+
+/** Whether `pid` is gone within `ms` (a signal takes effect when the process is next scheduled). */
+export async function goneWithin(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (isAlive(pid)) {
+    if (Date.now() > end) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+/** Whether process `pid` runs (a zombie counts as gone). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A killed process whose parent is gone stays a zombie until init reaps it: dead all the same.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc here
+  }
 }

@@ -19,15 +19,18 @@
 import { constants as bufferConstants } from "node:buffer";
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
 import { statSync } from "node:fs";
-import type { Readable } from "node:stream";
+import { constants as osConstants } from "node:os";
+import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import {
+  all,
   Channel,
   ChannelClosedError,
   Future,
   routine,
   shield,
   spawn,
+  type Task,
   TimeoutError,
 } from "../index.ts";
 
@@ -45,14 +48,40 @@ export { type MainOptions, main, untilSignal } from "./main.ts";
  */
 export type OutputMode = "pipe" | "tee" | "inherit" | "ignore";
 
+/**
+ * How a child's output is kept: a text encoding Node knows ("utf8", the default; "utf16le",
+ * "latin1", "ascii", "base64", "base64url", "hex"), or "buffer" for the bytes as they came, a
+ * Uint8Array (an image, a tarball, a protocol that is not text).
+ */
+export type OutputEncoding = BufferEncoding | "buffer";
+
+/** What `stdout` and `stderr` hold with `encoding: E`: a Uint8Array for "buffer", else a string. */
+export type Output<E extends OutputEncoding = OutputEncoding> = E extends "buffer"
+  ? Uint8Array
+  : string;
+
 /** Options for `new Command()` and `exec()`. */
-export interface CommandOptions {
+export interface CommandOptions<E extends OutputEncoding = OutputEncoding> {
   /** Working directory of the child. */
   cwd?: string;
   /** Environment of the child (default: this process's). */
   env?: Record<string, string>;
-  /** Written to the child's standard input, which is then closed. */
-  input?: string | Uint8Array;
+  /**
+   * How stdout and stderr are kept (default "utf8"): "buffer" keeps the bytes, a Uint8Array,
+   * set when the stream has ended; any other encoding decodes them into a string as they come
+   * (a character cut between two chunks is kept whole). `lines` are decoded the same way, so
+   * "buffer" cannot go with `lines` or `stderrLines`.
+   */
+  encoding?: E;
+  /**
+   * The child's standard input: a string or bytes, written at once and then closed; or a
+   * Channel whose values (strings or Uint8Arrays) are written one by one as they are taken,
+   * stdin being closed when the channel is. A value is taken only once the child has read the
+   * one before (stdin drained), so a fast producer waits for a slow child instead of filling
+   * memory. When the child no longer reads (it has exited, or closed its stdin), the channel is
+   * closed, so a producer's next `send` throws ChannelClosedError instead of waiting forever.
+   */
+  input?: string | Uint8Array | Channel<string | Uint8Array>;
   /**
    * Seconds the child may run; then it is stopped and `run()` throws CommandTimeoutError (a
    * TimeoutError with the output read until then). Default 0: no timeout (as Node and execa
@@ -65,7 +94,12 @@ export interface CommandOptions {
    * `Infinity` keeps all a string can hold (about 512 MiB; past that, CommandError too).
    */
   maxBuffer?: number;
-  /** Seconds between SIGTERM and SIGKILL when the child has to be stopped (default 2). */
+  /**
+   * The signal that stops the child when it has to be stopped (a cancel, the timeout, maxBuffer,
+   * `kill()`), by name or number (default "SIGTERM"); SIGKILL follows after `killGrace`.
+   */
+  killSignal?: NodeJS.Signals | number;
+  /** Seconds between the killSignal and SIGKILL when the child has to be stopped (default 2). */
   killGrace?: number;
   /**
    * A channel that gets each line of stdout (without its "\n" or "\r\n") as it
@@ -78,6 +112,13 @@ export interface CommandOptions {
   lines?: Channel<string>;
   /** The same as `lines`, for stderr: a long build's warnings, as they come. */
   stderrLines?: Channel<string>;
+  /**
+   * Also keeps stdout and stderr interleaved in one `all`, in the order their chunks arrived
+   * (default false), as a terminal would have shown them. Each stream is read on its own pipe,
+   * so two writes very close together may swap. It holds what `stdout` and `stderr` hold, so at
+   * most twice maxBuffer (and never more than a string or Buffer holds).
+   */
+  all?: boolean;
   /** Where stdout goes (default "pipe": kept); see OutputMode. */
   stdout?: OutputMode;
   /** Where stderr goes (default "pipe": kept); see OutputMode. */
@@ -95,44 +136,116 @@ export interface CommandOptions {
    * leaving them running. Such a group does not get the terminal's Ctrl-C.
    */
   processGroup?: boolean;
+  /**
+   * Stops the child when this process exits while it runs (default true): on `process.exit()`,
+   * at the end of the program, after an uncaught error, and on a SIGINT, SIGTERM or SIGHUP that
+   * this program does not handle itself (Ctrl-C reaches a `processGroup` this way too). It gets
+   * the `killSignal` (there is no time left to follow with SIGKILL). Only a SIGKILL of this
+   * process cannot be passed on. False leaves the child running (a daemon).
+   */
+  cleanup?: boolean;
 }
 
-/** How a command ended. */
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
+/** How a command ended; `stdout` and `stderr` are Uint8Arrays with `encoding: "buffer"`. */
+export interface CommandResult<O extends string | Uint8Array = string> {
+  stdout: O;
+  stderr: O;
   /** The exit code, or null if a signal ended the child. */
   exitCode: number | null;
   /** The signal that ended the child, or null. */
   signal: string | null;
+  /** With `all: true`: stdout and stderr interleaved, in the order they arrived. */
+  all?: O;
+  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
+  commandLine: string;
+  /**
+   * Seconds from the start of the child until it had exited and its output was read (seconds,
+   * as every time in clockwork; 0.25 is 250 ms).
+   */
+  duration: number;
 }
 
-/** A command that could not run, was stopped, or (with exec) exited non-zero. */
-export class CommandError extends Error {
-  override name = "CommandError";
+/** What a CommandError and a CommandTimeoutError keep of the command. */
+interface Failure {
+  /** Node's error code when Node gave one ("ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER"). */
+  code?: string | undefined;
+  /** The error from Node behind it, when there was one (`error.cause`). */
+  cause?: unknown;
+}
+
+/** Copies what a failed command left onto its error (the same fields on both error classes). */
+function keepResult(
+  error: Error,
+  argv: readonly string[],
+  result: CommandResult<string | Uint8Array>,
+  failure: Failure,
+): void {
+  Object.assign(error, {
+    argv,
+    commandLine: result.commandLine,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    all: result.all,
+    duration: result.duration,
+    code: failure.code,
+  });
+}
+
+/**
+ * What a CommandError and a CommandTimeoutError keep of their command: all a result keeps, the
+ * argv, and Node's error code where Node gave one (their `cause` is the error itself).
+ */
+export interface CommandFailure<O extends string | Uint8Array = string> {
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
   readonly commandLine: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
+  readonly stdout: O;
+  readonly stderr: O;
+  /** With `all: true`: stdout and stderr interleaved; else undefined. */
+  readonly all: O | undefined;
+  /** Seconds from the start of the child to its end (0 if it never started). */
+  readonly duration: number;
+  /**
+   * Node's error code, if Node gave one: "ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER";
+   * undefined for an exit code, a signal or a timeout, which are no errors of Node's.
+   */
+  readonly code: string | undefined;
+}
 
-  constructor(message: string, argv: readonly string[], result: CommandResult) {
-    super(message);
-    this.argv = argv;
-    this.commandLine = quoteArgv(argv);
-    this.exitCode = result.exitCode;
-    this.signal = result.signal;
-    this.stdout = result.stdout;
-    this.stderr = result.stderr;
+// The two error classes extend different bases (Error, TimeoutError) and share these fields,
+// declared once here and merged into each class.
+export interface CommandError<O extends string | Uint8Array = string> extends CommandFailure<O> {}
+export interface CommandTimeoutError<O extends string | Uint8Array = string>
+  extends CommandFailure<O> {}
+
+/**
+ * A command that could not run, was stopped, or (with exec) exited non-zero. It keeps all a
+ * result keeps (the output, how the child ended, the command line, the duration), and, where
+ * Node gave them, Node's error `code` and the error itself as `cause`.
+ */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: every field is set by keepResult().
+export class CommandError<O extends string | Uint8Array = string> extends Error {
+  override name = "CommandError";
+
+  constructor(
+    message: string,
+    argv: readonly string[],
+    result: CommandResult<O>,
+    failure: Failure = {},
+  ) {
+    super(message, "cause" in failure ? { cause: failure.cause } : undefined);
+    keepResult(this, argv, result, failure);
   }
 }
 
 /**
  * A command stopped because it ran past its `timeout`. It is a TimeoutError (as for any deadline
  * in clockwork) that keeps what a CommandError keeps: the output read until then, how the child
- * ended (usually `signal` "SIGTERM") and the command.
+ * ended (usually `signal` "SIGTERM"), the command line and the duration.
  *
  * @example
  * try {
@@ -142,26 +255,15 @@ export class CommandError extends Error {
  *   throw error;
  * }
  */
-export class CommandTimeoutError extends TimeoutError {
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: every field is set by keepResult().
+export class CommandTimeoutError<O extends string | Uint8Array = string> extends TimeoutError {
   override name = "CommandTimeoutError";
-  readonly argv: readonly string[];
-  /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
-  readonly commandLine: string;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
   /** The timeout it ran past, in seconds. */
   readonly timeout: number;
 
-  constructor(message: string, argv: readonly string[], result: CommandResult, timeout: number) {
+  constructor(message: string, argv: readonly string[], result: CommandResult<O>, timeout: number) {
     super(message);
-    this.argv = argv;
-    this.commandLine = quoteArgv(argv);
-    this.exitCode = result.exitCode;
-    this.signal = result.signal;
-    this.stdout = result.stdout;
-    this.stderr = result.stderr;
+    keepResult(this, argv, result, {});
     this.timeout = timeout;
   }
 }
@@ -178,6 +280,29 @@ const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
 
 /** The longest string V8 makes (about 512 MiB): no stream keeps more, whatever maxBuffer says. */
 const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
+
+/**
+ * The most bytes of output kept with `encoding`: as many as a Buffer holds for "buffer", else as
+ * many as decode into a string V8 can make (hex writes two characters a byte, base64 four for
+ * three).
+ */
+function mostKept(encoding: OutputEncoding): number {
+  if (encoding === "buffer") return bufferConstants.MAX_LENGTH;
+  if (encoding === "hex") return Math.floor(MAX_STRING_LENGTH / 2);
+  if (encoding === "base64" || encoding === "base64url")
+    return Math.floor(MAX_STRING_LENGTH * 0.75);
+  return MAX_STRING_LENGTH;
+}
+
+/** Bytes as a plain Uint8Array (a view, not a copy, of a Buffer). */
+function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+}
+
+/** An empty output in `encoding`. */
+function emptyOutput(encoding: OutputEncoding): string | Uint8Array {
+  return encoding === "buffer" ? new Uint8Array(0) : "";
+}
 
 /** The longest delay a Node timer holds (about 24.8 days); a longer one would fire at once. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
@@ -201,6 +326,77 @@ function after(seconds: number, fn: () => void): Timer {
 
 type Exit = { code: number | null; signal: string | null } | { error: Error };
 
+/** What kill() reaches of a command while its child runs. */
+interface Running {
+  /** Sends `signal` (undefined: the killSignal); false if the child has exited. */
+  kill(signal: NodeJS.Signals | undefined): boolean;
+}
+
+/** The commands whose child runs now, for kill(). */
+const running = new WeakMap<object, Running>();
+
+/**
+ * The children to stop if this process exits: each as a function that signals it (or its
+ * group) at once. The listeners below are added with the first and removed with the last.
+ */
+const atExit = new Set<() => void>();
+
+/** Signals that end a Node process unless it listens for them. */
+const FATAL_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function stopAllAtExit(): void {
+  for (const stop of atExit) {
+    try {
+      stop();
+    } catch {
+      // Already gone: nothing to stop.
+    }
+  }
+}
+
+/**
+ * A signal that would end this process: if the program listens for it too (main(), a server's
+ * own handler), it is the program's to handle, and its cleanup stops its children. If nobody
+ * else does, the process is about to end: stop the children, then let the signal end the
+ * process as it would have (the listeners removed, the signal sent again).
+ */
+function onFatalSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  stopAllAtExit();
+  unwatchExit();
+  process.kill(process.pid, signal);
+}
+
+function unwatchExit(): void {
+  process.off("exit", stopAllAtExit);
+  for (const signal of FATAL_SIGNALS) process.off(signal, onFatalSignal);
+}
+
+/** Stops the child with `stop()` if this process exits first; call the result once it has ended. */
+function stopAtExit(stop: () => void): () => void {
+  if (atExit.size === 0) {
+    process.on("exit", stopAllAtExit);
+    for (const signal of FATAL_SIGNALS) process.on(signal, onFatalSignal);
+  }
+  atExit.add(stop);
+  return () => {
+    if (atExit.delete(stop) && atExit.size === 0) unwatchExit();
+  };
+}
+
+/** A signal's name, from its name or its number; a TypeError for anything else. */
+function signalName(call: string, signal: unknown): NodeJS.Signals {
+  const names = osConstants.signals as Record<string, number>;
+  if (typeof signal === "string" && Object.hasOwn(names, signal)) return signal as NodeJS.Signals;
+  if (typeof signal === "number") {
+    const name = Object.keys(names).find((key) => names[key] === signal);
+    if (name !== undefined) return name as NodeJS.Signals;
+  }
+  throw new TypeError(
+    `${call} expects a signal name such as "SIGTERM", or its number, got ${describeValue(signal)}`,
+  );
+}
+
 /**
  * A child process, run by a routine.
  *
@@ -210,15 +406,20 @@ type Exit = { code: number | null; signal: string | null } | { error: Error };
  * await worker.run();
  * echo.stdout; // "cat\n"
  */
-export class Command {
+export class Command<E extends OutputEncoding = "utf8"> {
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it, for messages (see `quoteArgv`). */
   readonly commandLine: string;
-  readonly options: Readonly<CommandOptions>;
-  /** What the child wrote to stdout so far. */
-  stdout = "";
-  /** What the child wrote to stderr so far. */
-  stderr = "";
+  readonly options: Readonly<CommandOptions<E>>;
+  /**
+   * What the child wrote to stdout so far (as text, or with `encoding: "buffer"` a Uint8Array
+   * set when stdout has ended).
+   */
+  stdout: Output<E>;
+  /** What the child wrote to stderr so far (the same). */
+  stderr: Output<E>;
+  /** With `all: true`: stdout and stderr interleaved, in the order they arrived; else undefined. */
+  all: Output<E> | undefined = undefined;
   /**
    * Its exit code, once it exited (null if a signal ended it, or before). Set however the run
    * ended: after a cancel or a timeout too, these two fields say how the child went.
@@ -226,18 +427,45 @@ export class Command {
   exitCode: number | null = null;
   /** The signal that ended it, if one did (SIGTERM, or SIGKILL after the grace period, when stopped). */
   signal: string | null = null;
+  /** Seconds from the start of the child until it ended (its output read), once it ended; else 0. */
+  duration = 0;
   /** The child's process id while it runs, else undefined. */
   pid: number | undefined = undefined;
-  /** run() as a routine named after the command ("run ls -l"), made on the first run(). */
-  #run: ((command: Command) => Generator<unknown, CommandResult, any>) | undefined = undefined;
+  /**
+   * Sends `signal` to the running child (to its whole group with `processGroup`) and says
+   * whether there was a child to send it to. `kill()`, or `kill()` with the `killSignal`
+   * (default SIGTERM), stops it as a cancel does: SIGKILL follows after `killGrace` if it is
+   * still there. Any other signal is only sent: SIGHUP to reload, SIGUSR1, SIGSTOP. The run is
+   * not an error for that: `run()` gives how the child ended (`signal`), and `exec()` throws
+   * its CommandError as for any signal. The Command is the handle on a running child: make one
+   * with `new Command()` to kill it (`exec()` keeps its own; cancel its task instead).
+   *
+   * @example
+   * const server = new Command(["node", "server.js"]);
+   * const task = spawn(server.run());
+   * // ...
+   * server.kill("SIGHUP"); // reload
+   * server.kill(); // stop: SIGTERM, then SIGKILL after killGrace
+   * yield* task.join();
+   */
+  kill(signal?: NodeJS.Signals | number): boolean {
+    const name = signal === undefined ? undefined : signalName("kill()", signal);
+    return running.get(this)?.kill(name) ?? false;
+  }
 
-  constructor(argv: string[], options: CommandOptions = {}) {
+  /** run() as a routine named after the command ("run ls -l"), made on the first run(). */
+  #run: ((command: AnyCommand) => Generator<unknown, CommandResult<Output<E>>, any>) | undefined =
+    undefined;
+
+  constructor(argv: string[], options: CommandOptions<E> = {}) {
     checkArgv("new Command()", argv);
     checkOptions("new Command()", options);
     this.argv = [...argv];
     this.commandLine = quoteArgv(argv);
     // Checked once, here, before any child can start: fixed from now on.
     this.options = Object.freeze({ ...options });
+    this.stdout = emptyOutput(options.encoding ?? "utf8") as Output<E>;
+    this.stderr = emptyOutput(options.encoding ?? "utf8") as Output<E>;
   }
 
   /**
@@ -245,18 +473,24 @@ export class Command {
    * not an error here (see `exitCode`); a program that cannot be found is.
    * The task that runs it is named after the command: `task "run ls -l"`.
    */
-  run(): Generator<unknown, CommandResult, any> {
-    this.#run ??= named(taskName("run", this.argv), runCommand);
+  run(): Generator<unknown, CommandResult<Output<E>>, any> {
+    this.#run ??= named(
+      taskName("run", this.argv),
+      runCommand as (command: AnyCommand) => Generator<unknown, CommandResult<Output<E>>, any>,
+    );
     return this.#run(this);
   }
 
   /** The result fields as one object. */
-  result(): CommandResult {
+  result(): CommandResult<Output<E>> {
     return {
       stdout: this.stdout,
       stderr: this.stderr,
       exitCode: this.exitCode,
       signal: this.signal,
+      ...(this.all === undefined ? {} : { all: this.all }),
+      commandLine: this.commandLine,
+      duration: this.duration,
     };
   }
 }
@@ -288,46 +522,53 @@ class Gate {
   }
 }
 
-/** Where the text of one stream goes line by line. */
-interface LineSink {
-  write(text: string): void;
+/** Where the values read from one stream go, one by one. */
+interface Relay<T> {
+  send(value: T): void;
   end(): void;
+  /** False once nobody takes the values any more (they are dropped). */
+  readonly wanted: boolean;
 }
 
 /**
- * Splits a stream's text into lines and hands them to `target` through a small pump task (a
- * child of the task running the command), holding the stream's gate while too many lines wait
- * for the reader. A line longer than `longest` characters stops the child (`tooLong`): only
- * with `buffer: false`, where nothing else bounds it.
+ * Hands the values read from a stream (lines, chunks) to `target` through a small pump task (a
+ * child of the task running the command), holding the stream's gate while `high` or more wait
+ * for the reader, until fewer than `low` do: a slow reader pauses the child instead of filling
+ * memory. `target` is closed at the end of output, or when the command's task is cancelled. A
+ * reader that closes `target` gets no more values: `refused` is called, and they are dropped.
  */
-function startLines(
+function startRelay<T>(
   name: string,
-  target: Channel<string>,
+  target: Channel<T>,
   gate: Gate,
-  longest: number,
-  tooLong: () => void,
-): LineSink {
-  const pending = new Channel<string>(Number.MAX_SAFE_INTEGER);
-  let partial = "";
+  high: number,
+  low: number,
+  refused: () => void = () => {},
+): Relay<T> {
+  const pending = new Channel<T>(Number.MAX_SAFE_INTEGER);
   let holding = false;
-  /** Nobody takes lines any more (the reader closed the channel): they are dropped. */
-  let unwanted = false;
+  let wanted = true;
   spawn(
-    (function* pumpLines() {
+    (function* relay() {
       try {
         for (;;) {
-          const line = yield* pending.receive();
-          if (holding && pending.size < LINES_LOW) {
+          const value = yield* pending.receive();
+          if (holding && pending.size < low) {
             holding = false;
             gate.release();
           }
-          yield* target.send(line);
+          try {
+            yield* target.send(value);
+          } catch (error) {
+            if (error instanceof ChannelClosedError) refused();
+            throw error;
+          }
         }
       } catch (error) {
         if (!(error instanceof ChannelClosedError)) throw error;
         // The end of output, or the reader closed the channel: either way nobody waits for
-        // lines now, and a child paused for them must go on (or it would never exit).
-        unwanted = true;
+        // values now, and a child paused for them must go on (or it would never exit).
+        wanted = false;
         pending.close();
         if (holding) gate.release();
         holding = false;
@@ -338,8 +579,48 @@ function startLines(
     { name },
   );
   return {
+    send(value: T): void {
+      if (!wanted) return;
+      pending.trySend(value);
+      if (!holding && pending.size >= high) {
+        holding = true;
+        gate.hold();
+      }
+    },
+    end(): void {
+      pending.close();
+    },
+    get wanted(): boolean {
+      return wanted;
+    },
+  };
+}
+
+/** Where the text of one stream goes line by line. */
+interface LineSink {
+  write(text: string): void;
+  end(): void;
+}
+
+/**
+ * Splits a stream's text into lines and relays them to `target`, pausing the stream while
+ * LINES_HIGH lines wait for the reader. A line longer than `longest` characters stops the child
+ * (`tooLong`): only with `buffer: false`, where nothing else bounds it.
+ */
+function startLines(
+  name: string,
+  target: Channel<string>,
+  gate: Gate,
+  longest: number,
+  tooLong: () => void,
+): LineSink {
+  const relay = startRelay(name, target, gate, LINES_HIGH, LINES_LOW);
+  let partial = "";
+  /** A line was too long: the rest is dropped. */
+  let broken = false;
+  return {
     write(text: string): void {
-      if (unwanted) return;
+      if (broken || !relay.wanted) return;
       // Only the new text is searched for "\n", so a long line costs no more than a short one.
       let start = 0;
       for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
@@ -348,25 +629,20 @@ function startLines(
         start = end + 1;
         // "\r\n" ends a line as "\n" does (Windows programs, HTTP-style protocols); a lone "\r"
         // (a progress bar redrawing itself) stays inside its line.
-        pending.trySend(line.endsWith("\r") ? line.slice(0, -1) : line);
+        relay.send(line.endsWith("\r") ? line.slice(0, -1) : line);
       }
       if (partial.length + (text.length - start) > longest) {
-        unwanted = true;
+        broken = true;
         partial = "";
         tooLong();
         return;
       }
       partial += text.slice(start);
-      if (!holding && pending.size >= LINES_HIGH) {
-        holding = true;
-        gate.hold();
-      }
     },
     end(): void {
-      if (unwanted) return;
-      if (partial !== "") pending.trySend(partial);
+      if (partial !== "" && !broken) relay.send(partial);
       partial = "";
-      pending.close();
+      relay.end();
     },
   };
 }
@@ -376,6 +652,18 @@ interface Outlet {
   lines: LineSink | undefined;
   /** This process's stdout or stderr, for "tee". */
   tee: NodeJS.WritableStream | undefined;
+  /** Both streams in one, with `all: true`. */
+  all: AllOutput | undefined;
+}
+
+/** What `all: true` keeps, shared by the readers of stdout and stderr. */
+interface AllOutput {
+  /** Bytes kept in it so far. */
+  bytes: number;
+  /** The most it keeps: what a string (or a Buffer) holds. */
+  limit: number;
+  /** With "buffer": the chunks, joined at the end. */
+  chunks: Buffer[];
 }
 
 /**
@@ -388,19 +676,23 @@ interface Outlet {
  * thrown here escapes into Node: it stops the child, and the run reports it.
  */
 function collect(
-  command: Command,
+  command: AnyCommand,
   name: "stdout" | "stderr",
   stream: Readable,
   gate: Gate,
   outlet: Outlet,
-  stop: (why: string) => void,
+  stop: (why: string, failure?: Failure) => void,
 ): void {
   const { options } = command;
   const keep = options.buffer !== false;
   const wanted = keep ? (options.maxBuffer ?? DEFAULT_MAX_BUFFER) : Number.POSITIVE_INFINITY;
-  const limit = Math.min(wanted, keep ? MAX_STRING_LENGTH : Number.POSITIVE_INFINITY);
-  const decoder = new StringDecoder("utf8");
-  const { lines, tee } = outlet;
+  const encoding = options.encoding ?? "utf8";
+  const limit = Math.min(wanted, keep ? mostKept(encoding) : Number.POSITIVE_INFINITY);
+  // Text is decoded as it comes (a character cut between chunks waits for its end); bytes are
+  // joined once, at the end, so that a long output is not copied for every chunk.
+  const decoder = encoding === "buffer" ? undefined : new StringDecoder(encoding);
+  const chunks: Buffer[] = [];
+  const { lines, tee, all } = outlet;
   let bytes = 0;
   let teeBroken = false;
   let teeWaiting = false;
@@ -413,13 +705,35 @@ function collect(
     if (teeWaiting) onDrain();
   };
   tee?.on("error", onTeeError);
+  /** With "buffer": the bytes kept so far, as the command's output (at the end, or when stopped). */
+  const join = (): void => {
+    if (decoder !== undefined || !keep || chunks.length === 0) return;
+    const kept = command[name] as Uint8Array;
+    command[name] = bytesOf(Buffer.concat(kept.length > 0 ? [kept, ...chunks] : chunks));
+    chunks.length = 0;
+  };
   stream.on("close", () => {
+    join(); // also when the stream was destroyed before its end
     tee?.off("error", onTeeError);
     tee?.off("drain", onDrain);
   });
   const take = (text: string): void => {
     if (keep) command[name] += text;
+    if (all !== undefined) command.all += text;
     lines?.write(text);
+  };
+  const add = (part: Buffer): void => {
+    if (all !== undefined) {
+      all.bytes += part.length;
+      if (all.bytes > all.limit) {
+        bytes = Number.POSITIVE_INFINITY; // drop the rest
+        stop(`its stdout and stderr together (all) passed ${all.limit} bytes, the most it holds`);
+        return;
+      }
+      if (decoder === undefined) all.chunks.push(part);
+    }
+    if (decoder !== undefined) take(decoder.write(part));
+    else if (keep) chunks.push(part);
   };
   stream.on("data", (chunk: Buffer) => {
     if (bytes > limit) return; // the child is being stopped: the rest is dropped
@@ -433,42 +747,73 @@ function collect(
         gate.hold();
         tee.once("drain", onDrain);
       }
-      take(decoder.write(part));
+      add(part);
       if (bytes <= limit) return;
+      join();
       stop(
         limit < wanted
-          ? `its ${name} passed ${limit} bytes, the most a string can hold`
+          ? `its ${name} passed ${limit} bytes, the most ${decoder === undefined ? "a Buffer" : "a string"} can hold`
           : `its ${name} passed maxBuffer (${limit} bytes)`,
+        { code: "ERR_CHILD_PROCESS_STDIO_MAXBUFFER" }, // as Node's execFile says it
       );
     } catch (error) {
       bytes = Number.POSITIVE_INFINITY;
-      stop(`reading its ${name} failed: ${(error as Error).message}`);
+      stop(`reading its ${name} failed: ${(error as Error).message}`, { cause: error });
     }
   });
   stream.on("end", () => {
     if (bytes > limit) return;
     try {
-      const rest = decoder.end(); // an incomplete character at the very end
-      if (rest !== "") take(rest);
+      const rest = decoder?.end(); // an incomplete character at the very end
+      if (rest) take(rest);
+      join();
     } catch (error) {
-      stop(`reading its ${name} failed: ${(error as Error).message}`);
+      stop(`reading its ${name} failed: ${(error as Error).message}`, { cause: error });
     }
   });
 }
 
-const runCommand = routine(function* run(command: Command): Generator<unknown, CommandResult, any> {
+/** A command of any encoding, as the code that runs it sees it. */
+type AnyCommand = Command<OutputEncoding>;
+
+/** How a command of a pipeline is joined to its neighbours. */
+interface Pipes {
+  /** Its stdin: what the command before it writes. */
+  stdin?: Channel<Uint8Array> | undefined;
+  /** Where its stdout goes: to the command after it. */
+  stdout?: Channel<Uint8Array> | undefined;
+}
+
+/** Chunks of a piped stdout waiting for the next command before the stream pauses. */
+const PIPE_HIGH = 1;
+
+const runCommand = routine(function* run(
+  command: AnyCommand,
+  pipes: Pipes = {},
+): Generator<unknown, CommandResult<string | Uint8Array>, any> {
   const { argv, options, commandLine } = command;
   const [program, ...args] = argv as [string, ...string[]];
   const exited = new Future<Exit>();
   const group = options.processGroup === true;
+  const killSignal =
+    options.killSignal === undefined ? "SIGTERM" : signalName("killSignal", options.killSignal);
+  const grace = options.killGrace ?? DEFAULT_GRACE;
   let stopping: string | undefined;
+  /** Node's code or error behind the stop, if any. */
+  let stopFailure: Failure = {};
   let killTimer: Timer | undefined;
   let drainTimer: Timer | undefined;
   let child: ChildProcess;
-  command.stdout = "";
-  command.stderr = "";
+  const encoding = options.encoding ?? "utf8";
+  command.stdout = emptyOutput(encoding);
+  command.stderr = emptyOutput(encoding);
+  command.all = options.all === true ? emptyOutput(encoding) : undefined;
+  const all: AllOutput | undefined =
+    options.all === true ? { bytes: 0, limit: mostKept(encoding), chunks: [] } : undefined;
   command.exitCode = null;
   command.signal = null;
+  command.duration = 0;
+  const started = performance.now();
   try {
     child = spawnChild(program, args, {
       cwd: options.cwd,
@@ -479,7 +824,10 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     });
   } catch (error) {
     const why = cwdProblem(options.cwd) ?? (error as Error).message;
-    throw new CommandError(`cannot run ${quoteWord(program)}: ${why}`, argv, command.result());
+    throw new CommandError(`cannot run ${quoteWord(program)}: ${why}`, argv, command.result(), {
+      code: (error as NodeJS.ErrnoException).code,
+      cause: error,
+    });
   }
   command.pid = child.pid;
 
@@ -496,10 +844,20 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
   };
 
-  /** Stops the child: SIGTERM now, SIGKILL after the grace period. */
-  const stop = (why: string): void => {
+  /** Whether the child has exited. */
+  const exitedNow = (): boolean => child.exitCode !== null || child.signalCode !== null;
+
+  /** Sends the killSignal now and SIGKILL after the grace period (once). */
+  const terminate = (): void => {
+    signal(killSignal);
+    killTimer ??= after(grace, () => signal("SIGKILL"));
+  };
+
+  /** Stops the child: the killSignal now, SIGKILL after the grace period. */
+  const stop = (why: string, failure: Failure = {}): void => {
     if (stopping !== undefined) return;
-    if (child.exitCode !== null || child.signalCode !== null) {
+    stopFailure = failure;
+    if (exitedNow()) {
       // It has exited, but what it started may still hold its output open: stop
       // that too (its group) and stop reading, so that the run can end now.
       stopping = why;
@@ -509,16 +867,24 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       return;
     }
     stopping = why;
-    signal("SIGTERM");
-    killTimer = after(options.killGrace ?? DEFAULT_GRACE, () => signal("SIGKILL"));
+    terminate();
   };
+  const unwatch = options.cleanup === false ? undefined : stopAtExit(() => signal(killSignal));
+  running.set(command, {
+    kill(name) {
+      if (exitedNow()) return false;
+      if (name === undefined || name === killSignal) terminate();
+      else signal(name);
+      return true;
+    },
+  });
 
   // From here on, whatever throws (here or in the wait) goes through the cleanup below, which
   // stops the child and waits until it is gone: no path leaves an orphan. The exit is listened
   // for first, so that the cleanup's wait always ends.
   const outlets: Record<"stdout" | "stderr", Outlet> = {
-    stdout: { lines: undefined, tee: options.stdout === "tee" ? process.stdout : undefined },
-    stderr: { lines: undefined, tee: options.stderr === "tee" ? process.stderr : undefined },
+    stdout: { lines: undefined, tee: options.stdout === "tee" ? process.stdout : undefined, all },
+    stderr: { lines: undefined, tee: options.stderr === "tee" ? process.stderr : undefined, all },
   };
   child.on("error", (error) => {
     if (!exited.settled) exited.resolve({ error });
@@ -530,6 +896,8 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     if (!exited.settled) exited.resolve({ code, signal });
   });
   let deadline: Timer | undefined;
+  let feeder: Task<void> | undefined;
+  const input = pipes.stdin ?? options.input;
   let exit: Exit;
   try {
     const longest = Math.min(options.maxBuffer ?? DEFAULT_MAX_BUFFER, MAX_STRING_LENGTH);
@@ -540,6 +908,16 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       if (stream === null) continue; // "inherit" or "ignore"
       const gate = new Gate(stream);
       const outlet = outlets[name];
+      if (name === "stdout" && pipes.stdout !== undefined) {
+        // Piped into the next command, chunk by chunk, and not kept. When that one reads no
+        // more, this stdout is closed: the child's next write fails, as in a shell.
+        const piped = startRelay("pipe", pipes.stdout, gate, PIPE_HIGH, PIPE_HIGH, () =>
+          stream.destroy(),
+        );
+        stream.on("data", (chunk: Buffer) => piped.send(chunk));
+        stream.on("close", () => piped.end());
+        continue;
+      }
       if (target !== undefined) {
         const tooLong = (): void =>
           stop(`a line of its ${name} is longer than maxBuffer (${longest})`);
@@ -552,7 +930,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
       // A stopped child's own children may still hold its output pipes open: after the grace
       // period, stop reading them, so that the exit is reported all the same.
       if (stopping === undefined) return;
-      drainTimer = after(options.killGrace ?? DEFAULT_GRACE, () => {
+      drainTimer = after(grace, () => {
         child.stdout?.destroy();
         child.stderr?.destroy();
       });
@@ -560,7 +938,9 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     child.stdin?.on("error", () => {
       // The child may exit without reading its input (EPIPE): its exit status tells the story.
     });
-    if (options.input !== undefined) child.stdin?.end(options.input);
+    if (input instanceof Channel) {
+      if (child.stdin !== null) feeder = feedInput(input, child.stdin);
+    } else if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
     const { timeout = 0 } = options;
     if (timeout > 0)
@@ -568,6 +948,9 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     exit = yield* exited.wait();
   } finally {
     deadline?.clear();
+    // The child reads no more: a producer still sending finds the channel closed.
+    feeder?.cancel();
+    if (input instanceof Channel) input.close();
     if (!exited.settled) {
       // Cancelled (or an error came in): stop the child and wait until it is gone. Shielded: a
       // cancel that comes while this waits (the first came as an error) must not leave it unreaped.
@@ -581,7 +964,12 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     }
     killTimer?.clear();
     drainTimer?.clear();
+    running.delete(command);
+    unwatch?.();
+    if (all !== undefined && all.chunks.length > 0)
+      command.all = bytesOf(Buffer.concat(all.chunks));
     command.pid = undefined;
+    command.duration = (performance.now() - started) / 1000;
   }
   if ("error" in exit) {
     // Node says ENOENT both for a program that is not there and for a working directory that
@@ -594,7 +982,7 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
         : code === "ENOENT"
           ? `command not found: ${quoteWord(program)}`
           : `cannot run ${quoteWord(program)}: ${exit.error.message}`;
-    throw new CommandError(message, argv, command.result());
+    throw new CommandError(message, argv, command.result(), { code, cause: exit.error });
   }
   command.exitCode = exit.code;
   command.signal = exit.signal;
@@ -607,10 +995,61 @@ const runCommand = routine(function* run(command: Command): Generator<unknown, C
     );
   }
   if (stopping !== undefined) {
-    throw new CommandError(`${commandLine} was stopped: ${stopping}`, argv, command.result());
+    throw new CommandError(
+      `${commandLine} was stopped: ${stopping}`,
+      argv,
+      command.result(),
+      stopFailure,
+    );
   }
   return command.result();
 });
+
+/**
+ * Writes what `source` gives to the child's stdin, one value at a time, waiting for stdin to
+ * drain before it takes the next (a task of its own, a child of the one running the command),
+ * and closes stdin when the channel is closed. It stops when stdin is gone (the child exited or
+ * closed it); the run cancels it when the child has ended.
+ */
+function feedInput(source: Channel<string | Uint8Array>, stdin: Writable): Task<void> {
+  return spawn(
+    (function* input() {
+      for (;;) {
+        let value: unknown;
+        try {
+          value = yield* source.receive();
+        } catch (error) {
+          if (!(error instanceof ChannelClosedError)) throw error;
+          stdin.end();
+          return;
+        }
+        if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+          throw new TypeError(
+            `option "input" expects a channel of strings or Uint8Arrays, got ${describeValue(value)}`,
+          );
+        }
+        if (stdin.destroyed || stdin.writableEnded) break;
+        if (!stdin.write(value)) yield* drained(stdin).wait();
+      }
+      source.close(); // the child reads no more
+    })(),
+    { name: "input" },
+  );
+}
+
+/** A future settled once `stream` has drained, or is gone. */
+function drained(stream: Writable): Future<void> {
+  const done = new Future<void>();
+  const settle = (): void => {
+    stream.off("drain", settle);
+    stream.off("close", settle);
+    if (!done.settled) done.resolve();
+  };
+  stream.on("drain", settle);
+  stream.on("close", settle);
+  if (stream.destroyed) settle();
+  return done;
+}
 
 /** The stdio setting for Node's spawn() of an output mode. */
 function stdio(mode: OutputMode | undefined): "pipe" | "inherit" | "ignore" {
@@ -639,28 +1078,34 @@ function cwdProblem(cwd: string | undefined): string | undefined {
  * @example
  * const { stdout } = yield* exec(["git", "rev-parse", "HEAD"]);
  */
-export function exec(
+export function exec<E extends OutputEncoding = "utf8">(
   argv: string[],
-  options: CommandOptions & { check?: boolean } = {},
-): Generator<unknown, CommandResult, any> {
+  options: CommandOptions<E> & { check?: boolean } = {},
+): Generator<unknown, CommandResult<Output<E>>, any> {
   checkArgv("exec()", argv);
   const { check = true, ...rest } = options;
-  const command = new Command(argv, rest);
+  const command: AnyCommand = new Command<OutputEncoding>(argv, rest);
   // Named after the command ("exec git status"), so its task and a cancel name it.
-  return named(taskName("exec", argv), execRoutine)(command, check);
+  return named(taskName("exec", argv), execRoutine)(command, check) as Generator<
+    unknown,
+    CommandResult<Output<E>>,
+    any
+  >;
 }
 
 const execRoutine = routine(function* exec(
-  command: Command,
+  command: AnyCommand,
   check: boolean,
-): Generator<unknown, CommandResult, any> {
+): Generator<unknown, CommandResult<string | Uint8Array>, any> {
   const result = yield* runCommand(command);
   if (check && (result.exitCode !== 0 || result.signal !== null)) {
     const how =
       result.signal !== null
         ? `was ended by ${result.signal}`
         : `exited with code ${result.exitCode}`;
-    const tail = result.stderr.trim().split("\n").slice(-3).join("\n");
+    const stderr =
+      typeof result.stderr === "string" ? result.stderr : Buffer.from(result.stderr).toString();
+    const tail = stderr.trim().split("\n").slice(-3).join("\n");
     throw new CommandError(
       `${command.commandLine} ${how}${tail ? `: ${tail}` : ""}`,
       command.argv,
@@ -669,6 +1114,82 @@ const execRoutine = routine(function* exec(
   }
   return result;
 });
+
+/**
+ * Runs commands as a shell runs `a | b | c`: all at once, the stdout of each piped into the
+ * stdin of the next, with back-pressure (a command that writes faster than the next one reads
+ * waits: at most a few chunks of 64 KiB are in flight between two commands). Gives their
+ * results in order; the last one's `stdout` is the pipeline's output, the others' `stdout` stays
+ * empty (it went to the next). As with `run()`, a non-zero exit is no error: each result says
+ * how its command ended (as a shell's `PIPESTATUS`). When a command stops reading (`head`), the
+ * one before it finds its stdout closed: its next write fails (EPIPE, or SIGPIPE), and it ends,
+ * as in a shell. A command that
+ * cannot run fails the pipeline, and the others are stopped. Each Command keeps its own
+ * options (timeout, stderr, all...); the first may have an `input`.
+ *
+ * @example
+ * const [, , count] = yield* pipeline([
+ *   new Command(["git", "log", "--format=%an"]),
+ *   new Command(["sort", "-u"]),
+ *   new Command(["wc", "-l"]),
+ * ]);
+ * count.stdout; // "12\n"
+ */
+export function pipeline<const C extends readonly Command<OutputEncoding>[]>(
+  commands: C,
+): Generator<
+  unknown,
+  {
+    -readonly [K in keyof C]: C[K] extends Command<infer E> ? CommandResult<Output<E>> : never;
+  },
+  any
+> {
+  checkPipeline(commands);
+  const line = commands.map((command) => command.commandLine).join(" | ");
+  const name = `pipeline ${line.length > 80 ? `${line.slice(0, 79)}…` : line}`;
+  return named(name, pipelineRoutine)(commands) as never;
+}
+
+const pipelineRoutine = routine(function* pipeline(commands: readonly AnyCommand[]) {
+  const pipes = commands.slice(1).map(() => new Channel<Uint8Array>());
+  return yield* all(
+    commands.map((command, i) =>
+      named(taskName("run", command.argv), runCommand)(command, {
+        stdin: pipes[i - 1],
+        stdout: pipes[i],
+      }),
+    ),
+  );
+});
+
+function checkPipeline(commands: unknown): asserts commands is readonly AnyCommand[] {
+  if (
+    !Array.isArray(commands) ||
+    commands.length < 2 ||
+    !commands.every((c) => c instanceof Command)
+  ) {
+    throw new TypeError(
+      `pipeline() expects two or more Commands (new Command(argv)), got ${describeValue(commands)}`,
+    );
+  }
+  commands.forEach((command: AnyCommand, i) => {
+    const at = `pipeline() command ${i + 1} (${command.commandLine})`;
+    if (commands.indexOf(command) !== i) {
+      throw new TypeError(`${at} is in the pipeline twice: a Command runs one child at a time`);
+    }
+    const { options } = command;
+    if (i > 0 && options.input !== undefined) {
+      throw new TypeError(`${at} has an input, but its stdin is the stdout of the one before`);
+    }
+    if (i < commands.length - 1) {
+      if ((options.stdout ?? "pipe") !== "pipe" || options.lines !== undefined) {
+        throw new TypeError(
+          `${at} has stdout or lines set, but its stdout goes to the next command`,
+        );
+      }
+    }
+  });
+}
 
 /**
  * An argv as one line a POSIX shell would split back into exactly that argv, for messages and
@@ -732,6 +1253,12 @@ function checkArgv(call: string, argv: unknown): asserts argv is string[] {
 }
 
 function checkOptions(call: string, options: CommandOptions): void {
+  const { encoding } = options;
+  if (encoding !== undefined && encoding !== "buffer" && !Buffer.isEncoding(encoding)) {
+    throw new TypeError(
+      `${call} option "encoding" expects "buffer" or a text encoding such as "utf8", got ${describeValue(encoding)}`,
+    );
+  }
   for (const key of ["timeout", "killGrace"] as const) {
     const value = options[key];
     if (
@@ -743,6 +1270,8 @@ function checkOptions(call: string, options: CommandOptions): void {
       );
     }
   }
+  if (options.killSignal !== undefined)
+    signalName(`${call} option "killSignal"`, options.killSignal);
   const { processGroup } = options;
   if (processGroup !== undefined && typeof processGroup !== "boolean") {
     throw new TypeError(
@@ -750,9 +1279,14 @@ function checkOptions(call: string, options: CommandOptions): void {
     );
   }
   const { input } = options;
-  if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
+  if (
+    input !== undefined &&
+    typeof input !== "string" &&
+    !(input instanceof Uint8Array) &&
+    !(input instanceof Channel)
+  ) {
     throw new TypeError(
-      `${call} option "input" expects a string or a Uint8Array, got ${describeValue(input)}`,
+      `${call} option "input" expects a string, a Uint8Array or a Channel, got ${describeValue(input)}`,
     );
   }
   for (const [key, stream] of [
@@ -771,15 +1305,25 @@ function checkOptions(call: string, options: CommandOptions): void {
         `${call} option "${stream}" expects a Channel, got ${describeValue(target)}`,
       );
     }
+    if (target !== undefined && encoding === "buffer") {
+      throw new TypeError(
+        `${call} option "${stream}" needs text, but "encoding" is "buffer" (bytes are not lines)`,
+      );
+    }
     if (target !== undefined && (mode === "inherit" || mode === "ignore")) {
       throw new TypeError(
         `${call} option "${stream}" needs the child's ${key} read here, but "${key}" is "${mode}"`,
       );
     }
   }
-  const { buffer } = options;
-  if (buffer !== undefined && typeof buffer !== "boolean") {
-    throw new TypeError(`${call} option "buffer" expects true or false, got ${String(buffer)}`);
+  for (const key of ["buffer", "all", "cleanup"] as const) {
+    const value = options[key];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new TypeError(`${call} option "${key}" expects true or false, got ${String(value)}`);
+    }
+  }
+  if (options.all === true && options.buffer === false) {
+    throw new TypeError(`${call} option "all" keeps the output, but "buffer" is false`);
   }
   const { maxBuffer } = options;
   if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !(maxBuffer > 0))) {
