@@ -63,8 +63,10 @@ export class Connection {
 
   /**
    * The next line, without its "\n" (and "\r"), or null at the end. A last
-   * line without a newline is returned as it is. A line longer than
-   * `maxLength` bytes (default 64 KiB) throws.
+   * line without a newline is returned as it is. A line must fit in
+   * `maxLength` bytes (default 64 KiB) together with its newline, as in Go's
+   * `bufio.Scanner`: a longer one throws, and what was read of it stays
+   * buffered.
    */
   readLine(options: { maxLength?: number } = {}): Generator<unknown, string | null, any> {
     const maxLength = options.maxLength ?? 64 * 1024;
@@ -118,8 +120,16 @@ export class Connection {
     return this.#ended;
   }
 
-  /** @internal Parks the current task until more data, the end, or an error comes. */
+  /**
+   * @internal Parks the current task until more data, the end, or an error
+   * comes. A reader waits only when it needs more than is buffered, so a
+   * socket paused at the high-water mark is resumed here: a `readExactly(n)`
+   * or a line longer than the mark would otherwise wait for bytes the
+   * paused socket never reads. What is buffered then stays bounded by what
+   * the reader asked for.
+   */
   _waitForData(): Generator<unknown, void, any> {
+    if (this.socket.isPaused()) this.socket.resume();
     return park<void>(({ wake }) => {
       this.#readWaiter = () => wake();
       return () => {
@@ -163,15 +173,16 @@ const readRoutine = routine(function* read(conn: Connection) {
 const readLineRoutine = routine(function* readLine(conn: Connection, maxLength: number) {
   for (;;) {
     const buffered = conn._peek();
+    // A newline at or past maxLength ends a line that does not fit.
     const newline = buffered.indexOf(10);
-    if (newline >= 0) {
-      if (newline > maxLength)
-        throw new Error(`readLine(): a line is longer than maxLength (${maxLength} bytes)`);
+    if (newline >= 0 && newline < maxLength) {
       const line = conn._take(newline + 1).toString("utf8", 0, newline);
       return line.endsWith("\r") ? line.slice(0, -1) : line;
     }
-    if (buffered.length > maxLength) {
-      throw new Error(`readLine(): a line is longer than maxLength (${maxLength} bytes)`);
+    if (buffered.length >= maxLength) {
+      throw new Error(
+        `readLine(): a line does not fit in maxLength (${maxLength} bytes) with its newline`,
+      );
     }
     conn._check();
     if (conn._ended) return buffered.length > 0 ? conn._take().toString("utf8") : null;
