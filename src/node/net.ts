@@ -8,12 +8,17 @@
  * while the socket's buffer is full (back-pressure). Incoming data beyond a
  * high-water mark pauses the socket, so a slow reader slows its peer down
  * instead of filling memory. Errors (a peer reset) are thrown into the
- * task that reads or writes, and touch no other connection.
+ * task that reads or writes, and touch no other connection: every socket
+ * has its error listener from the moment it exists (accepted, or being
+ * connected), so a reset that comes before its task's first step waits for
+ * that task's first read or write instead of killing the process.
  *
  * `listen()` starts a server task, a child of the calling task, which runs
  * `handler(connection)` for each connection as its own child: cancelling
- * the server (or the task that started it) cancels its connections.
- * Built only on the core's public API.
+ * the server (or the task that started it) cancels its connections. A
+ * handler's error ends its connection only: the connection's own failure
+ * (a reset, a broken pipe) quietly, as nobody is left to tell, and any
+ * other error through `onError`. Built only on the core's public API.
  */
 import * as net from "node:net";
 import { Channel, ChannelClosedError, park, routine, spawn, type Task } from "../index.ts";
@@ -25,6 +30,8 @@ const HIGH_WATER = 64 * 1024;
 export class Connection {
   /** The socket, for what this class does not cover (addresses, options). */
   readonly socket: net.Socket;
+  /** The peer's address and port ("127.0.0.1:50312"), as they were when the connection was made. */
+  readonly peer: string;
   #buffer: Buffer = Buffer.alloc(0);
   #ended = false;
   #error: Error | null = null;
@@ -32,8 +39,10 @@ export class Connection {
   #readWaiter: (() => void) | null = null;
   #drainWaiter: (() => void) | null = null;
 
-  constructor(socket: net.Socket) {
+  /** Wraps a socket; `peer` defaults to the socket's remote address and port. */
+  constructor(socket: net.Socket, peer = `${socket.remoteAddress}:${socket.remotePort}`) {
     this.socket = socket;
+    this.peer = peer;
     socket.on("data", (chunk: Buffer) => {
       this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
       if (this.#buffer.length >= HIGH_WATER) socket.pause();
@@ -113,6 +122,11 @@ export class Connection {
   /** @internal Throws a socket error, if one came. */
   _check(): void {
     if (this.#error !== null) throw this.#error;
+  }
+
+  /** @internal Whether `error` is this connection's own failure (what its socket reported). */
+  _failedWith(error: unknown): boolean {
+    return error !== null && error === this.#error;
   }
 
   /** @internal Whether the peer has ended (no more data will come). */
@@ -241,13 +255,21 @@ export interface ListenOptions {
   host?: string;
   /** Default 0: a free port. */
   port?: number;
+  /**
+   * Gets every error a connection's handler threw, except the connection's
+   * own failure (a reset, a broken pipe: the peer is gone, nobody is left
+   * to tell). Default: printed to stderr. The server and the other
+   * connections go on either way.
+   */
+  onError?: (error: unknown, connection: Connection) => void;
 }
 
 /**
  * Listens for TCP connections; gives the Server once it is bound. Each
  * connection runs `handler(connection)` as a task (a child of the server's
  * task, itself a child of the caller); the connection is closed when the
- * handler ends, however it ends.
+ * handler ends, however it ends. A handler's error ends its connection
+ * only (see `onError`): one client's reset never ends the server.
  *
  * @example
  * const server = yield* listen({ port: 0 }, function* echo(conn) {
@@ -270,10 +292,18 @@ const listenRoutine = routine(function* listen(
   handler: (connection: Connection) => Generator<unknown, unknown, any>,
 ) {
   const host = options.host ?? "127.0.0.1";
-  const accepted = new Channel<net.Socket>(Number.MAX_SAFE_INTEGER);
+  const onError =
+    options.onError ??
+    ((error: unknown, connection: Connection) => {
+      console.error(`clockwork net: the connection from ${connection.peer} failed:`, error);
+    });
+  const accepted = new Channel<Connection>(Number.MAX_SAFE_INTEGER);
   const raw = net.createServer((socket) => {
-    if (!accepted.closed) accepted.trySend(socket);
-    else socket.destroy();
+    // The Connection (and its error listener) now, not when the server task takes it: a reset
+    // before then must wait for the handler, not go unheard and kill the process.
+    const connection = new Connection(socket);
+    if (!accepted.closed) accepted.trySend(connection);
+    else connection.close();
   });
   let bound = false;
   try {
@@ -293,20 +323,23 @@ const listenRoutine = routine(function* listen(
   }
   raw.on("close", () => accepted.close());
   const server = new Server(raw, host);
-  server._task = spawn(serve(server, accepted, handler), { name: `server ${host}:${server.port}` });
+  server._task = spawn(serve(server, accepted, handler, onError), {
+    name: `server ${host}:${server.port}`,
+  });
   return server;
 });
 
 const serve = routine(function* serve(
   server: Server,
-  accepted: Channel<net.Socket>,
+  accepted: Channel<Connection>,
   handler: (connection: Connection) => Generator<unknown, unknown, any>,
+  onError: (error: unknown, connection: Connection) => void,
 ) {
   try {
     for (;;) {
-      const socket = yield* accepted.receive();
-      spawn(connectionRoutine(new Connection(socket), handler), {
-        name: `connection from ${socket.remoteAddress}:${socket.remotePort}`,
+      const connection = yield* accepted.receive();
+      spawn(connectionRoutine(connection, handler, onError), {
+        name: `connection from ${connection.peer}`,
       });
     }
   } catch (error) {
@@ -314,16 +347,24 @@ const serve = routine(function* serve(
   } finally {
     server._server.close();
     accepted.close();
-    for (let r = accepted.tryReceive(); r.ok; r = accepted.tryReceive()) r.value.destroy();
+    for (let r = accepted.tryReceive(); r.ok; r = accepted.tryReceive()) r.value.close();
   }
 });
 
+/**
+ * A connection's task: the handler, then the socket closed. The handler's
+ * error stops here, so that it never reaches the server task (which would
+ * fail, and with it every other connection).
+ */
 const connectionRoutine = routine(function* connection(
   conn: Connection,
   handler: (connection: Connection) => Generator<unknown, unknown, any>,
+  onError: (error: unknown, connection: Connection) => void,
 ) {
   try {
     yield* handler(conn);
+  } catch (error) {
+    if (!conn._failedWith(error)) onError(error, conn);
   } finally {
     conn.socket.end();
     conn.socket.destroy();
@@ -346,6 +387,9 @@ export function connect(options: {
 
 const connectRoutine = routine(function* connect(host: string, port: number) {
   const socket = net.connect({ host, port });
+  // Its error listener from now on: a reset after the connect, before this task's next step,
+  // is kept for the first read or write.
+  const connection = new Connection(socket, `${host}:${port}`);
   let connected = false;
   try {
     yield* park<void>(({ wake, fail }) => {
@@ -359,5 +403,5 @@ const connectRoutine = routine(function* connect(host: string, port: number) {
   } finally {
     if (!connected) socket.destroy(); // refused, or cancelled while connecting
   }
-  return new Connection(socket);
+  return connection;
 });
