@@ -56,6 +56,19 @@ function rawClient(port: number, options: { allowHalfOpen?: boolean } = {}): Pro
   });
 }
 
+/** Everything a raw socket receives, once it has ended. */
+function receiveAll(socket: net.Socket): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+}
+
 const echo = routine(function* echo(conn: Connection) {
   for (let line = yield* conn.readLine(); line !== null; line = yield* conn.readLine()) {
     yield* conn.write(`${line}\n`);
@@ -225,6 +238,134 @@ describe("net under faults", () => {
     );
     await worker.run();
     assert.ok(["ECONNRESET", "EPIPE"].includes(outcome), `the writer saw ${outcome}`);
+  });
+
+  it("delivers what a handler writes after its client has half-closed (sent its end)", async () => {
+    const worker = new Worker();
+    let server: Server | undefined;
+    worker.assign(
+      (function* main() {
+        server = yield* listen({ port: 0 }, function* summing(conn) {
+          // Reads numbers until the client's end, then answers: the client waits for it.
+          let sum = 0;
+          for (let line = yield* conn.readLine(); line !== null; line = yield* conn.readLine()) {
+            sum += Number(line);
+          }
+          yield sleep(0.02);
+          yield* conn.write(`sum ${sum}\n`);
+        });
+        yield suspend();
+      })(),
+    );
+    const running = worker.run();
+    while (server === undefined) await eventLoopOnly(5);
+    const client = await rawClient(server.port, { allowHalfOpen: true });
+    const reply = receiveAll(client);
+    client.end("1\n2\n3\n"); // half-close: done sending, still reading
+    assert.equal(await reply, "sum 6\n");
+    client.destroy();
+    worker.cancelAll();
+    await running;
+  });
+
+  it("delivers what a connect()ed task writes after its peer has half-closed", async () => {
+    const worker = new Worker();
+    let received = "";
+    // A peer that says hello, ends its side, and keeps reading until our end.
+    const peer = await rawServer((socket) => {
+      socket.end("hello\n");
+      receiveAll(socket).then(
+        (text) => {
+          received = text;
+          socket.destroy();
+        },
+        () => {},
+      );
+    });
+    worker.assign(
+      (function* client() {
+        const conn = yield* connect({ port: portOf(peer) });
+        try {
+          const greeting = yield* conn.readLine();
+          assert.equal(yield* conn.readLine(), null, "the peer has ended its side");
+          yield sleep(0.02);
+          yield* conn.write(`thanks for the ${greeting}\n`);
+          conn.end();
+          yield sleep(0.05);
+        } finally {
+          conn.close();
+        }
+      })(),
+    );
+    await worker.run();
+    assert.equal(received, "thanks for the hello\n");
+    await new Promise((resolve) => peer.close(resolve));
+  });
+
+  it("throws from write() after the connection's own end(), instead of dropping the bytes", async () => {
+    const worker = new Worker();
+    let thrown = "";
+    worker.assign(
+      (function* main() {
+        const server = yield* listen({ port: 0 }, function* quiet(conn) {
+          yield* conn.read();
+        });
+        const conn = yield* connect({ port: server.port });
+        try {
+          conn.end();
+          yield* conn.write("too late\n");
+        } catch (error) {
+          thrown = (error as Error).message;
+        } finally {
+          conn.close();
+          server.close();
+        }
+      })(),
+    );
+    await worker.run();
+    assert.match(thrown, /end\(\)/);
+  });
+
+  it("delivers every byte a handler wrote before it returned, even when the OS buffers were full then", async () => {
+    const worker = new Worker();
+    let written = 0;
+    let server: Server | undefined;
+    worker.assign(
+      (function* main() {
+        server = yield* listen({ port: 0 }, function* sender(conn) {
+          // The client reads nothing yet: write until the OS buffers are full and a write has
+          // had to wait, then return at once: the connection is closed behind the handler.
+          const chunk = Buffer.alloc(10_000, 120);
+          let waited = false;
+          while (!waited) {
+            const before = Date.now();
+            yield* conn.write(chunk);
+            written += chunk.length;
+            waited = conn.socket.writableLength > 0 || Date.now() - before > 50;
+          }
+        });
+        yield suspend();
+      })(),
+    );
+    const running = worker.run();
+    while (server === undefined) await eventLoopOnly(5);
+    const client = await rawClient(server.port);
+    client.pause();
+    await eventLoopOnly(300);
+    const received = await new Promise<number>((resolve, reject) => {
+      let bytes = 0;
+      client.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      client.on("end", () => resolve(bytes));
+      client.on("error", reject);
+      client.resume();
+    });
+    client.destroy();
+    worker.cancelAll();
+    await running;
+    assert.ok(written > 100_000, `only ${written} bytes were written`);
+    assert.equal(received, written);
   });
 });
 

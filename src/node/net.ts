@@ -5,7 +5,7 @@
  * The original library left asynchronous sockets as a TODO. Here a task
  * reads and writes a socket as if it blocked, and parks meanwhile:
  * `read()`, `readLine()` and `readExactly()` wait for data, `write()` waits
- * while the socket's buffer is full (back-pressure). Incoming data beyond a
+ * until the OS has taken the bytes (back-pressure). Incoming data beyond a
  * high-water mark pauses the socket, so a slow reader slows its peer down
  * instead of filling memory. Errors (a peer reset) are thrown into the
  * task that reads or writes, and touch no other connection: every socket
@@ -18,7 +18,10 @@
  * the server (or the task that started it) cancels its connections. A
  * handler's error ends its connection only: the connection's own failure
  * (a reset, a broken pipe) quietly, as nobody is left to tell, and any
- * other error through `onError`. Built only on the core's public API.
+ * other error through `onError`. A connection is half-open when the peer
+ * ends its side first: reading gives null, writing still delivers (the peer
+ * may be waiting for an answer, as TCP allows), until our side ends or the
+ * connection closes. Built only on the core's public API.
  */
 import * as net from "node:net";
 import { Channel, ChannelClosedError, park, routine, spawn, type Task } from "../index.ts";
@@ -37,7 +40,9 @@ export class Connection {
   #error: Error | null = null;
   /** The parked reader or writer's waker, while one waits. */
   #readWaiter: (() => void) | null = null;
-  #drainWaiter: (() => void) | null = null;
+  #flushWaiter: (() => void) | null = null;
+  /** @internal The callback of every write(): wakes the writer waiting for its bytes to go out. */
+  readonly _flushed: () => void;
 
   /** Wraps a socket; `peer` defaults to the socket's remote address and port. */
   constructor(socket: net.Socket, peer = `${socket.remoteAddress}:${socket.remotePort}`) {
@@ -63,6 +68,7 @@ export class Connection {
       this.#notifyWriter();
     });
     socket.on("drain", () => this.#notifyWriter());
+    this._flushed = () => this.#notifyWriter();
   }
 
   /** The next bytes that arrived, or null once the peer has ended the connection. */
@@ -91,17 +97,28 @@ export class Connection {
     return readExactlyRoutine(this, n) as Generator<unknown, Uint8Array, any>;
   }
 
-  /** Writes data, waiting while the socket's buffer is full. */
+  /**
+   * Writes data. Like Go's `Write`, it returns once the bytes are with the
+   * operating system, waiting meanwhile (back-pressure from a slow peer),
+   * so a `close()` or the end of a handler right after it loses nothing.
+   * After the peer has ended its side, writing goes on (the connection is
+   * half-open, as TCP allows; the peer may still be reading). Throws the
+   * connection's error (a reset, a broken pipe), or a clear error after
+   * `end()` or `close()`: bytes are never dropped without a word.
+   */
   write(data: string | Uint8Array): Generator<unknown, void, any> {
     return writeRoutine(this, data) as Generator<unknown, void, any>;
   }
 
-  /** Ends our side of the connection (the peer reads the end); reading goes on. */
+  /**
+   * Ends our side of the connection (the peer reads the end, after what was
+   * written); reading goes on. A `write()` after it throws.
+   */
   end(): void {
     this.socket.end();
   }
 
-  /** Closes the connection at once. */
+  /** Closes the connection at once (what `write()` gave the OS still goes out). */
   close(): void {
     this.socket.destroy();
   }
@@ -152,14 +169,14 @@ export class Connection {
     }, "data from a connection");
   }
 
-  /** @internal Parks the current task until the socket drains (or fails). */
-  _waitForDrain(): Generator<unknown, void, any> {
+  /** @internal Parks the current task until a write has gone out to the OS (or the socket fails). */
+  _waitForFlush(): Generator<unknown, void, any> {
     return park<void>(({ wake }) => {
-      this.#drainWaiter = () => wake();
+      this.#flushWaiter = () => wake();
       return () => {
-        this.#drainWaiter = null;
+        this.#flushWaiter = null;
       };
-    }, "a connection's send buffer to drain");
+    }, "a connection's bytes to go out (a slow peer)");
   }
 
   #notifyReader(): void {
@@ -169,8 +186,8 @@ export class Connection {
   }
 
   #notifyWriter(): void {
-    const waiter = this.#drainWaiter;
-    this.#drainWaiter = null;
+    const waiter = this.#flushWaiter;
+    this.#flushWaiter = null;
     waiter?.();
   }
 }
@@ -216,12 +233,22 @@ const readExactlyRoutine = routine(function* readExactly(conn: Connection, n: nu
 });
 
 const writeRoutine = routine(function* write(conn: Connection, data: string | Uint8Array) {
+  const socket = conn.socket;
   conn._check();
-  if (conn.socket.destroyed) throw new Error("write(): the connection is closed");
-  if (conn.socket.write(data)) return;
-  while (conn.socket.writableNeedDrain && !conn.socket.destroyed) {
-    yield* conn._waitForDrain();
+  if (socket.destroyed) throw new Error(`write(): the connection to ${conn.peer} is closed`);
+  if (socket.writableEnded) {
+    throw new Error(`write(): the connection to ${conn.peer} has ended its sending side (end())`);
+  }
+  socket.write(data, conn._flushed);
+  // Usually the OS takes the bytes at once; otherwise wait until everything queued went out.
+  while (socket.writableLength > 0) {
+    yield* conn._waitForFlush();
     conn._check();
+    if (socket.destroyed && socket.writableLength > 0) {
+      throw new Error(
+        `write(): the connection to ${conn.peer} was closed before the bytes went out`,
+      );
+    }
   }
 });
 
@@ -298,7 +325,8 @@ const listenRoutine = routine(function* listen(
       console.error(`clockwork net: the connection from ${connection.peer} failed:`, error);
     });
   const accepted = new Channel<Connection>(Number.MAX_SAFE_INTEGER);
-  const raw = net.createServer((socket) => {
+  // Half-open: a client that has sent its end may still be reading what we write.
+  const raw = net.createServer({ allowHalfOpen: true }, (socket) => {
     // The Connection (and its error listener) now, not when the server task takes it: a reset
     // before then must wait for the handler, not go unheard and kill the process.
     const connection = new Connection(socket);
@@ -386,7 +414,7 @@ export function connect(options: {
 }
 
 const connectRoutine = routine(function* connect(host: string, port: number) {
-  const socket = net.connect({ host, port });
+  const socket = net.connect({ host, port, allowHalfOpen: true });
   // Its error listener from now on: a reset after the connect, before this task's next step,
   // is kept for the first read or write.
   const connection = new Connection(socket, `${host}:${port}`);
