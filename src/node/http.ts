@@ -9,6 +9,13 @@
  * and the error goes to `onError`; the server goes on. Request bodies are
  * read with a size limit (413 past it). `close()` stops accepting, lets the
  * requests in flight finish within a grace period, then cancels the rest.
+ *
+ * A client that goes away before it has the whole answer cancels its
+ * request's task, as Go cancels a request's context: whatever the handler
+ * waits on is released, its `finally` blocks run, and its task's signal
+ * (`request.signal`) aborts. That is no error of the handler's: nothing is
+ * reported. Code a cancel cannot cut (a `shield`) that writes to a client
+ * that has gone gets a `ClientGoneError` at once.
  */
 import { Buffer } from "node:buffer";
 import { createReadStream, type Stats } from "node:fs";
@@ -16,7 +23,7 @@ import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
 import type { Readable } from "node:stream";
-import { call, Future, park, routine, sleep, spawn, type Task } from "../index.ts";
+import { call, currentTask, Future, park, routine, sleep, spawn, type Task } from "../index.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
@@ -26,6 +33,15 @@ export class HttpError extends Error {
     super(message);
     this.status = status;
   }
+}
+
+/**
+ * Thrown by `response.write()` (and a body being read) when the client has
+ * gone: there is nobody left to answer. A handler need not catch it: its
+ * task is cancelled anyway when the client leaves, and it is not reported.
+ */
+export class ClientGoneError extends Error {
+  override name = "ClientGoneError";
 }
 
 /** Options for `serve()`. Times are in seconds. */
@@ -44,7 +60,10 @@ export interface ServeOptions {
   keepAliveTimeout?: number;
   /** How long `close()` lets requests in flight finish before cancelling them (default 5). */
   closeGrace?: number;
-  /** Gets every error a handler threw (default: printed to stderr). */
+  /**
+   * Gets every error a handler threw (default: printed to stderr), except
+   * HttpErrors (they are answers) and a client going away (no error).
+   */
   onError?: (error: unknown, request: Request) => void;
 }
 
@@ -61,6 +80,8 @@ export class Request {
   readonly _limit: number;
   /** @internal Parsed on first use. */
   _query: URLSearchParams | undefined;
+  /** @internal The request's task, once it runs. */
+  _task: Task<unknown> | null;
 
   /** @internal */
   constructor(raw: http.IncomingMessage, limit: number) {
@@ -71,6 +92,17 @@ export class Request {
     this.path = mark < 0 ? this.url : this.url.slice(0, mark);
     this._limit = limit;
     this._query = undefined;
+    this._task = null;
+  }
+
+  /**
+   * Aborted when the request's task is cancelled: its client went away, or
+   * the server closed before it was done. For promise-based APIs, as Go's
+   * `r.Context()`: `yield* call(fetch(url, { signal: req.signal }))`.
+   */
+  get signal(): AbortSignal {
+    if (this._task === null) throw new Error("request.signal: the request's task has not started");
+    return this._task.signal;
   }
 
   /** The request's headers, names in lower case (Node builds this object on first use). */
@@ -122,7 +154,9 @@ const readBody = routine(function* body(raw: http.IncomingMessage, limit: number
       } else chunks.push(chunk);
     };
     const onEnd = () => wake();
-    const onError = (error: Error) => fail(error);
+    // The request fails only when its client has gone (Node's "aborted").
+    const onError = (error: Error) =>
+      fail(new ClientGoneError("the client went away while sending the body", { cause: error }));
     raw.on("data", onData);
     raw.on("end", onEnd);
     raw.on("error", onError);
@@ -186,17 +220,26 @@ export class Response {
   /**
    * Writes a chunk of a streamed body (status 200 and the given headers are
    * sent first if they were not), waiting while the client is slow to read.
+   * Throws a ClientGoneError at once if the client has gone (or goes while
+   * this waits), and an Error after the response has ended.
    */
   *write(
     chunk: string | Uint8Array,
     headers: http.OutgoingHttpHeaders = {},
   ): Generator<unknown, void, any> {
-    if (!this.raw.headersSent) this.raw.writeHead(200, headers);
-    if (this.raw.write(chunk)) return;
     const raw = this.raw;
+    if (raw.destroyed) throw clientGone();
+    if (raw.writableEnded) throw new Error("response.write(): the response has ended");
+    if (!raw.headersSent) raw.writeHead(200, headers);
+    if (raw.write(chunk)) return;
     yield* park<void>(({ wake, fail }) => {
+      // A response closed already fires no more events: fail now, not on a 'close' long gone.
+      if (raw.destroyed) {
+        fail(clientGone());
+        return undefined;
+      }
       const onDrain = () => wake();
-      const onClose = () => fail(new Error("the client went away"));
+      const onClose = () => fail(clientGone());
       raw.once("drain", onDrain);
       raw.once("close", onClose);
       return () => {
@@ -211,7 +254,11 @@ export class Response {
     this.raw.end();
   }
 
-  /** Sends a file (its content type from its extension), waiting while the client reads it. */
+  /**
+   * Sends a file (its content type from its extension), waiting while the
+   * client reads it. Throws a ClientGoneError if the client has gone (or
+   * goes before it has the whole file).
+   */
   *sendFile(
     file: string,
     options: { status?: number; headers?: http.OutgoingHttpHeaders } = {},
@@ -231,26 +278,33 @@ export class Response {
   }
 }
 
+function clientGone(): ClientGoneError {
+  return new ClientGoneError("the client went away");
+}
+
 /**
  * Streams a file's read stream into a response (`pipe`, which waits for a
- * slow client) and waits until the response is finished. A client that
- * goes away ends the wait without an error (nobody is left to tell); a
- * read error fails it. The stream (and so the file) is closed however this
- * ends.
+ * slow client) and waits until the response is finished. A client that has
+ * gone (or goes while this waits) throws a ClientGoneError, as write()
+ * does; a read error fails it. The stream (and so the file) is closed
+ * however this ends.
  */
 function* pipeFile(stream: Readable, raw: http.ServerResponse) {
   try {
+    // A response closed already fires no more events: waiting for its 'close' would be forever.
+    if (raw.destroyed) throw clientGone();
     yield* park<void>(({ wake, fail }) => {
-      const onDone = () => wake();
+      const onFinish = () => wake();
+      const onClose = () => (raw.writableFinished ? wake() : fail(clientGone()));
       const onError = (error: Error) => fail(error);
       stream.on("error", onError);
-      raw.on("finish", onDone);
-      raw.on("close", onDone);
+      raw.on("finish", onFinish);
+      raw.on("close", onClose);
       stream.pipe(raw);
       return () => {
         stream.off("error", onError);
-        raw.off("finish", onDone);
-        raw.off("close", onDone);
+        raw.off("finish", onFinish);
+        raw.off("close", onClose);
         stream.unpipe(raw);
       };
     }, "a file being sent");
@@ -418,11 +472,18 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
     const current = server;
     current._inFlight++;
     // deliver(): the request's first step runs now, inside this callback, not in a microtask.
-    task.worker.deliver(() =>
+    const child = task.worker.deliver(() =>
       task.spawn(exchange(current, request, new Response(res), handler, onError), {
         name: `${request.method} ${request.path}`,
       }),
     );
+    // A client that goes away before it has the whole answer cancels the request's task (as Go
+    // cancels r.Context()). Most answers are done by now, and need no listener.
+    if (!child.isDone()) {
+      res.once("close", () => {
+        if (!res.writableFinished) child.worker.deliver(() => child.cancel());
+      });
+    }
   });
   raw.headersTimeout = headersTimeout;
   raw.requestTimeout = requestTimeout;
@@ -469,13 +530,17 @@ const exchange = routine(function* handle(
   handler: Handler,
   onError: (error: unknown, request: Request) => void,
 ) {
+  request._task = currentTask() ?? null;
   try {
     yield* handler(request, response);
+    if (response.raw.destroyed) return; // the client went away: nobody to answer
     if (!response.raw.headersSent) {
       throw new Error(`the handler for ${request.method} ${request.path} ended without a response`);
     }
     if (!response.raw.writableEnded) response.raw.end();
   } catch (error) {
+    // A client that went away is no failure of the handler's, and nobody is left to answer.
+    if (error instanceof ClientGoneError) return;
     const status = error instanceof HttpError ? error.status : 500;
     if (!(error instanceof HttpError)) onError(error, request);
     if (!response.raw.headersSent) {
