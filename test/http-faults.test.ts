@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { call, park, shield, sleep, timeout, Worker } from "../src/index.ts";
 import { type HttpServer, type ServeOptions, serve, serveStatic } from "../src/node/http.ts";
+import { nodeScript } from "./support.ts";
 
 type Handler = Parameters<typeof serve>[1];
 
@@ -346,5 +347,102 @@ describe("http under faults: hang-ups before the answer starts", () => {
       },
     );
     assert.match(outcome, /^ClientGoneError: /);
+  });
+});
+
+describe("http under faults: out of descriptors", () => {
+  /**
+   * A child node process that may hold 256 descriptors: a server with
+   * serveStatic and sendFile, two keep-alive connections opened (and
+   * answered once) while descriptors are left, then every descriptor taken,
+   * then a request on each connection, then the descriptors given back and
+   * one more request. Prints what it saw as JSON.
+   */
+  const script = `
+    import { closeSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
+    import * as net from "node:net";
+    import { tmpdir } from "node:os";
+    import { join } from "node:path";
+    import { call, run } from "./src/index.ts";
+    import { serve, serveStatic } from "./src/node/http.ts";
+
+    const folder = mkdtempSync(join(tmpdir(), "clockwork-emfile-"));
+    writeFileSync(join(folder, "hello.txt"), "hello\\n");
+    const files = serveStatic(folder);
+    const errors = [];
+    const statuses = [];
+
+    /** Sends a GET on a kept-alive socket and gives the status of its answer ("closed" if none). */
+    function get(socket, path) {
+      if (socket.destroyed) return "closed";
+      return new Promise((resolve, reject) => {
+        let got = Buffer.alloc(0);
+        socket.once("close", () => resolve("closed"));
+        const onData = (chunk) => {
+          got = Buffer.concat([got, chunk]);
+          const end = got.indexOf("\\r\\n\\r\\n");
+          if (end < 0) return;
+          const head = got.subarray(0, end).toString();
+          const length = Number(/content-length: *(\\d+)/i.exec(head)?.[1] ?? 0);
+          if (got.length < end + 4 + length) return;
+          socket.off("data", onData);
+          resolve(Number(head.split(" ")[1]));
+        };
+        socket.on("data", onData);
+        socket.once("error", reject);
+        socket.write("GET " + path + " HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n");
+      });
+    }
+
+    async function client(port) {
+      const connect = () => new Promise((resolve, reject) => {
+        const socket = net.connect({ port, host: "127.0.0.1" }, () => resolve(socket));
+        socket.once("error", reject);
+      });
+      const a = await connect();
+      const b = await connect();
+      statuses.push(await get(a, "/hello.txt"), await get(b, "/send"));
+      const held = [];
+      try {
+        for (;;) {
+          held.push(openSync("/dev/null", "r"));
+          if (held.length > 10000) throw new Error("the descriptor limit was not lowered");
+        }
+      } catch (error) {
+        if (error.code !== "EMFILE") throw error;
+      }
+      try {
+        statuses.push(await get(a, "/hello.txt"), await get(b, "/send"));
+      } finally {
+        for (const fd of held) closeSync(fd);
+      }
+      statuses.push(await get(a, "/hello.txt"), await get(b, "/send"));
+      a.destroy();
+      b.destroy();
+    }
+
+    await run(function* main() {
+      const server = yield* serve(
+        { port: 0, closeGrace: 0.2, onError: (error) => errors.push(error.code ?? String(error)) },
+        function* route(req, res) {
+          if (req.path === "/send") yield* res.sendFile(join(folder, "hello.txt"));
+          else yield* files(req, res);
+        },
+      );
+      try {
+        yield* call(client(server.port));
+      } finally {
+        yield* server.close();
+      }
+    }());
+    console.log(JSON.stringify({ statuses, errors }));
+  `;
+
+  it("answers 500 and calls onError when a file cannot be opened for want of descriptors (EMFILE), never 404, and serves it again once there are some", async () => {
+    const { code, stdout, stderr } = await nodeScript(script, 20, { openFiles: 256 });
+    assert.equal(code, 0, stderr);
+    const { statuses, errors } = JSON.parse(stdout) as { statuses: unknown[]; errors: string[] };
+    assert.deepEqual(statuses, [200, 200, 500, 500, 200, 200], "serveStatic, then sendFile");
+    assert.deepEqual(errors, ["EMFILE", "EMFILE"]);
   });
 });

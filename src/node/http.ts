@@ -18,7 +18,7 @@
  * that has gone gets a `ClientGoneError` at once.
  */
 import { Buffer } from "node:buffer";
-import { createReadStream, type Stats } from "node:fs";
+import type { Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
@@ -256,25 +256,36 @@ export class Response {
 
   /**
    * Sends a file (its content type from its extension), waiting while the
-   * client reads it. Throws a ClientGoneError if the client has gone (or
-   * goes before it has the whole file).
+   * client reads it. A file that does not exist (or is no file) is an
+   * HttpError(404); any other failure to open it (out of descriptors, say)
+   * is thrown as it is: a 500 and an onError. Throws a ClientGoneError if
+   * the client has gone (or goes before it has the whole file).
    */
   *sendFile(
     file: string,
     options: { status?: number; headers?: http.OutgoingHttpHeaders } = {},
   ): Generator<unknown, void, any> {
-    const stat = yield* call(fs.stat(file));
-    if (!stat.isFile()) throw new HttpError(404);
-    this.raw.writeHead(options.status ?? 200, {
-      "content-type": contentTypeOf(file),
-      "content-length": stat.size,
-      ...options.headers,
-    });
-    if (stat.size === 0) {
-      this.raw.end();
-      return;
+    // Opened before the answer starts, so a failure (out of descriptors, say) can still be a 500.
+    const opened = yield* openFile(file);
+    if (opened === null) throw new HttpError(404);
+    const { handle, stat } = opened;
+    let streaming = false; // once a stream has the handle, closing it is the stream's
+    try {
+      if (!stat.isFile()) throw new HttpError(404);
+      this.raw.writeHead(options.status ?? 200, {
+        "content-type": contentTypeOf(file),
+        "content-length": stat.size,
+        ...options.headers,
+      });
+      if (stat.size === 0) {
+        this.raw.end();
+        return;
+      }
+      streaming = true;
+      yield* pipeFile(handle.createReadStream({ start: 0, end: stat.size - 1 }), this.raw);
+    } finally {
+      if (!streaming) closeQuietly(handle);
     }
-    yield* pipeFile(createReadStream(file, { start: 0, end: stat.size - 1 }), this.raw);
   }
 }
 
@@ -321,17 +332,21 @@ interface OpenFile {
 
 /**
  * Opens a file and reads its stat (two trips to the thread pool, where a
- * stat then a stream's open would be three), or gives null when it cannot
- * be opened. A handle that this routine cannot hand over (an error, or a
- * cancel while the open or the stat was under way) is closed.
+ * stat then a stream's open would be three), or gives null when there is
+ * no such file. Any other failure (out of descriptors: EMFILE, ENFILE; no
+ * permission; an I/O error) is thrown: it is the server's trouble, a 500
+ * and an onError, never a "not found". A handle that this routine cannot
+ * hand over (an error, or a cancel while the open or the stat was under
+ * way) is closed.
  */
 function* openFile(path: string): Generator<unknown, OpenFile | null, any> {
   const opening = fs.open(path, "r");
   let handle: fs.FileHandle | undefined;
   try {
     handle = yield* call(opening);
-  } catch {
-    return null;
+  } catch (error) {
+    if (isNoSuchFile(error)) return null;
+    throw error;
   } finally {
     if (handle === undefined) opening.then(closeQuietly, () => {});
   }
@@ -340,11 +355,16 @@ function* openFile(path: string): Generator<unknown, OpenFile | null, any> {
     const stat = yield* call(handle.stat());
     handed = true;
     return { handle, stat };
-  } catch {
-    return null;
   } finally {
     if (!handed) closeQuietly(handle);
   }
+}
+
+/** The errors that mean there is no file at a path (as send, behind serve-static, reads them): a 404. */
+const NO_SUCH_FILE = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG"]);
+
+function isNoSuchFile(error: unknown): boolean {
+  return NO_SUCH_FILE.has((error as { code?: unknown } | null)?.code as string);
 }
 
 function closeQuietly(handle: fs.FileHandle): void {
