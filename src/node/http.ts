@@ -72,7 +72,11 @@ export class Request {
   /** The Node request, for what this class does not cover. */
   readonly raw: http.IncomingMessage;
   readonly method: string;
-  /** The path and query, as sent. */
+  /**
+   * The path and query, as sent (still percent-encoded). A target sent in
+   * absolute form, `GET http://host/a?b`, is given as `/a?b`; `raw.url`
+   * keeps it whole.
+   */
   readonly url: string;
   /** The path as sent, without the query. */
   readonly path: string;
@@ -87,7 +91,10 @@ export class Request {
   constructor(raw: http.IncomingMessage, limit: number) {
     this.raw = raw;
     this.method = raw.method ?? "GET";
-    this.url = raw.url ?? "/";
+    const target = raw.url ?? "/";
+    // Most targets are in origin-form ("/a?b"); an absolute-form one ("http://host/a?b", which
+    // RFC 9112 says a server must accept) is read as its path and query.
+    this.url = target.charCodeAt(0) === 47 /* "/" */ ? target : originForm(target);
     const mark = this.url.indexOf("?");
     this.path = mark < 0 ? this.url : this.url.slice(0, mark);
     this._limit = limit;
@@ -138,6 +145,14 @@ export class Request {
       throw new HttpError(400, "the request body is not valid JSON");
     }
   }
+}
+
+/** The origin form ("/a?b") of an absolute-form request target ("http://host/a?b"); others as they are. */
+function originForm(target: string): string {
+  const authority = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i.exec(target);
+  if (authority === null) return target; // "*" (OPTIONS *), or something no route will match
+  const rest = target.slice(authority[0].length);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
 }
 
 const readBody = routine(function* body(raw: http.IncomingMessage, limit: number) {
@@ -615,13 +630,27 @@ export interface StaticOptions {
   index?: string;
   /** Cache-Control header value (default "no-cache": revalidate with ETag). */
   cacheControl?: string;
+  /**
+   * Paths with a part that begins with a dot (`/.env`, `/.git/config`), as
+   * serve-static reads the option: "ignore" (the default) answers 404, as
+   * if they were not there; "deny" answers 403; "allow" serves them.
+   * `/.well-known/` (RFC 8615) is served whatever this says, as sirv does.
+   */
+  dotfiles?: "allow" | "deny" | "ignore";
 }
+
+const DOTFILES = ["allow", "deny", "ignore"];
 
 /**
  * A handler that serves the files under `root`: content types, ETag and
- * Last-Modified with 304, Range (206, 416), HEAD, `index.html` for
- * folders. There is no way out of `root`: `..` (also percent-encoded),
- * backslashes, NUL bytes and symbolic links that lead outside are refused.
+ * Last-Modified with 304, the other conditional requests of RFC 9110
+ * (If-Match and If-Unmodified-Since: 412; If-Range), Range (206, 416),
+ * HEAD, `index.html` for folders (a redirect adds the slash, never to
+ * another host: `//a` goes to `/a/`). Dotfiles are hidden (see
+ * `dotfiles`). There is no way out of `root`: `..` (also
+ * percent-encoded), backslashes, NUL bytes and symbolic links that lead
+ * outside are refused. A root that does not exist answers 404 to every
+ * request (said once, on stderr, at the first) until it does.
  *
  * @example
  * yield* serve({ port: 8080 }, serveStatic("./public"));
@@ -630,10 +659,17 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
   if (typeof root !== "string" || root === "") {
     throw new TypeError(`serveStatic() expects a root folder, got ${JSON.stringify(root)}`);
   }
+  const dotfiles = options.dotfiles ?? "ignore";
+  if (!DOTFILES.includes(dotfiles)) {
+    throw new TypeError(
+      `serveStatic() option "dotfiles" expects "allow", "deny" or "ignore", got ${JSON.stringify(dotfiles)}`,
+    );
+  }
   const base = pathModule.resolve(root);
   const index = options.index ?? "index.html";
   const cacheControl = options.cacheControl ?? "no-cache";
   let realBase: string | undefined;
+  let saidRootMissing = false;
   // Files found inside the root, by path: the real path is resolved again only when the
   // path now leads to another file (device and inode differ), so most requests cost one stat.
   const checked = new Map<string, { dev: number; ino: number }>();
@@ -642,22 +678,47 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       res.send("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
       return;
     }
-    realBase ??= yield* call(fs.realpath(base));
-    const file = safePath(base, req.raw.url ?? "/");
-    if (file === undefined) throw new HttpError(403, "forbidden path");
+    if (realBase === undefined) {
+      try {
+        realBase = yield* call(fs.realpath(base));
+      } catch (error) {
+        if (!isNoSuchFile(error)) throw error;
+        // The operator's mistake, not the client's nor each request's: said once, then 404s.
+        if (!saidRootMissing) {
+          saidRootMissing = true;
+          console.warn(
+            `clockwork http: serveStatic(): the root folder ${base} does not exist: every request gets 404 until it does`,
+          );
+        }
+        throw new HttpError(404);
+      }
+    }
+    const segments = pathSegments(req.path);
+    if (segments === undefined) throw new HttpError(403, "forbidden path");
+    if (dotfiles !== "allow" && isHidden(segments)) {
+      if (dotfiles === "deny") throw new HttpError(403, "forbidden path");
+      throw new HttpError(404);
+    }
+    const file = pathModule.join(base, ...segments);
+    if (file !== base && !file.startsWith(base + pathModule.sep)) {
+      throw new HttpError(403, "forbidden path");
+    }
     let target = file;
     let opened = yield* openFile(target);
     if (opened?.stat.isDirectory()) {
       closeQuietly(opened.handle);
       if (!req.path.endsWith("/")) {
-        res.send("", {
-          status: 301,
-          headers: { location: `${req.path}/${req.url.slice(req.path.length)}` },
-        });
+        // Leading slashes collapsed: "//host" would send the browser to another host.
+        const location = `/${req.path.replace(/^\/+/, "")}/${req.url.slice(req.path.length)}`;
+        res.send("", { status: 301, headers: { location } });
         return;
       }
       target = pathModule.join(target, index);
       opened = yield* openFile(target);
+    } else if (opened !== null && req.path.endsWith("/")) {
+      // "/file.html/" names a folder, and there is none.
+      closeQuietly(opened.handle);
+      throw new HttpError(404);
     }
     if (opened === null) throw new HttpError(404);
     const { handle, stat } = opened;
@@ -682,6 +743,12 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
         "cache-control": cacheControl,
         "accept-ranges": "bytes",
       };
+      // RFC 9110 13.2.2: If-Match, else If-Unmodified-Since (412); then If-None-Match, else
+      // If-Modified-Since (304); then If-Range decides whether a Range is read.
+      if (preconditionFailed(req, etag, stat.mtimeMs)) {
+        res.send("precondition failed\n", { status: 412 });
+        return;
+      }
       if (isFresh(req, etag, stat.mtimeMs)) {
         res.raw.writeHead(304, {
           etag,
@@ -695,7 +762,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       let end = stat.size - 1;
       let status = 200;
       const range = req.headers.range;
-      if (range !== undefined && req.headers["if-range"] === undefined) {
+      if (range !== undefined && rangeStillValid(req, etag, stat.mtimeMs)) {
         const parsed = parseRange(range, stat.size);
         if (parsed === null) {
           res.send("range not satisfiable\n", {
@@ -734,12 +801,11 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
 }
 
 /**
- * The file path for a request target inside `base`, or undefined when the
- * target tries to leave it: `..` segments (plain or percent-encoded),
- * backslashes, NUL bytes, or anything that does not decode.
+ * The decoded parts of a request path, or undefined when the path tries to
+ * leave the root: `..` parts (plain or percent-encoded), backslashes, NUL
+ * bytes, or anything that does not decode.
  */
-function safePath(base: string, target: string): string | undefined {
-  const rawPath = target.split("?")[0] as string;
+function pathSegments(rawPath: string): string[] | undefined {
   if (/%5c|\\|%00|\0/i.test(rawPath)) return undefined;
   let decoded: string;
   try {
@@ -750,9 +816,54 @@ function safePath(base: string, target: string): string | undefined {
   if (decoded.includes("\0") || decoded.includes("\\")) return undefined;
   const segments = decoded.split("/");
   if (segments.some((segment) => segment === "..")) return undefined;
-  const file = pathModule.join(base, ...segments);
-  if (file !== base && !file.startsWith(base + pathModule.sep)) return undefined;
-  return file;
+  return segments;
+}
+
+/** Whether a path has a part that begins with a dot, `/.well-known/` (RFC 8615) aside. */
+function isHidden(segments: string[]): boolean {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    if (segment.charCodeAt(0) !== 46 /* "." */) continue;
+    if (segment === "." || (segment === ".well-known" && i === 1)) continue;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Whether If-Match or (without it) If-Unmodified-Since fails: a 412. If-Match
+ * compares entity tags strongly (RFC 9110 13.1.1), and ours are weak, so
+ * only `*` (any current file) passes it.
+ */
+function preconditionFailed(req: Request, etag: string, mtimeMs: number): boolean {
+  const match = req.headers["if-match"];
+  if (match !== undefined) {
+    return !match.split(",").some((tag) => {
+      const t = tag.trim();
+      return t === "*" || (t === etag && !t.startsWith("W/"));
+    });
+  }
+  const since = req.headers["if-unmodified-since"];
+  if (since !== undefined) {
+    const time = Date.parse(since);
+    return !Number.isNaN(time) && Math.floor(mtimeMs / 1000) > Math.floor(time / 1000);
+  }
+  return false;
+}
+
+/**
+ * Whether a Range is to be read (RFC 9110 13.1.5): yes without If-Range;
+ * with it, only if it names the file as it is: its Last-Modified date
+ * exactly, or its entity tag compared strongly (ours are weak, so never).
+ */
+function rangeStillValid(req: Request, etag: string, mtimeMs: number): boolean {
+  const ifRange = req.headers["if-range"];
+  if (ifRange === undefined) return true;
+  const value = String(ifRange).trim();
+  if (value.startsWith('"') || value.startsWith("W/"))
+    return value === etag && !etag.startsWith("W/");
+  const time = Date.parse(value);
+  return !Number.isNaN(time) && Math.floor(mtimeMs / 1000) * 1000 === time;
 }
 
 function isFresh(req: Request, etag: string, mtimeMs: number): boolean {
@@ -771,10 +882,17 @@ function isFresh(req: Request, etag: string, mtimeMs: number): boolean {
   return false;
 }
 
-/** One "bytes=a-b" range: [start, end], null when unsatisfiable, undefined when ignored (several ranges). */
+/**
+ * One "bytes=a-b" range: [start, end], null when unsatisfiable (416),
+ * undefined when ignored (the whole file): several ranges, or a unit other
+ * than bytes (RFC 9110 14.2: a server must ignore a unit it does not know).
+ */
 function parseRange(header: string, size: number): [number, number] | null | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (match === null) return header.includes(",") ? undefined : null;
+  const trimmed = header.trim();
+  const equals = trimmed.indexOf("=");
+  if (equals < 0 || trimmed.slice(0, equals).trim().toLowerCase() !== "bytes") return undefined;
+  const match = /^(\d*)-(\d*)$/.exec(trimmed.slice(equals + 1).trim());
+  if (match === null) return trimmed.includes(",") ? undefined : null;
   const [, a = "", b = ""] = match;
   if (a === "" && b === "") return null;
   let start: number;
