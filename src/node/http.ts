@@ -23,7 +23,17 @@ import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
 import type { Readable } from "node:stream";
-import { call, currentTask, Future, park, routine, sleep, spawn, type Task } from "../index.ts";
+import {
+  call,
+  currentTask,
+  Future,
+  park,
+  routine,
+  spawn,
+  type Task,
+  TimeoutError,
+  timeout,
+} from "../index.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
@@ -58,7 +68,10 @@ export interface ServeOptions {
   requestTimeout?: number;
   /** How long an idle keep-alive connection stays open (default 5). */
   keepAliveTimeout?: number;
-  /** How long `close()` lets requests in flight finish before cancelling them (default 5). */
+  /**
+   * How long `close()` lets requests in flight finish before cancelling
+   * them (default 5), on the worker's clock.
+   */
   closeGrace?: number;
   /**
    * Gets every error a handler threw (default: printed to stderr), except
@@ -405,6 +418,8 @@ export class HttpServer {
   _task: Task<unknown> | null = null;
   /** @internal Request tasks in flight. */
   _inFlight = 0;
+  /** @internal What close() waits on: resolved when the last request in flight ends. */
+  _idle: Future<void> | null = null;
   /** @internal Set once close() began or the server task ended: new requests get a 503. */
   _closing = false;
   /** @internal The server task's signal: aborted once it is being cancelled or has ended so. */
@@ -428,7 +443,7 @@ export class HttpServer {
   /**
    * Closes gracefully: stops accepting, lets the requests in flight finish
    * within the grace period, then cancels the rest and closes every
-   * connection.
+   * connection. It returns as soon as the last request in flight ends.
    */
   close(): Generator<unknown, void, any> {
     return closeRoutine(this) as Generator<unknown, void, any>;
@@ -439,8 +454,16 @@ const closeRoutine = routine(function* close(server: HttpServer) {
   server._closing = true;
   server._server.close();
   server._server.closeIdleConnections();
-  const deadline = Date.now() + server._closeGrace * 1000;
-  while (server._inFlight > 0 && Date.now() < deadline) yield sleep(0.01);
+  if (server._inFlight > 0 && server._closeGrace > 0) {
+    // Parked until the last request in flight ends (it resolves the future), for at most the
+    // grace period on the worker's clock: no polling, and no wall time.
+    server._idle ??= new Future<void>();
+    try {
+      yield* timeout(server._closeGrace, server._idle.wait());
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+    }
+  }
   server._task?.cancel();
   server._server.closeAllConnections();
 });
@@ -589,7 +612,9 @@ const exchange = routine(function* handle(
     }
   } finally {
     server.served++;
-    server._inFlight--;
+    if (--server._inFlight === 0 && server._idle !== null && !server._idle.settled) {
+      server._idle.resolve();
+    }
     if (!response.raw.writableEnded) response.raw.destroy(); // cancelled mid-way
   }
 });
