@@ -13,7 +13,7 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { call, routine, sleep, Worker } from "../src/index.ts";
+import { call, Future, routine, sleep, VirtualClock, Worker } from "../src/index.ts";
 import {
   HttpError,
   type HttpServer,
@@ -202,5 +202,55 @@ describe("http", () => {
     await worker.run();
     assert.deepEqual(results, ["finished"]);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`), /fetch failed/);
+  });
+
+  /**
+   * Two requests in flight whose handlers sleep `sleeps` seconds of a
+   * VirtualClock (time jumps when every task waits), then close() with
+   * `closeGrace`; gives when close() returned (seconds after it began), the
+   * steps the worker took meanwhile, and what each client got.
+   */
+  async function closeOnVirtualClock(sleeps: number[], closeGrace: number) {
+    const clock = new VirtualClock();
+    const worker = new Worker({ clock });
+    const outcome = { closedAfter: -1, steps: -1, answers: [] as string[] };
+    worker.assign(
+      (function* main() {
+        let started = 0;
+        const allStarted = new Future<void>();
+        const server = yield* serve({ port: 0, closeGrace }, function* slow(req, res) {
+          if (++started === sleeps.length) allStarted.resolve();
+          yield sleep(Number(req.query.get("sleep")));
+          res.text(`slept ${req.query.get("sleep")}`);
+        });
+        const inFlight = sleeps.map((seconds) =>
+          fetch(`${server.url}/?sleep=${seconds}`).then(
+            (r) => r.text(),
+            () => "no answer",
+          ),
+        );
+        yield* allStarted.wait();
+        const [began, steps] = [clock.now(), worker.counters.steps];
+        yield* server.close();
+        outcome.closedAfter = clock.now() - began;
+        outcome.steps = worker.counters.steps - steps;
+        outcome.answers = yield* call(Promise.all(inFlight));
+      })(),
+    );
+    await worker.run();
+    return outcome;
+  }
+
+  it("close() parks until the last request in flight ends, on the worker's clock, without polling (issue 14)", async () => {
+    const { closedAfter, steps, answers } = await closeOnVirtualClock([1.005, 2.005], 60);
+    assert.deepEqual(answers, ["slept 1.005", "slept 2.005"]);
+    assert.ok(Math.abs(closedAfter - 2.005) < 1e-9, `close() returned ${closedAfter} s after`);
+    assert.ok(steps < 30, `the worker took ${steps} steps meanwhile: close() polls`);
+  });
+
+  it("close() waits out its grace period on the worker's clock, then cancels what is left", async () => {
+    const { closedAfter, answers } = await closeOnVirtualClock([1, 100], 3);
+    assert.deepEqual(answers, ["slept 1", "no answer"]);
+    assert.ok(Math.abs(closedAfter - 3) < 1e-9, `close() returned ${closedAfter} s after`);
   });
 });

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { describe, it } from "node:test";
-import { all, routine, sleep, Worker } from "../src/index.ts";
+import { all, routine, sleep, timeout, Worker } from "../src/index.ts";
 import { type Connection, connect, listen } from "../src/node/net.ts";
 
 const echo = routine(function* echo(conn: Connection) {
@@ -67,6 +67,78 @@ describe("net", () => {
     const task = worker.assign(main());
     await worker.run();
     assert.deepEqual(task.result, ["HEAD", "body and more"]);
+  });
+
+  it("reads exactly n bytes past the 64 KiB at which reading pauses (1 MiB in one readExactly)", async () => {
+    const worker = new Worker();
+    const size = 1024 * 1024;
+    let got = -1;
+    function* main() {
+      const server = yield* listen({ port: 0 }, function* sender(conn) {
+        yield* conn.write(Buffer.alloc(size, 7));
+        yield* conn.read(); // until the client has read it all and closed
+      });
+      const conn = yield* connect({ port: server.port });
+      try {
+        const data = yield* timeout(2, conn.readExactly(size));
+        got = data.length;
+      } finally {
+        conn.close();
+        server.close();
+      }
+    }
+    worker.assign(main());
+    await worker.run();
+    assert.equal(got, size);
+  });
+
+  it("reads a line longer than the 64 KiB at which reading pauses, when maxLength allows it", async () => {
+    const worker = new Worker();
+    let got = -1;
+    function* main() {
+      const server = yield* listen({ port: 0 }, function* sender(conn) {
+        yield* conn.write(`${"a".repeat(100_000)}\n`);
+        yield* conn.read();
+      });
+      const conn = yield* connect({ port: server.port });
+      try {
+        const line = yield* timeout(2, conn.readLine({ maxLength: 200_000 }));
+        got = line?.length ?? -1;
+      } finally {
+        conn.close();
+        server.close();
+      }
+    }
+    worker.assign(main());
+    await worker.run();
+    assert.equal(got, 100_000);
+  });
+
+  it("refuses a line that does not fit in maxLength together with its newline (as Go's bufio.Scanner), however it arrives", async () => {
+    const worker = new Worker();
+    const outcomes: string[] = [];
+    function* main() {
+      for (const length of [64 * 1024 - 1, 64 * 1024, 100_000]) {
+        const server = yield* listen({ port: 0 }, function* sender(conn) {
+          yield* conn.write(`${"b".repeat(length)}\nnext\n`);
+          yield* conn.read();
+        });
+        const conn = yield* connect({ port: server.port });
+        try {
+          const line = yield* timeout(2, conn.readLine()); // maxLength: 64 KiB
+          outcomes.push(`a line of ${line?.length}`);
+        } catch (error) {
+          outcomes.push((error as Error).message);
+        } finally {
+          conn.close();
+          server.close();
+        }
+      }
+    }
+    worker.assign(main());
+    await worker.run();
+    const tooLong = "readLine(): a line does not fit in maxLength (65536 bytes) with its newline";
+    assert.deepEqual(outcomes, ["a line of 65535", tooLong, tooLong]);
   });
 
   it("makes a fast writer wait for a slow reader (back-pressure), with bounded memory", async () => {

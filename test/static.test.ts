@@ -4,19 +4,25 @@
  * Content types, ETag and Last-Modified with 304, Range (206, 416), HEAD,
  * index.html for folders, and no way out of the root: `..`, its
  * percent-encodings, backslashes, NUL bytes and symbolic links that lead
- * outside are all refused. Requests go to 127.0.0.1 as raw HTTP, so that
- * no client tidies the attacks up before they arrive.
+ * outside are all refused. Then what users of serve-static (send) and sirv
+ * take for granted, and RFC 9110 and 9112 ask: dotfiles hidden, no
+ * redirect to another host, 412 for a failed If-Match or
+ * If-Unmodified-Since, If-Range, a Range in an unknown unit ignored,
+ * absolute-form targets, a missing root said once. Requests go to
+ * 127.0.0.1 as raw HTTP, so that no client tidies the attacks up before
+ * they arrive.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import fsPromises, { type FileHandle } from "node:fs/promises";
 import * as http from "node:http";
 import { syncBuiltinESMExports } from "node:module";
+import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { call, type Task, Worker } from "../src/index.ts";
-import { type HttpServer, serve, serveStatic } from "../src/node/http.ts";
+import { type HttpServer, type StaticOptions, serve, serveStatic } from "../src/node/http.ts";
 
 interface Reply {
   status: number;
@@ -240,4 +246,224 @@ describe("serveStatic", () => {
       assert.ok(!reply.body.includes("top secret"), "the secret did not leak");
     });
   }
+});
+
+/**
+ * A request written by hand on a socket (for what no client sends: a
+ * target in absolute form, a path that starts with "//"), which should ask
+ * for "Connection: close"; gives the status and the headers and body of
+ * the answer, read until the server closes.
+ */
+function rawRequest(port: number, text: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: "127.0.0.1" }, () => socket.write(text));
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const answer = Buffer.concat(chunks).toString("latin1");
+      const split = answer.indexOf("\r\n\r\n");
+      const [statusLine = "", ...lines] = answer.slice(0, split).split("\r\n");
+      const headers: http.IncomingHttpHeaders = {};
+      for (const line of lines) {
+        const colon = line.indexOf(":");
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, body: answer.slice(split + 4) });
+    });
+  });
+}
+
+/** A GET written by hand, with the target exactly as given. */
+const GET = (target: string, host = "x") =>
+  `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+
+/**
+ * Runs `body` against a server of `serveStatic(root, options)`, then closes
+ * it; gives the errors onError got and what was printed with console.warn.
+ */
+async function withStatic(
+  root: string,
+  options: StaticOptions,
+  body: (server: HttpServer) => Promise<void>,
+): Promise<{ errors: unknown[]; warned: string[] }> {
+  const errors: unknown[] = [];
+  const warned: string[] = [];
+  const realWarn = console.warn;
+  console.warn = (...args: unknown[]) => warned.push(args.join(" "));
+  const failures: unknown[] = [];
+  const worker = new Worker();
+  worker.assign(
+    (function* main() {
+      const server = yield* serve(
+        { port: 0, onError: (error) => errors.push(error) },
+        serveStatic(root, options),
+      );
+      try {
+        yield* call(body(server));
+      } catch (error) {
+        failures.push(error);
+      } finally {
+        yield* server.close();
+      }
+    })(),
+  );
+  try {
+    await worker.run();
+  } finally {
+    console.warn = realWarn;
+  }
+  if (failures.length > 0) throw failures[0];
+  return { errors, warned };
+}
+
+describe("serveStatic, as users of serve-static (send) and sirv expect it", () => {
+  const root = mkdtempSync(join(tmpdir(), "clockwork-static-rules-"));
+  mkdirSync(join(root, "users"));
+  mkdirSync(join(root, ".git"));
+  mkdirSync(join(root, "sub"));
+  mkdirSync(join(root, ".well-known"));
+  writeFileSync(join(root, "users", "index.html"), "<h1>users</h1>");
+  writeFileSync(join(root, "hello.txt"), "0123456789");
+  writeFileSync(join(root, "page.html"), "<p>page</p>");
+  writeFileSync(join(root, ".env"), "SECRET=1");
+  writeFileSync(join(root, ".git", "config"), "[core]");
+  writeFileSync(join(root, "sub", ".hidden"), "hidden");
+  writeFileSync(join(root, ".well-known", "security.txt"), "Contact: mailto:x@example.com");
+  // A known modification time, one second exactly: HTTP dates have no finer grain.
+  const modified = new Date("2024-03-01T12:00:00Z");
+  utimesSync(join(root, "hello.txt"), modified, modified);
+  const lastModified = modified.toUTCString();
+  const before = new Date(modified.getTime() - 60_000).toUTCString();
+  const later = new Date(modified.getTime() + 60_000).toUTCString();
+
+  it("collapses leading slashes when it adds a folder's slash: //users goes to /users/, not to the host 'users'", async () => {
+    await withStatic(root, {}, async (server) => {
+      for (const [path, location] of [
+        ["//users", "/users/"],
+        ["///users?tab=1", "/users/?tab=1"],
+        ["/users", "/users/"],
+      ] as const) {
+        const reply = await rawRequest(server.port, GET(path));
+        assert.equal(reply.status, 301, path);
+        assert.equal(reply.headers.location, location, path);
+      }
+    });
+  });
+
+  it("hides dotfiles by default (404), and answers 403 with dotfiles: 'deny' or serves them with 'allow'; /.well-known/ is served", async () => {
+    const hidden = ["/.env", "/.git/config", "/%2eenv", "/sub/.hidden", "/.git/"];
+    const { errors } = await withStatic(root, {}, async (server) => {
+      for (const path of hidden) {
+        const reply = await request(server.port, path);
+        assert.equal(reply.status, 404, path);
+        assert.ok(!reply.body.includes("SECRET"), path);
+      }
+      const known = await request(server.port, "/.well-known/security.txt");
+      assert.equal(known.status, 200);
+      assert.equal((await request(server.port, "/hello.txt")).status, 200);
+    });
+    assert.deepEqual(errors, []);
+    await withStatic(root, { dotfiles: "deny" }, async (server) => {
+      for (const path of hidden) assert.equal((await request(server.port, path)).status, 403, path);
+      assert.equal((await request(server.port, "/.well-known/security.txt")).status, 200);
+    });
+    await withStatic(root, { dotfiles: "allow" }, async (server) => {
+      assert.equal((await request(server.port, "/.env")).body, "SECRET=1");
+      assert.equal((await request(server.port, "/sub/.hidden")).body, "hidden");
+      assert.equal((await request(server.port, "/.git/config")).status, 200);
+    });
+    assert.throws(
+      () => serveStatic(root, { dotfiles: "show" as "allow" }),
+      /option "dotfiles" expects "allow", "deny" or "ignore", got "show"/,
+    );
+  });
+
+  it("answers 412 when If-Match or If-Unmodified-Since fails (RFC 9110 13.1.1, 13.1.4), and evaluates them before If-None-Match", async () => {
+    await withStatic(root, {}, async (server) => {
+      const { etag } = (await request(server.port, "/hello.txt")).headers;
+      const status = async (headers: http.OutgoingHttpHeaders) =>
+        (await request(server.port, "/hello.txt", headers)).status;
+      assert.equal(await status({ "if-match": "*" }), 200);
+      assert.equal(await status({ "if-match": '"other"' }), 412);
+      // If-Match compares strongly, and the ETag is weak: it never matches.
+      assert.equal(await status({ "if-match": String(etag) }), 412);
+      assert.equal(await status({ "if-unmodified-since": before }), 412);
+      assert.equal(await status({ "if-unmodified-since": lastModified }), 200);
+      assert.equal(await status({ "if-unmodified-since": later }), 200);
+      assert.equal(await status({ "if-unmodified-since": "not a date" }), 200, "ignored");
+      // If-Match wins over If-Unmodified-Since; a 412 over a 304.
+      assert.equal(await status({ "if-match": "*", "if-unmodified-since": before }), 200);
+      assert.equal(await status({ "if-match": '"other"', "if-none-match": String(etag) }), 412);
+      assert.equal(await status({ "if-match": "*", "if-none-match": String(etag) }), 304);
+      const failed = await request(server.port, "/hello.txt", { "if-match": '"other"' }, "HEAD");
+      assert.equal(failed.status, 412);
+    });
+  });
+
+  it("gives the range when If-Range is the file's Last-Modified date, and the whole file when it is not (RFC 9110 13.1.5)", async () => {
+    await withStatic(root, {}, async (server) => {
+      const { etag } = (await request(server.port, "/hello.txt")).headers;
+      const ranged = (ifRange: string) =>
+        request(server.port, "/hello.txt", { range: "bytes=2-4", "if-range": ifRange });
+      const same = await ranged(lastModified);
+      assert.equal(same.status, 206);
+      assert.equal(same.body, "234");
+      const stale = await ranged(before);
+      assert.equal(stale.status, 200);
+      assert.equal(stale.body, "0123456789");
+      assert.equal((await ranged(later)).status, 200, "only the exact date");
+      assert.equal((await ranged(String(etag))).status, 200, "a weak tag never matches");
+    });
+  });
+
+  it("ignores a Range in a unit it does not know (200, the whole file), not 416; the unit's name is case-insensitive", async () => {
+    await withStatic(root, {}, async (server) => {
+      const items = await request(server.port, "/hello.txt", { range: "items=0-1" });
+      assert.equal(items.status, 200);
+      assert.equal(items.body, "0123456789");
+      const upper = await request(server.port, "/hello.txt", { range: "Bytes=0-1" });
+      assert.equal(upper.status, 206);
+      assert.equal(upper.body, "01");
+      assert.equal(
+        (await request(server.port, "/hello.txt", { range: "bytes=20-30" })).status,
+        416,
+      );
+    });
+  });
+
+  it("answers 404 for a file named as a folder (/page.html/)", async () => {
+    await withStatic(root, {}, async (server) => {
+      assert.equal((await request(server.port, "/page.html/")).status, 404);
+      assert.equal((await request(server.port, "/page.html")).status, 200);
+      assert.equal((await request(server.port, "/users/")).status, 200);
+    });
+  });
+
+  it("accepts a request target in absolute form (RFC 9112 3.2.2), whatever the Host header says", async () => {
+    await withStatic(root, {}, async (server) => {
+      const target = `http://127.0.0.1:${server.port}/hello.txt?v=1`;
+      const reply = await rawRequest(server.port, GET(target, "elsewhere"));
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, "0123456789");
+      const home = await rawRequest(server.port, GET("http://x"));
+      assert.equal(home.status, 404, "the root folder has no index.html: a 404, served as /");
+      const folder = await rawRequest(server.port, GET("http://x/users"));
+      assert.equal(folder.headers.location, "/users/");
+    });
+  });
+
+  it("answers 404 when its root does not exist, says so once (not an onError per request), and serves the root once it exists", async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), "clockwork-static-none-")), "public");
+    const { errors, warned } = await withStatic(missing, {}, async (server) => {
+      assert.equal((await request(server.port, "/hello.txt")).status, 404);
+      assert.equal((await request(server.port, "/")).status, 404);
+      mkdirSync(missing);
+      writeFileSync(join(missing, "hello.txt"), "here now");
+      assert.equal((await request(server.port, "/hello.txt")).body, "here now");
+    });
+    assert.deepEqual(errors, []);
+    assert.equal(warned.length, 1, warned.join("\n"));
+    assert.match(warned[0] ?? "", /root folder .*public does not exist/);
+  });
 });

@@ -37,19 +37,25 @@ export interface ScriptOutcome {
  * Runs `source` as an ES module in a child node process, from the project's
  * root with tsx loaded, so it can `import ... from "./src/index.ts"`. For
  * what only a whole process shows: an unhandled rejection, how it exits.
+ * With `openFiles`, the child may hold at most that many descriptors (a
+ * shell's `ulimit -n` before it starts node).
  */
-export function nodeScript(source: string, timeoutSeconds = 30): Promise<ScriptOutcome> {
+export function nodeScript(
+  source: string,
+  timeoutSeconds = 30,
+  options: { openFiles?: number } = {},
+): Promise<ScriptOutcome> {
   const root = fileURLToPath(new URL("..", import.meta.url));
+  const node = [process.execPath, "--import", "tsx", "--input-type=module", "--eval", source];
+  const [file, args] =
+    options.openFiles === undefined
+      ? [process.execPath, node.slice(1)]
+      : ["/bin/sh", ["-c", `ulimit -n ${options.openFiles} && exec "$0" "$@"`, ...node]];
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "--input-type=module", "--eval", source],
-      { cwd: root, timeout: timeoutSeconds * 1000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile(file, args, { cwd: root, timeout: timeoutSeconds * 1000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -25,12 +26,30 @@ interface Program {
 }
 
 /** Starts `node --import tsx examples/webserver/main.ts ...args` and waits for its URL. */
-async function start(args: string[] = [], env: Record<string, string> = {}): Promise<Program> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "examples/webserver/main.ts", ...args],
-    { cwd: root, env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+function start(args: string[] = [], env: Record<string, string> = {}): Promise<Program> {
+  return startCommand(
+    [process.execPath, "--import", "tsx", "examples/webserver/main.ts", ...args],
+    env,
   );
+}
+
+/**
+ * Starts `argv` from the project's root with PORT=0 and waits (at most
+ * `seconds`) for the URL it prints. With `group`, the child leads a
+ * process group of its own, as a terminal's foreground job does.
+ */
+async function startCommand(
+  argv: string[],
+  env: Record<string, string> = {},
+  { seconds = 20, group = false } = {},
+): Promise<Program> {
+  const [file, ...args] = argv as [string, ...string[]];
+  const child = spawn(file, args, {
+    cwd: root,
+    env: { ...process.env, PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: group,
+  });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk;
@@ -40,7 +59,10 @@ async function start(args: string[] = [], env: Record<string, string> = {}): Pro
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL within 20 s:\n${output}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no URL within ${seconds} s:\n${output}`)),
+      seconds * 1000,
+    );
     const look = () => {
       const match = /on (http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
       if (match) {
@@ -218,4 +240,70 @@ describe("web server (npm start)", () => {
       assert.match(stderr, /usage: npm start/);
     }
   });
+});
+
+/**
+ * `npm start` as a service manager or a container runtime runs it: the
+ * signal goes to the process it started, npm. npm passes SIGINT and SIGTERM
+ * on to its child, so that child must be the server itself (node on the
+ * built program, started by `exec`), not a shell or tsx that would die and
+ * leave the server running.
+ */
+describe("npm start, stopped as a service manager stops it", () => {
+  /** npm, as this test was started by it (npm_execpath), else from the PATH. */
+  const { npm_execpath: npmCli } = process.env;
+  const npm = npmCli?.endsWith(".js") ? [process.execPath, npmCli] : ["npm"];
+
+  /** The parent of a process, from /proc (Linux), or undefined. */
+  function parentOf(pid: number): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      return undefined;
+    }
+  }
+
+  function isAlive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  for (const [signal, to] of [
+    ["SIGTERM", "npm's process"],
+    ["SIGINT", "the whole process group, as Ctrl-C in a terminal"],
+  ] as const) {
+    it(`builds, starts node on the built server, and on ${signal} to ${to} closes gracefully: exit 0, at once, nothing left running`, async () => {
+      const program = await startCommand([...npm, "start"], {}, { seconds: 120, group: true });
+      const npmPid = program.child.pid as number;
+      let serverPid = 0;
+      try {
+        const stats = (await (await get(`${program.url}/api/stats`)).json()) as Stats;
+        serverPid = stats.pid;
+        const parent = parentOf(serverPid);
+        if (parent !== undefined) assert.equal(parent, npmPid, "npm started node itself");
+        const asked = Date.now();
+        if (signal === "SIGTERM") process.kill(npmPid, signal);
+        else process.kill(-npmPid, signal);
+        const code = await new Promise<number | null>((resolve) =>
+          program.child.once("exit", resolve),
+        );
+        const took = Date.now() - asked;
+        assert.equal(code, 0, program.output());
+        assert.match(program.output(), new RegExp(`${signal}: closing`));
+        assert.match(program.output(), /closed\n$/);
+        assert.ok(took < 3000, `npm exited ${took} ms after the ${signal}`);
+        assert.ok(!isAlive(serverPid), "the server is gone");
+      } finally {
+        // Whatever failed, nothing of it is left running.
+        for (const pid of [-npmPid, serverPid]) {
+          if (pid !== 0 && isAlive(pid)) process.kill(pid, "SIGKILL");
+        }
+      }
+    });
+  }
 });

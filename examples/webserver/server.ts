@@ -29,10 +29,15 @@ import {
   serveStatic,
 } from "clockwork-microthreads/http";
 
+/**
+ * This example's folder: where this file is, or the folder above when it
+ * runs built (`npm start` runs the bundle dist/main.js).
+ */
+const exampleDir = new URL(/\/dist\/[^/]*$/.test(import.meta.url) ? "../" : "./", import.meta.url);
 /** Where the web server's own pages live. */
-export const publicDir = fileURLToPath(new URL("./public/", import.meta.url));
+export const publicDir = fileURLToPath(new URL("public/", exampleDir));
 /** Where `npm run build:kiwi` puts the game. */
-export const kiwiDir = fileURLToPath(new URL("../kiwi/dist/", import.meta.url));
+export const kiwiDir = fileURLToPath(new URL("../kiwi/dist/", exampleDir));
 
 export interface WebServerOptions {
   host: string;

@@ -9,14 +9,31 @@
  * and the error goes to `onError`; the server goes on. Request bodies are
  * read with a size limit (413 past it). `close()` stops accepting, lets the
  * requests in flight finish within a grace period, then cancels the rest.
+ *
+ * A client that goes away before it has the whole answer cancels its
+ * request's task, as Go cancels a request's context: whatever the handler
+ * waits on is released, its `finally` blocks run, and its task's signal
+ * (`request.signal`) aborts. That is no error of the handler's: nothing is
+ * reported. Code a cancel cannot cut (a `shield`) that writes to a client
+ * that has gone gets a `ClientGoneError` at once.
  */
 import { Buffer } from "node:buffer";
-import { createReadStream, type Stats } from "node:fs";
+import type { Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
 import type { Readable } from "node:stream";
-import { call, Future, park, routine, sleep, spawn, type Task } from "../index.ts";
+import {
+  call,
+  currentTask,
+  Future,
+  park,
+  routine,
+  spawn,
+  type Task,
+  TimeoutError,
+  timeout,
+} from "../index.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
@@ -26,6 +43,15 @@ export class HttpError extends Error {
     super(message);
     this.status = status;
   }
+}
+
+/**
+ * Thrown by `response.write()` (and a body being read) when the client has
+ * gone: there is nobody left to answer. A handler need not catch it: its
+ * task is cancelled anyway when the client leaves, and it is not reported.
+ */
+export class ClientGoneError extends Error {
+  override name = "ClientGoneError";
 }
 
 /** Options for `serve()`. Times are in seconds. */
@@ -42,9 +68,15 @@ export interface ServeOptions {
   requestTimeout?: number;
   /** How long an idle keep-alive connection stays open (default 5). */
   keepAliveTimeout?: number;
-  /** How long `close()` lets requests in flight finish before cancelling them (default 5). */
+  /**
+   * How long `close()` lets requests in flight finish before cancelling
+   * them (default 5), on the worker's clock.
+   */
   closeGrace?: number;
-  /** Gets every error a handler threw (default: printed to stderr). */
+  /**
+   * Gets every error a handler threw (default: printed to stderr), except
+   * HttpErrors (they are answers) and a client going away (no error).
+   */
   onError?: (error: unknown, request: Request) => void;
 }
 
@@ -53,7 +85,11 @@ export class Request {
   /** The Node request, for what this class does not cover. */
   readonly raw: http.IncomingMessage;
   readonly method: string;
-  /** The path and query, as sent. */
+  /**
+   * The path and query, as sent (still percent-encoded). A target sent in
+   * absolute form, `GET http://host/a?b`, is given as `/a?b`; `raw.url`
+   * keeps it whole.
+   */
   readonly url: string;
   /** The path as sent, without the query. */
   readonly path: string;
@@ -61,16 +97,32 @@ export class Request {
   readonly _limit: number;
   /** @internal Parsed on first use. */
   _query: URLSearchParams | undefined;
+  /** @internal The request's task, once it runs. */
+  _task: Task<unknown> | null;
 
   /** @internal */
   constructor(raw: http.IncomingMessage, limit: number) {
     this.raw = raw;
     this.method = raw.method ?? "GET";
-    this.url = raw.url ?? "/";
+    const target = raw.url ?? "/";
+    // Most targets are in origin-form ("/a?b"); an absolute-form one ("http://host/a?b", which
+    // RFC 9112 says a server must accept) is read as its path and query.
+    this.url = target.charCodeAt(0) === 47 /* "/" */ ? target : originForm(target);
     const mark = this.url.indexOf("?");
     this.path = mark < 0 ? this.url : this.url.slice(0, mark);
     this._limit = limit;
     this._query = undefined;
+    this._task = null;
+  }
+
+  /**
+   * Aborted when the request's task is cancelled: its client went away, or
+   * the server closed before it was done. For promise-based APIs, as Go's
+   * `r.Context()`: `yield* call(fetch(url, { signal: req.signal }))`.
+   */
+  get signal(): AbortSignal {
+    if (this._task === null) throw new Error("request.signal: the request's task has not started");
+    return this._task.signal;
   }
 
   /** The request's headers, names in lower case (Node builds this object on first use). */
@@ -108,6 +160,14 @@ export class Request {
   }
 }
 
+/** The origin form ("/a?b") of an absolute-form request target ("http://host/a?b"); others as they are. */
+function originForm(target: string): string {
+  const authority = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i.exec(target);
+  if (authority === null) return target; // "*" (OPTIONS *), or something no route will match
+  const rest = target.slice(authority[0].length);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}
+
 const readBody = routine(function* body(raw: http.IncomingMessage, limit: number) {
   const declared = Number(raw.headers["content-length"]);
   if (declared > limit) throw new HttpError(413, `the request body is over ${limit} bytes`);
@@ -122,7 +182,9 @@ const readBody = routine(function* body(raw: http.IncomingMessage, limit: number
       } else chunks.push(chunk);
     };
     const onEnd = () => wake();
-    const onError = (error: Error) => fail(error);
+    // The request fails only when its client has gone (Node's "aborted").
+    const onError = (error: Error) =>
+      fail(new ClientGoneError("the client went away while sending the body", { cause: error }));
     raw.on("data", onData);
     raw.on("end", onEnd);
     raw.on("error", onError);
@@ -186,17 +248,26 @@ export class Response {
   /**
    * Writes a chunk of a streamed body (status 200 and the given headers are
    * sent first if they were not), waiting while the client is slow to read.
+   * Throws a ClientGoneError at once if the client has gone (or goes while
+   * this waits), and an Error after the response has ended.
    */
   *write(
     chunk: string | Uint8Array,
     headers: http.OutgoingHttpHeaders = {},
   ): Generator<unknown, void, any> {
-    if (!this.raw.headersSent) this.raw.writeHead(200, headers);
-    if (this.raw.write(chunk)) return;
     const raw = this.raw;
+    if (raw.destroyed) throw clientGone();
+    if (raw.writableEnded) throw new Error("response.write(): the response has ended");
+    if (!raw.headersSent) raw.writeHead(200, headers);
+    if (raw.write(chunk)) return;
     yield* park<void>(({ wake, fail }) => {
+      // A response closed already fires no more events: fail now, not on a 'close' long gone.
+      if (raw.destroyed) {
+        fail(clientGone());
+        return undefined;
+      }
       const onDrain = () => wake();
-      const onClose = () => fail(new Error("the client went away"));
+      const onClose = () => fail(clientGone());
       raw.once("drain", onDrain);
       raw.once("close", onClose);
       return () => {
@@ -211,46 +282,68 @@ export class Response {
     this.raw.end();
   }
 
-  /** Sends a file (its content type from its extension), waiting while the client reads it. */
+  /**
+   * Sends a file (its content type from its extension), waiting while the
+   * client reads it. A file that does not exist (or is no file) is an
+   * HttpError(404); any other failure to open it (out of descriptors, say)
+   * is thrown as it is: a 500 and an onError. Throws a ClientGoneError if
+   * the client has gone (or goes before it has the whole file).
+   */
   *sendFile(
     file: string,
     options: { status?: number; headers?: http.OutgoingHttpHeaders } = {},
   ): Generator<unknown, void, any> {
-    const stat = yield* call(fs.stat(file));
-    if (!stat.isFile()) throw new HttpError(404);
-    this.raw.writeHead(options.status ?? 200, {
-      "content-type": contentTypeOf(file),
-      "content-length": stat.size,
-      ...options.headers,
-    });
-    if (stat.size === 0) {
-      this.raw.end();
-      return;
+    // Opened before the answer starts, so a failure (out of descriptors, say) can still be a 500.
+    const opened = yield* openFile(file);
+    if (opened === null) throw new HttpError(404);
+    const { handle, stat } = opened;
+    let streaming = false; // once a stream has the handle, closing it is the stream's
+    try {
+      if (!stat.isFile()) throw new HttpError(404);
+      this.raw.writeHead(options.status ?? 200, {
+        "content-type": contentTypeOf(file),
+        "content-length": stat.size,
+        ...options.headers,
+      });
+      if (stat.size === 0) {
+        this.raw.end();
+        return;
+      }
+      streaming = true;
+      yield* pipeFile(handle.createReadStream({ start: 0, end: stat.size - 1 }), this.raw);
+    } finally {
+      if (!streaming) closeQuietly(handle);
     }
-    yield* pipeFile(createReadStream(file, { start: 0, end: stat.size - 1 }), this.raw);
   }
+}
+
+function clientGone(): ClientGoneError {
+  return new ClientGoneError("the client went away");
 }
 
 /**
  * Streams a file's read stream into a response (`pipe`, which waits for a
- * slow client) and waits until the response is finished. A client that
- * goes away ends the wait without an error (nobody is left to tell); a
- * read error fails it. The stream (and so the file) is closed however this
- * ends.
+ * slow client) and waits until the response is finished. A client that has
+ * gone (or goes while this waits) throws a ClientGoneError, as write()
+ * does; a read error fails it. The stream (and so the file) is closed
+ * however this ends.
  */
 function* pipeFile(stream: Readable, raw: http.ServerResponse) {
   try {
+    // A response closed already fires no more events: waiting for its 'close' would be forever.
+    if (raw.destroyed) throw clientGone();
     yield* park<void>(({ wake, fail }) => {
-      const onDone = () => wake();
+      const onFinish = () => wake();
+      const onClose = () => (raw.writableFinished ? wake() : fail(clientGone()));
       const onError = (error: Error) => fail(error);
       stream.on("error", onError);
-      raw.on("finish", onDone);
-      raw.on("close", onDone);
+      raw.on("finish", onFinish);
+      raw.on("close", onClose);
       stream.pipe(raw);
       return () => {
         stream.off("error", onError);
-        raw.off("finish", onDone);
-        raw.off("close", onDone);
+        raw.off("finish", onFinish);
+        raw.off("close", onClose);
         stream.unpipe(raw);
       };
     }, "a file being sent");
@@ -267,17 +360,21 @@ interface OpenFile {
 
 /**
  * Opens a file and reads its stat (two trips to the thread pool, where a
- * stat then a stream's open would be three), or gives null when it cannot
- * be opened. A handle that this routine cannot hand over (an error, or a
- * cancel while the open or the stat was under way) is closed.
+ * stat then a stream's open would be three), or gives null when there is
+ * no such file. Any other failure (out of descriptors: EMFILE, ENFILE; no
+ * permission; an I/O error) is thrown: it is the server's trouble, a 500
+ * and an onError, never a "not found". A handle that this routine cannot
+ * hand over (an error, or a cancel while the open or the stat was under
+ * way) is closed.
  */
 function* openFile(path: string): Generator<unknown, OpenFile | null, any> {
   const opening = fs.open(path, "r");
   let handle: fs.FileHandle | undefined;
   try {
     handle = yield* call(opening);
-  } catch {
-    return null;
+  } catch (error) {
+    if (isNoSuchFile(error)) return null;
+    throw error;
   } finally {
     if (handle === undefined) opening.then(closeQuietly, () => {});
   }
@@ -286,11 +383,16 @@ function* openFile(path: string): Generator<unknown, OpenFile | null, any> {
     const stat = yield* call(handle.stat());
     handed = true;
     return { handle, stat };
-  } catch {
-    return null;
   } finally {
     if (!handed) closeQuietly(handle);
   }
+}
+
+/** The errors that mean there is no file at a path (as send, behind serve-static, reads them): a 404. */
+const NO_SUCH_FILE = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG"]);
+
+function isNoSuchFile(error: unknown): boolean {
+  return NO_SUCH_FILE.has((error as { code?: unknown } | null)?.code as string);
 }
 
 function closeQuietly(handle: fs.FileHandle): void {
@@ -316,6 +418,8 @@ export class HttpServer {
   _task: Task<unknown> | null = null;
   /** @internal Request tasks in flight. */
   _inFlight = 0;
+  /** @internal What close() waits on: resolved when the last request in flight ends. */
+  _idle: Future<void> | null = null;
   /** @internal Set once close() began or the server task ended: new requests get a 503. */
   _closing = false;
   /** @internal The server task's signal: aborted once it is being cancelled or has ended so. */
@@ -339,7 +443,7 @@ export class HttpServer {
   /**
    * Closes gracefully: stops accepting, lets the requests in flight finish
    * within the grace period, then cancels the rest and closes every
-   * connection.
+   * connection. It returns as soon as the last request in flight ends.
    */
   close(): Generator<unknown, void, any> {
     return closeRoutine(this) as Generator<unknown, void, any>;
@@ -350,8 +454,16 @@ const closeRoutine = routine(function* close(server: HttpServer) {
   server._closing = true;
   server._server.close();
   server._server.closeIdleConnections();
-  const deadline = Date.now() + server._closeGrace * 1000;
-  while (server._inFlight > 0 && Date.now() < deadline) yield sleep(0.01);
+  if (server._inFlight > 0 && server._closeGrace > 0) {
+    // Parked until the last request in flight ends (it resolves the future), for at most the
+    // grace period on the worker's clock: no polling, and no wall time.
+    server._idle ??= new Future<void>();
+    try {
+      yield* timeout(server._closeGrace, server._idle.wait());
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+    }
+  }
   server._task?.cancel();
   server._server.closeAllConnections();
 });
@@ -418,11 +530,18 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
     const current = server;
     current._inFlight++;
     // deliver(): the request's first step runs now, inside this callback, not in a microtask.
-    task.worker.deliver(() =>
+    const child = task.worker.deliver(() =>
       task.spawn(exchange(current, request, new Response(res), handler, onError), {
         name: `${request.method} ${request.path}`,
       }),
     );
+    // A client that goes away before it has the whole answer cancels the request's task (as Go
+    // cancels r.Context()). Most answers are done by now, and need no listener.
+    if (!child.isDone()) {
+      res.once("close", () => {
+        if (!res.writableFinished) child.worker.deliver(() => child.cancel());
+      });
+    }
   });
   raw.headersTimeout = headersTimeout;
   raw.requestTimeout = requestTimeout;
@@ -469,13 +588,17 @@ const exchange = routine(function* handle(
   handler: Handler,
   onError: (error: unknown, request: Request) => void,
 ) {
+  request._task = currentTask() ?? null;
   try {
     yield* handler(request, response);
+    if (response.raw.destroyed) return; // the client went away: nobody to answer
     if (!response.raw.headersSent) {
       throw new Error(`the handler for ${request.method} ${request.path} ended without a response`);
     }
     if (!response.raw.writableEnded) response.raw.end();
   } catch (error) {
+    // A client that went away is no failure of the handler's, and nobody is left to answer.
+    if (error instanceof ClientGoneError) return;
     const status = error instanceof HttpError ? error.status : 500;
     if (!(error instanceof HttpError)) onError(error, request);
     if (!response.raw.headersSent) {
@@ -489,7 +612,9 @@ const exchange = routine(function* handle(
     }
   } finally {
     server.served++;
-    server._inFlight--;
+    if (--server._inFlight === 0 && server._idle !== null && !server._idle.settled) {
+      server._idle.resolve();
+    }
     if (!response.raw.writableEnded) response.raw.destroy(); // cancelled mid-way
   }
 });
@@ -530,13 +655,27 @@ export interface StaticOptions {
   index?: string;
   /** Cache-Control header value (default "no-cache": revalidate with ETag). */
   cacheControl?: string;
+  /**
+   * Paths with a part that begins with a dot (`/.env`, `/.git/config`), as
+   * serve-static reads the option: "ignore" (the default) answers 404, as
+   * if they were not there; "deny" answers 403; "allow" serves them.
+   * `/.well-known/` (RFC 8615) is served whatever this says, as sirv does.
+   */
+  dotfiles?: "allow" | "deny" | "ignore";
 }
+
+const DOTFILES = ["allow", "deny", "ignore"];
 
 /**
  * A handler that serves the files under `root`: content types, ETag and
- * Last-Modified with 304, Range (206, 416), HEAD, `index.html` for
- * folders. There is no way out of `root`: `..` (also percent-encoded),
- * backslashes, NUL bytes and symbolic links that lead outside are refused.
+ * Last-Modified with 304, the other conditional requests of RFC 9110
+ * (If-Match and If-Unmodified-Since: 412; If-Range), Range (206, 416),
+ * HEAD, `index.html` for folders (a redirect adds the slash, never to
+ * another host: `//a` goes to `/a/`). Dotfiles are hidden (see
+ * `dotfiles`). There is no way out of `root`: `..` (also
+ * percent-encoded), backslashes, NUL bytes and symbolic links that lead
+ * outside are refused. A root that does not exist answers 404 to every
+ * request (said once, on stderr, at the first) until it does.
  *
  * @example
  * yield* serve({ port: 8080 }, serveStatic("./public"));
@@ -545,10 +684,17 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
   if (typeof root !== "string" || root === "") {
     throw new TypeError(`serveStatic() expects a root folder, got ${JSON.stringify(root)}`);
   }
+  const dotfiles = options.dotfiles ?? "ignore";
+  if (!DOTFILES.includes(dotfiles)) {
+    throw new TypeError(
+      `serveStatic() option "dotfiles" expects "allow", "deny" or "ignore", got ${JSON.stringify(dotfiles)}`,
+    );
+  }
   const base = pathModule.resolve(root);
   const index = options.index ?? "index.html";
   const cacheControl = options.cacheControl ?? "no-cache";
   let realBase: string | undefined;
+  let saidRootMissing = false;
   // Files found inside the root, by path: the real path is resolved again only when the
   // path now leads to another file (device and inode differ), so most requests cost one stat.
   const checked = new Map<string, { dev: number; ino: number }>();
@@ -557,22 +703,47 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       res.send("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
       return;
     }
-    realBase ??= yield* call(fs.realpath(base));
-    const file = safePath(base, req.raw.url ?? "/");
-    if (file === undefined) throw new HttpError(403, "forbidden path");
+    if (realBase === undefined) {
+      try {
+        realBase = yield* call(fs.realpath(base));
+      } catch (error) {
+        if (!isNoSuchFile(error)) throw error;
+        // The operator's mistake, not the client's nor each request's: said once, then 404s.
+        if (!saidRootMissing) {
+          saidRootMissing = true;
+          console.warn(
+            `clockwork http: serveStatic(): the root folder ${base} does not exist: every request gets 404 until it does`,
+          );
+        }
+        throw new HttpError(404);
+      }
+    }
+    const segments = pathSegments(req.path);
+    if (segments === undefined) throw new HttpError(403, "forbidden path");
+    if (dotfiles !== "allow" && isHidden(segments)) {
+      if (dotfiles === "deny") throw new HttpError(403, "forbidden path");
+      throw new HttpError(404);
+    }
+    const file = pathModule.join(base, ...segments);
+    if (file !== base && !file.startsWith(base + pathModule.sep)) {
+      throw new HttpError(403, "forbidden path");
+    }
     let target = file;
     let opened = yield* openFile(target);
     if (opened?.stat.isDirectory()) {
       closeQuietly(opened.handle);
       if (!req.path.endsWith("/")) {
-        res.send("", {
-          status: 301,
-          headers: { location: `${req.path}/${req.url.slice(req.path.length)}` },
-        });
+        // Leading slashes collapsed: "//host" would send the browser to another host.
+        const location = `/${req.path.replace(/^\/+/, "")}/${req.url.slice(req.path.length)}`;
+        res.send("", { status: 301, headers: { location } });
         return;
       }
       target = pathModule.join(target, index);
       opened = yield* openFile(target);
+    } else if (opened !== null && req.path.endsWith("/")) {
+      // "/file.html/" names a folder, and there is none.
+      closeQuietly(opened.handle);
+      throw new HttpError(404);
     }
     if (opened === null) throw new HttpError(404);
     const { handle, stat } = opened;
@@ -597,6 +768,12 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
         "cache-control": cacheControl,
         "accept-ranges": "bytes",
       };
+      // RFC 9110 13.2.2: If-Match, else If-Unmodified-Since (412); then If-None-Match, else
+      // If-Modified-Since (304); then If-Range decides whether a Range is read.
+      if (preconditionFailed(req, etag, stat.mtimeMs)) {
+        res.send("precondition failed\n", { status: 412 });
+        return;
+      }
       if (isFresh(req, etag, stat.mtimeMs)) {
         res.raw.writeHead(304, {
           etag,
@@ -610,7 +787,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       let end = stat.size - 1;
       let status = 200;
       const range = req.headers.range;
-      if (range !== undefined && req.headers["if-range"] === undefined) {
+      if (range !== undefined && rangeStillValid(req, etag, stat.mtimeMs)) {
         const parsed = parseRange(range, stat.size);
         if (parsed === null) {
           res.send("range not satisfiable\n", {
@@ -649,12 +826,11 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
 }
 
 /**
- * The file path for a request target inside `base`, or undefined when the
- * target tries to leave it: `..` segments (plain or percent-encoded),
- * backslashes, NUL bytes, or anything that does not decode.
+ * The decoded parts of a request path, or undefined when the path tries to
+ * leave the root: `..` parts (plain or percent-encoded), backslashes, NUL
+ * bytes, or anything that does not decode.
  */
-function safePath(base: string, target: string): string | undefined {
-  const rawPath = target.split("?")[0] as string;
+function pathSegments(rawPath: string): string[] | undefined {
   if (/%5c|\\|%00|\0/i.test(rawPath)) return undefined;
   let decoded: string;
   try {
@@ -665,9 +841,54 @@ function safePath(base: string, target: string): string | undefined {
   if (decoded.includes("\0") || decoded.includes("\\")) return undefined;
   const segments = decoded.split("/");
   if (segments.some((segment) => segment === "..")) return undefined;
-  const file = pathModule.join(base, ...segments);
-  if (file !== base && !file.startsWith(base + pathModule.sep)) return undefined;
-  return file;
+  return segments;
+}
+
+/** Whether a path has a part that begins with a dot, `/.well-known/` (RFC 8615) aside. */
+function isHidden(segments: string[]): boolean {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    if (segment.charCodeAt(0) !== 46 /* "." */) continue;
+    if (segment === "." || (segment === ".well-known" && i === 1)) continue;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Whether If-Match or (without it) If-Unmodified-Since fails: a 412. If-Match
+ * compares entity tags strongly (RFC 9110 13.1.1), and ours are weak, so
+ * only `*` (any current file) passes it.
+ */
+function preconditionFailed(req: Request, etag: string, mtimeMs: number): boolean {
+  const match = req.headers["if-match"];
+  if (match !== undefined) {
+    return !match.split(",").some((tag) => {
+      const t = tag.trim();
+      return t === "*" || (t === etag && !t.startsWith("W/"));
+    });
+  }
+  const since = req.headers["if-unmodified-since"];
+  if (since !== undefined) {
+    const time = Date.parse(since);
+    return !Number.isNaN(time) && Math.floor(mtimeMs / 1000) > Math.floor(time / 1000);
+  }
+  return false;
+}
+
+/**
+ * Whether a Range is to be read (RFC 9110 13.1.5): yes without If-Range;
+ * with it, only if it names the file as it is: its Last-Modified date
+ * exactly, or its entity tag compared strongly (ours are weak, so never).
+ */
+function rangeStillValid(req: Request, etag: string, mtimeMs: number): boolean {
+  const ifRange = req.headers["if-range"];
+  if (ifRange === undefined) return true;
+  const value = String(ifRange).trim();
+  if (value.startsWith('"') || value.startsWith("W/"))
+    return value === etag && !etag.startsWith("W/");
+  const time = Date.parse(value);
+  return !Number.isNaN(time) && Math.floor(mtimeMs / 1000) * 1000 === time;
 }
 
 function isFresh(req: Request, etag: string, mtimeMs: number): boolean {
@@ -686,10 +907,17 @@ function isFresh(req: Request, etag: string, mtimeMs: number): boolean {
   return false;
 }
 
-/** One "bytes=a-b" range: [start, end], null when unsatisfiable, undefined when ignored (several ranges). */
+/**
+ * One "bytes=a-b" range: [start, end], null when unsatisfiable (416),
+ * undefined when ignored (the whole file): several ranges, or a unit other
+ * than bytes (RFC 9110 14.2: a server must ignore a unit it does not know).
+ */
 function parseRange(header: string, size: number): [number, number] | null | undefined {
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (match === null) return header.includes(",") ? undefined : null;
+  const trimmed = header.trim();
+  const equals = trimmed.indexOf("=");
+  if (equals < 0 || trimmed.slice(0, equals).trim().toLowerCase() !== "bytes") return undefined;
+  const match = /^(\d*)-(\d*)$/.exec(trimmed.slice(equals + 1).trim());
+  if (match === null) return trimmed.includes(",") ? undefined : null;
   const [, a = "", b = ""] = match;
   if (a === "" && b === "") return null;
   let start: number;

@@ -5,15 +5,23 @@
  * The original library left asynchronous sockets as a TODO. Here a task
  * reads and writes a socket as if it blocked, and parks meanwhile:
  * `read()`, `readLine()` and `readExactly()` wait for data, `write()` waits
- * while the socket's buffer is full (back-pressure). Incoming data beyond a
+ * until the OS has taken the bytes (back-pressure). Incoming data beyond a
  * high-water mark pauses the socket, so a slow reader slows its peer down
  * instead of filling memory. Errors (a peer reset) are thrown into the
- * task that reads or writes, and touch no other connection.
+ * task that reads or writes, and touch no other connection: every socket
+ * has its error listener from the moment it exists (accepted, or being
+ * connected), so a reset that comes before its task's first step waits for
+ * that task's first read or write instead of killing the process.
  *
  * `listen()` starts a server task, a child of the calling task, which runs
  * `handler(connection)` for each connection as its own child: cancelling
- * the server (or the task that started it) cancels its connections.
- * Built only on the core's public API.
+ * the server (or the task that started it) cancels its connections. A
+ * handler's error ends its connection only: the connection's own failure
+ * (a reset, a broken pipe) quietly, as nobody is left to tell, and any
+ * other error through `onError`. A connection is half-open when the peer
+ * ends its side first: reading gives null, writing still delivers (the peer
+ * may be waiting for an answer, as TCP allows), until our side ends or the
+ * connection closes. Built only on the core's public API.
  */
 import * as net from "node:net";
 import { Channel, ChannelClosedError, park, routine, spawn, type Task } from "../index.ts";
@@ -25,15 +33,21 @@ const HIGH_WATER = 64 * 1024;
 export class Connection {
   /** The socket, for what this class does not cover (addresses, options). */
   readonly socket: net.Socket;
+  /** The peer's address and port ("127.0.0.1:50312"), as they were when the connection was made. */
+  readonly peer: string;
   #buffer: Buffer = Buffer.alloc(0);
   #ended = false;
   #error: Error | null = null;
   /** The parked reader or writer's waker, while one waits. */
   #readWaiter: (() => void) | null = null;
-  #drainWaiter: (() => void) | null = null;
+  #flushWaiter: (() => void) | null = null;
+  /** @internal The callback of every write(): wakes the writer waiting for its bytes to go out. */
+  readonly _flushed: () => void;
 
-  constructor(socket: net.Socket) {
+  /** Wraps a socket; `peer` defaults to the socket's remote address and port. */
+  constructor(socket: net.Socket, peer = `${socket.remoteAddress}:${socket.remotePort}`) {
     this.socket = socket;
+    this.peer = peer;
     socket.on("data", (chunk: Buffer) => {
       this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
       if (this.#buffer.length >= HIGH_WATER) socket.pause();
@@ -54,6 +68,7 @@ export class Connection {
       this.#notifyWriter();
     });
     socket.on("drain", () => this.#notifyWriter());
+    this._flushed = () => this.#notifyWriter();
   }
 
   /** The next bytes that arrived, or null once the peer has ended the connection. */
@@ -63,8 +78,10 @@ export class Connection {
 
   /**
    * The next line, without its "\n" (and "\r"), or null at the end. A last
-   * line without a newline is returned as it is. A line longer than
-   * `maxLength` bytes (default 64 KiB) throws.
+   * line without a newline is returned as it is. A line must fit in
+   * `maxLength` bytes (default 64 KiB) together with its newline, as in Go's
+   * `bufio.Scanner`: a longer one throws, and what was read of it stays
+   * buffered.
    */
   readLine(options: { maxLength?: number } = {}): Generator<unknown, string | null, any> {
     const maxLength = options.maxLength ?? 64 * 1024;
@@ -80,17 +97,28 @@ export class Connection {
     return readExactlyRoutine(this, n) as Generator<unknown, Uint8Array, any>;
   }
 
-  /** Writes data, waiting while the socket's buffer is full. */
+  /**
+   * Writes data. Like Go's `Write`, it returns once the bytes are with the
+   * operating system, waiting meanwhile (back-pressure from a slow peer),
+   * so a `close()` or the end of a handler right after it loses nothing.
+   * After the peer has ended its side, writing goes on (the connection is
+   * half-open, as TCP allows; the peer may still be reading). Throws the
+   * connection's error (a reset, a broken pipe), or a clear error after
+   * `end()` or `close()`: bytes are never dropped without a word.
+   */
   write(data: string | Uint8Array): Generator<unknown, void, any> {
     return writeRoutine(this, data) as Generator<unknown, void, any>;
   }
 
-  /** Ends our side of the connection (the peer reads the end); reading goes on. */
+  /**
+   * Ends our side of the connection (the peer reads the end, after what was
+   * written); reading goes on. A `write()` after it throws.
+   */
   end(): void {
     this.socket.end();
   }
 
-  /** Closes the connection at once. */
+  /** Closes the connection at once (what `write()` gave the OS still goes out). */
   close(): void {
     this.socket.destroy();
   }
@@ -113,13 +141,26 @@ export class Connection {
     if (this.#error !== null) throw this.#error;
   }
 
+  /** @internal Whether `error` is this connection's own failure (what its socket reported). */
+  _failedWith(error: unknown): boolean {
+    return error !== null && error === this.#error;
+  }
+
   /** @internal Whether the peer has ended (no more data will come). */
   get _ended(): boolean {
     return this.#ended;
   }
 
-  /** @internal Parks the current task until more data, the end, or an error comes. */
+  /**
+   * @internal Parks the current task until more data, the end, or an error
+   * comes. A reader waits only when it needs more than is buffered, so a
+   * socket paused at the high-water mark is resumed here: a `readExactly(n)`
+   * or a line longer than the mark would otherwise wait for bytes the
+   * paused socket never reads. What is buffered then stays bounded by what
+   * the reader asked for.
+   */
   _waitForData(): Generator<unknown, void, any> {
+    if (this.socket.isPaused()) this.socket.resume();
     return park<void>(({ wake }) => {
       this.#readWaiter = () => wake();
       return () => {
@@ -128,14 +169,14 @@ export class Connection {
     }, "data from a connection");
   }
 
-  /** @internal Parks the current task until the socket drains (or fails). */
-  _waitForDrain(): Generator<unknown, void, any> {
+  /** @internal Parks the current task until a write has gone out to the OS (or the socket fails). */
+  _waitForFlush(): Generator<unknown, void, any> {
     return park<void>(({ wake }) => {
-      this.#drainWaiter = () => wake();
+      this.#flushWaiter = () => wake();
       return () => {
-        this.#drainWaiter = null;
+        this.#flushWaiter = null;
       };
-    }, "a connection's send buffer to drain");
+    }, "a connection's bytes to go out (a slow peer)");
   }
 
   #notifyReader(): void {
@@ -145,8 +186,8 @@ export class Connection {
   }
 
   #notifyWriter(): void {
-    const waiter = this.#drainWaiter;
-    this.#drainWaiter = null;
+    const waiter = this.#flushWaiter;
+    this.#flushWaiter = null;
     waiter?.();
   }
 }
@@ -163,15 +204,16 @@ const readRoutine = routine(function* read(conn: Connection) {
 const readLineRoutine = routine(function* readLine(conn: Connection, maxLength: number) {
   for (;;) {
     const buffered = conn._peek();
+    // A newline at or past maxLength ends a line that does not fit.
     const newline = buffered.indexOf(10);
-    if (newline >= 0) {
-      if (newline > maxLength)
-        throw new Error(`readLine(): a line is longer than maxLength (${maxLength} bytes)`);
+    if (newline >= 0 && newline < maxLength) {
       const line = conn._take(newline + 1).toString("utf8", 0, newline);
       return line.endsWith("\r") ? line.slice(0, -1) : line;
     }
-    if (buffered.length > maxLength) {
-      throw new Error(`readLine(): a line is longer than maxLength (${maxLength} bytes)`);
+    if (buffered.length >= maxLength) {
+      throw new Error(
+        `readLine(): a line does not fit in maxLength (${maxLength} bytes) with its newline`,
+      );
     }
     conn._check();
     if (conn._ended) return buffered.length > 0 ? conn._take().toString("utf8") : null;
@@ -191,12 +233,22 @@ const readExactlyRoutine = routine(function* readExactly(conn: Connection, n: nu
 });
 
 const writeRoutine = routine(function* write(conn: Connection, data: string | Uint8Array) {
+  const socket = conn.socket;
   conn._check();
-  if (conn.socket.destroyed) throw new Error("write(): the connection is closed");
-  if (conn.socket.write(data)) return;
-  while (conn.socket.writableNeedDrain && !conn.socket.destroyed) {
-    yield* conn._waitForDrain();
+  if (socket.destroyed) throw new Error(`write(): the connection to ${conn.peer} is closed`);
+  if (socket.writableEnded) {
+    throw new Error(`write(): the connection to ${conn.peer} has ended its sending side (end())`);
+  }
+  socket.write(data, conn._flushed);
+  // Usually the OS takes the bytes at once; otherwise wait until everything queued went out.
+  while (socket.writableLength > 0) {
+    yield* conn._waitForFlush();
     conn._check();
+    if (socket.destroyed && socket.writableLength > 0) {
+      throw new Error(
+        `write(): the connection to ${conn.peer} was closed before the bytes went out`,
+      );
+    }
   }
 });
 
@@ -230,13 +282,21 @@ export interface ListenOptions {
   host?: string;
   /** Default 0: a free port. */
   port?: number;
+  /**
+   * Gets every error a connection's handler threw, except the connection's
+   * own failure (a reset, a broken pipe: the peer is gone, nobody is left
+   * to tell). Default: printed to stderr. The server and the other
+   * connections go on either way.
+   */
+  onError?: (error: unknown, connection: Connection) => void;
 }
 
 /**
  * Listens for TCP connections; gives the Server once it is bound. Each
  * connection runs `handler(connection)` as a task (a child of the server's
  * task, itself a child of the caller); the connection is closed when the
- * handler ends, however it ends.
+ * handler ends, however it ends. A handler's error ends its connection
+ * only (see `onError`): one client's reset never ends the server.
  *
  * @example
  * const server = yield* listen({ port: 0 }, function* echo(conn) {
@@ -259,10 +319,19 @@ const listenRoutine = routine(function* listen(
   handler: (connection: Connection) => Generator<unknown, unknown, any>,
 ) {
   const host = options.host ?? "127.0.0.1";
-  const accepted = new Channel<net.Socket>(Number.MAX_SAFE_INTEGER);
-  const raw = net.createServer((socket) => {
-    if (!accepted.closed) accepted.trySend(socket);
-    else socket.destroy();
+  const onError =
+    options.onError ??
+    ((error: unknown, connection: Connection) => {
+      console.error(`clockwork net: the connection from ${connection.peer} failed:`, error);
+    });
+  const accepted = new Channel<Connection>(Number.MAX_SAFE_INTEGER);
+  // Half-open: a client that has sent its end may still be reading what we write.
+  const raw = net.createServer({ allowHalfOpen: true }, (socket) => {
+    // The Connection (and its error listener) now, not when the server task takes it: a reset
+    // before then must wait for the handler, not go unheard and kill the process.
+    const connection = new Connection(socket);
+    if (!accepted.closed) accepted.trySend(connection);
+    else connection.close();
   });
   let bound = false;
   try {
@@ -282,20 +351,23 @@ const listenRoutine = routine(function* listen(
   }
   raw.on("close", () => accepted.close());
   const server = new Server(raw, host);
-  server._task = spawn(serve(server, accepted, handler), { name: `server ${host}:${server.port}` });
+  server._task = spawn(serve(server, accepted, handler, onError), {
+    name: `server ${host}:${server.port}`,
+  });
   return server;
 });
 
 const serve = routine(function* serve(
   server: Server,
-  accepted: Channel<net.Socket>,
+  accepted: Channel<Connection>,
   handler: (connection: Connection) => Generator<unknown, unknown, any>,
+  onError: (error: unknown, connection: Connection) => void,
 ) {
   try {
     for (;;) {
-      const socket = yield* accepted.receive();
-      spawn(connectionRoutine(new Connection(socket), handler), {
-        name: `connection from ${socket.remoteAddress}:${socket.remotePort}`,
+      const connection = yield* accepted.receive();
+      spawn(connectionRoutine(connection, handler, onError), {
+        name: `connection from ${connection.peer}`,
       });
     }
   } catch (error) {
@@ -303,16 +375,24 @@ const serve = routine(function* serve(
   } finally {
     server._server.close();
     accepted.close();
-    for (let r = accepted.tryReceive(); r.ok; r = accepted.tryReceive()) r.value.destroy();
+    for (let r = accepted.tryReceive(); r.ok; r = accepted.tryReceive()) r.value.close();
   }
 });
 
+/**
+ * A connection's task: the handler, then the socket closed. The handler's
+ * error stops here, so that it never reaches the server task (which would
+ * fail, and with it every other connection).
+ */
 const connectionRoutine = routine(function* connection(
   conn: Connection,
   handler: (connection: Connection) => Generator<unknown, unknown, any>,
+  onError: (error: unknown, connection: Connection) => void,
 ) {
   try {
     yield* handler(conn);
+  } catch (error) {
+    if (!conn._failedWith(error)) onError(error, conn);
   } finally {
     conn.socket.end();
     conn.socket.destroy();
@@ -334,7 +414,10 @@ export function connect(options: {
 }
 
 const connectRoutine = routine(function* connect(host: string, port: number) {
-  const socket = net.connect({ host, port });
+  const socket = net.connect({ host, port, allowHalfOpen: true });
+  // Its error listener from now on: a reset after the connect, before this task's next step,
+  // is kept for the first read or write.
+  const connection = new Connection(socket, `${host}:${port}`);
   let connected = false;
   try {
     yield* park<void>(({ wake, fail }) => {
@@ -348,5 +431,5 @@ const connectRoutine = routine(function* connect(host: string, port: number) {
   } finally {
     if (!connected) socket.destroy(); // refused, or cancelled while connecting
   }
-  return new Connection(socket);
+  return connection;
 });
