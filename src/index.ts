@@ -19,7 +19,7 @@ export {
   type WorkerOptions,
 } from "./worker.ts";
 export { currentTask, Task, type TaskState } from "./task.ts";
-export { spawn } from "./spawn.ts";
+export { type SpawnOptions, spawn } from "./spawn.ts";
 // Naming routines, so tasks and stacks read as the program does.
 export { routine } from "./names.ts";
 
@@ -30,7 +30,7 @@ export { Ticker } from "./ticker.ts";
 
 // Running routines together.
 export { all } from "./all.ts";
-export { race } from "./race.ts";
+export { type ResultOf, race } from "./race.ts";
 export { timeout } from "./timeout.ts";
 
 // Coordination between tasks.
