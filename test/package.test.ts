@@ -7,13 +7,23 @@
  * test/consumer/main.ts is type-checked there with `strict` and
  * `skipLibCheck: false` (so the declarations themselves are checked: a type
  * they name but do not ship is an error) on TypeScript 5 and on the
- * project's TypeScript 7, then compiled and run.
+ * project's TypeScript 7, then compiled and run. The files shipped are
+ * the library's: no example programs, no command installed, and source
+ * maps that name files that ship.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
@@ -40,6 +50,10 @@ function must(command: string, args: string[], cwd: string): string {
 let work: string;
 let tarball: string;
 let consumer: string;
+/** Where the tarball was installed: node_modules/clockwork-microthreads. */
+let installed: string;
+/** The files in the tarball, relative to its root ("dist/index.js"). */
+let shipped: string[];
 
 before(() => {
   work = mkdtempSync(join(tmpdir(), "clockwork-package-"));
@@ -59,6 +73,11 @@ before(() => {
     ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball],
     consumer,
   );
+  installed = join(consumer, "node_modules/clockwork-microthreads");
+  shipped = must("tar", ["-tzf", tarball], work)
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => line.replace(/^package\//, ""));
   copyFileSync(join(root, "test/consumer/main.ts"), join(consumer, "main.ts"));
   writeFileSync(
     join(consumer, "tsconfig.json"),
@@ -107,5 +126,65 @@ describe("the packed package, installed in a strict TypeScript project", () => {
       late: "forty-two",
       seven: 7,
     });
+  });
+});
+
+describe("what the package ships", () => {
+  it("is the library only: no example programs, no command installed", () => {
+    const strays = shipped.filter((file) =>
+      /^(examples|test|bench|scripts|dist\/bin)\//.test(file),
+    );
+    assert.deepEqual(strays, []);
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+    assert.equal(
+      manifest.bin,
+      undefined,
+      "a bin would give every project that installs it a command",
+    );
+    assert.equal(existsSync(join(consumer, "node_modules/.bin/linkwatcher")), false);
+  });
+
+  it("has source maps whose sources all ship", () => {
+    const maps = shipped.filter((file) => file.endsWith(".map"));
+    assert.ok(maps.length > 0, "the build makes source maps");
+    const missing: string[] = [];
+    for (const map of maps) {
+      const { sources, sourceRoot = "" } = JSON.parse(readFileSync(join(installed, map), "utf8"));
+      for (const source of sources as string[]) {
+        const file = join(dirname(join(installed, map)), sourceRoot, source);
+        if (!existsSync(file)) missing.push(`${map} names ${source}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it("gives stack traces (node --enable-source-maps) that name files that exist", () => {
+    // spawn() outside a step throws from inside the library.
+    writeFileSync(
+      join(consumer, "stack.mjs"),
+      `import { spawn } from "clockwork-microthreads";
+      try { spawn((function* lonely() {})()); } catch (error) { console.log(error.stack); }`,
+    );
+    const stack = must("node", ["--enable-source-maps", "stack.mjs"], consumer);
+    const frames = [...stack.matchAll(/\((file:\/\/[^):]+|\/[^):]+):\d+:\d+\)/g)].map(
+      (match) => match[1] as string,
+    );
+    const library = frames.filter((frame) => frame.includes("clockwork-microthreads"));
+    assert.ok(library.length > 0, `the stack goes through the library:\n${stack}`);
+    for (const frame of library) {
+      const file = frame.startsWith("file:") ? fileURLToPath(frame) : frame;
+      assert.ok(existsSync(file), `the stack names ${file}, which does not exist:\n${stack}`);
+      assert.match(file, /\.ts$/, "with source maps, frames name the TypeScript sources");
+    }
+  });
+
+  it("says where the project lives, so the README's links work on the package page", () => {
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
+    assert.match(
+      manifest.repository?.url ?? "",
+      /^git\+https:\/\/github\.com\/[\w-]+\/[\w-]+\.git$/,
+    );
+    assert.match(manifest.homepage ?? "", /^https:\/\/github\.com\//);
+    assert.match(manifest.bugs?.url ?? "", /^https:\/\/github\.com\/.+\/issues$/);
   });
 });
