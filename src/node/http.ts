@@ -356,7 +356,8 @@ const closeRoutine = routine(function* close(server: HttpServer) {
   server._server.closeAllConnections();
 });
 
-type Handler = (request: Request, response: Response) => Generator<unknown, unknown, any>;
+/** A request handler: a routine, run as a task of its own for each request. */
+export type Handler = (request: Request, response: Response) => Generator<unknown, unknown, any>;
 
 /**
  * Starts an HTTP server; gives it once it listens. Each request runs
