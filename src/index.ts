@@ -30,14 +30,20 @@ export { Ticker } from "./ticker.ts";
 
 // Running routines together.
 export { all } from "./all.ts";
-export { type ResultOf, race } from "./race.ts";
+export { race } from "./race.ts";
 export { timeout } from "./timeout.ts";
 
 // Coordination between tasks.
 export { Channel, ChannelClosedError, type Received } from "./channel.ts";
 export { each } from "./each.ts";
-export { type SelectKeyedResult, type SelectResult, select, trySelect } from "./select.ts";
-export { Broadcast, type SubscribeOptions, Subscription } from "./broadcast.ts";
+export {
+  type ResultOf,
+  type SelectKeyedResult,
+  type SelectResult,
+  select,
+  trySelect,
+} from "./select.ts";
+export { Broadcast, type Overflow, type SubscribeOptions, Subscription } from "./broadcast.ts";
 export { Semaphore } from "./semaphore.ts";
 export { Future } from "./future.ts";
 
@@ -47,7 +53,7 @@ export { type Provide, resource } from "./resource.ts";
 export { Context } from "./context.ts";
 
 // Bridges to plain code and promises.
-export { call } from "./call.ts";
+export { type Callable, call } from "./call.ts";
 export type { RunOptions } from "./program.ts";
 export { run } from "./run.ts";
 export { wrap } from "./wrap.ts";

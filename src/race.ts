@@ -5,13 +5,7 @@
  */
 import { checkRoutines, type Ending, Group, RACE, settle, startMembers } from "./group.ts";
 import { routine } from "./names.ts";
-import { raceOperations, selectable } from "./select.ts";
-
-/**
- * What a routine returns; over a union of routines, the union of what each
- * returns: `ResultOf<ReturnType<typeof fetchPage>>` is a page.
- */
-export type ResultOf<G> = G extends Generator<unknown, infer R, any> ? R : never;
+import { type ResultOf, raceOperations, selectable } from "./select.ts";
 
 const raceRoutine = routine(function* race(bodies: Generator<unknown, unknown, any>[]) {
   const group = new Group(RACE, bodies.length);

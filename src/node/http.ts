@@ -20,7 +20,9 @@ import { call, Future, park, routine, sleep, spawn, type Task } from "../index.t
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
+  /** "HttpError". */
   override name = "HttpError";
+  /** The status to answer with. */
   readonly status: number;
   constructor(status: number, message: string = http.STATUS_CODES[status] ?? "Error") {
     super(message);
@@ -52,6 +54,7 @@ export interface ServeOptions {
 export class Request {
   /** The Node request, for what this class does not cover. */
   readonly raw: http.IncomingMessage;
+  /** "GET", "POST", ... */
   readonly method: string;
   /** The path and query, as sent. */
   readonly url: string;
@@ -306,7 +309,9 @@ function contentTypeOf(file: string): string {
 
 /** A running HTTP server. */
 export class HttpServer {
+  /** The port it listens on (the one chosen, when asked for port 0). */
   readonly port: number;
+  /** The address it listens on. */
   readonly host: string;
   /** Requests answered so far. */
   served = 0;

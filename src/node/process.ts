@@ -99,7 +99,9 @@ export interface CommandOptions {
 
 /** How a command ended. */
 export interface CommandResult {
+  /** What the child wrote to stdout (empty when it was not kept). */
   stdout: string;
+  /** What the child wrote to stderr (empty when it was not kept). */
   stderr: string;
   /** The exit code, or null if a signal ended the child. */
   exitCode: number | null;
@@ -109,13 +111,19 @@ export interface CommandResult {
 
 /** A command that could not run, was stopped, or (with exec) exited non-zero. */
 export class CommandError extends Error {
+  /** "CommandError". */
   override name = "CommandError";
+  /** The command and its arguments, as given. */
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
   readonly commandLine: string;
+  /** The exit code, or null if a signal ended the child (or it never started). */
   readonly exitCode: number | null;
+  /** The signal that ended the child, or null. */
   readonly signal: string | null;
+  /** What the child wrote to stdout, as far as it was kept. */
   readonly stdout: string;
+  /** What the child wrote to stderr, as far as it was kept. */
   readonly stderr: string;
 
   constructor(message: string, argv: readonly string[], result: CommandResult) {
@@ -143,13 +151,19 @@ export class CommandError extends Error {
  * }
  */
 export class CommandTimeoutError extends TimeoutError {
+  /** "CommandTimeoutError". */
   override name = "CommandTimeoutError";
+  /** The command and its arguments, as given. */
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
   readonly commandLine: string;
+  /** The exit code, or null if a signal ended the child (or it never started). */
   readonly exitCode: number | null;
+  /** The signal that ended the child, or null. */
   readonly signal: string | null;
+  /** What the child wrote to stdout, as far as it was kept. */
   readonly stdout: string;
+  /** What the child wrote to stderr, as far as it was kept. */
   readonly stderr: string;
   /** The timeout it ran past, in seconds. */
   readonly timeout: number;
@@ -211,9 +225,11 @@ type Exit = { code: number | null; signal: string | null } | { error: Error };
  * echo.stdout; // "cat\n"
  */
 export class Command {
+  /** The command and its arguments, as given. */
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it, for messages (see `quoteArgv`). */
   readonly commandLine: string;
+  /** The options it was made with (frozen). */
   readonly options: Readonly<CommandOptions>;
   /** What the child wrote to stdout so far. */
   stdout = "";
