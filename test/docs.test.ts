@@ -1,5 +1,6 @@
 /**
- * The examples in the README are code, checked like code.
+ * The examples in the README and the guides (docs/guide-*.md) are code,
+ * checked like code.
  *
  * Every ```ts block is extracted, type-checked with the project's strict
  * settings and `noUnusedLocals` (each block is a module of its own that
@@ -13,16 +14,22 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** The documents whose examples are checked: the README and every guide. */
-const documents = ["README.md"];
+const documents = [
+  "README.md",
+  ...readdirSync(join(root, "docs"))
+    .filter((name) => name.startsWith("guide-") && name.endsWith(".md"))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
 
 interface Block {
   /** Where it is: "README.md:12" (the line of its opening fence). */
@@ -102,6 +109,46 @@ before(() => {
 
 after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as dashes. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, "")
+    .replace(/ /g, "-");
+}
+
+describe("the links of the README and the docs", () => {
+  it("lead to files that exist, and to headings that exist", () => {
+    const pages = [
+      "README.md",
+      ...readdirSync(join(root, "docs"))
+        .filter((n) => n.endsWith(".md"))
+        .map((n) => `docs/${n}`),
+    ];
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(root, page), "utf8");
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target as string)) continue; // https:, mailto:
+        const [path, anchor] = (target as string).split("#") as [string, string | undefined];
+        const file = path === "" ? join(root, page) : join(root, dirname(page), path);
+        if (!existsSync(file)) {
+          broken.push(`${page}: ${target} (no such file)`);
+          continue;
+        }
+        if (anchor !== undefined && file.endsWith(".md")) {
+          const headings = [...readFileSync(file, "utf8").matchAll(/^#+ (.*)$/gm)].map((m) =>
+            anchorOf(m[1] as string),
+          );
+          if (!headings.includes(anchor)) broken.push(`${page}: ${target} (no such heading)`);
+        }
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
 });
 
 describe("the examples in the README and the guides", () => {
