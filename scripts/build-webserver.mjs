@@ -4,7 +4,7 @@
 // process that `npm start` started reaches the server, and no tsx sits in
 // between. The library stays an import of "clockwork-microthreads",
 // resolved at run time by the package's own exports (dist/, from
-// `npm run build`), as for the programs of build-bins.mjs.
+// `npm run build`).
 import { build } from "esbuild";
 
 await build({

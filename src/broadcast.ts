@@ -50,8 +50,11 @@ import { describeValue } from "./describe.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import { running, type Task } from "./task.ts";
 
-/** What a send does when a subscription's buffer is full. */
-type Overflow = "wait" | "drop-oldest" | "drop-newest";
+/**
+ * What a send does when a subscription's buffer is full: wait for room,
+ * or drop the oldest or the newest value (counted in `dropped`).
+ */
+export type Overflow = "wait" | "drop-oldest" | "drop-newest";
 
 const OVERFLOWS: readonly Overflow[] = ["wait", "drop-oldest", "drop-newest"];
 

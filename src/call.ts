@@ -3,7 +3,8 @@ import { routineName } from "./names.ts";
 import { Task } from "./task.ts";
 import { YieldOnce } from "./yield-once.ts";
 
-type Callable<T> = Generator<unknown, T, any> | Task<T> | PromiseLike<T>;
+/** What `call()` takes: a generator to call, a task to join, or a promise to wait for. */
+export type Callable<T> = Generator<unknown, T, any> | Task<T> | PromiseLike<T>;
 
 /** The frame of `call(x)`: yields x, returns what it gives. */
 class CallRoutine<T> extends YieldOnce<T> {

@@ -34,11 +34,24 @@ import { CLAIM, type Outcome } from "./wait.ts";
 
 /** Thrown by sends on a closed channel, and by receives once it is closed and drained. */
 export class ChannelClosedError extends Error {
+  /** "ChannelClosedError". */
   override name = "ChannelClosedError";
 }
 
 /** What `receiveOrClosed()` and `tryReceive()` give: a value, or none (and whether the channel is closed). */
-export type Received<T> = { ok: true; value: T } | { ok: false; closed: boolean };
+export type Received<T> =
+  | {
+      /** A value came. */
+      ok: true;
+      /** The value. */
+      value: T;
+    }
+  | {
+      /** No value came. */
+      ok: false;
+      /** Whether that is because the channel is closed (and drained); false: just empty. */
+      closed: boolean;
+    };
 
 class Receive<T> extends Operation<T> {
   readonly _channel: Channel<T>;

@@ -11,6 +11,7 @@
 
 /** Anything that tells the time, in seconds. */
 export interface Clock {
+  /** The time now, in seconds from an arbitrary start. */
   now(): number;
 }
 
@@ -47,6 +48,7 @@ export class VirtualClock implements Clock {
     this.#now = start;
   }
 
+  /** The time now, in seconds: the start, plus every advance. */
   now(): number {
     return this.#now;
   }

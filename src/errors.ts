@@ -10,11 +10,13 @@
 
 /** Thrown into a task that joins (or awaits) a task that was cancelled. */
 export class CancelledError extends Error {
+  /** "CancelledError". */
   override name = "CancelledError";
 }
 
 /** Thrown when a deadline passes before the work it guards finished. */
 export class TimeoutError extends Error {
+  /** "TimeoutError". */
   override name = "TimeoutError";
 }
 
@@ -27,6 +29,7 @@ export class TimeoutError extends Error {
  * of work, so nothing is left that could wake them.
  */
 export class WouldBlockError extends Error {
+  /** "WouldBlockError". */
   override name = "WouldBlockError";
   /** The names of the tasks that were left waiting. */
   readonly tasks: readonly string[];

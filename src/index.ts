@@ -21,7 +21,7 @@ export {
 export { currentTask, Task, type TaskState } from "./task.ts";
 // Simulation: the Worker option "schedule" (the rest is in clockwork-microthreads/sim).
 export type { Schedule, SimEnv } from "./schedule.ts";
-export { spawn } from "./spawn.ts";
+export { type SpawnOptions, spawn } from "./spawn.ts";
 // Naming routines, so tasks and stacks read as the program does.
 export { routine } from "./names.ts";
 
@@ -38,8 +38,14 @@ export { timeout } from "./timeout.ts";
 // Coordination between tasks.
 export { Channel, ChannelClosedError, type Received } from "./channel.ts";
 export { each } from "./each.ts";
-export { type SelectKeyedResult, type SelectResult, select, trySelect } from "./select.ts";
-export { Broadcast, type SubscribeOptions, Subscription } from "./broadcast.ts";
+export {
+  type ResultOf,
+  type SelectKeyedResult,
+  type SelectResult,
+  select,
+  trySelect,
+} from "./select.ts";
+export { Broadcast, type Overflow, type SubscribeOptions, Subscription } from "./broadcast.ts";
 export { Semaphore } from "./semaphore.ts";
 export { Future } from "./future.ts";
 
@@ -49,7 +55,7 @@ export { type Provide, resource } from "./resource.ts";
 export { Context } from "./context.ts";
 
 // Bridges to plain code and promises.
-export { call } from "./call.ts";
+export { type Callable, call } from "./call.ts";
 export type { RunOptions } from "./program.ts";
 export { run } from "./run.ts";
 export { wrap } from "./wrap.ts";

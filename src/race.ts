@@ -5,7 +5,7 @@
  */
 import { checkRoutines, type Ending, Group, RACE, settle, startMembers } from "./group.ts";
 import { routine } from "./names.ts";
-import { raceOperations, selectable } from "./select.ts";
+import { type ResultOf, raceOperations, selectable } from "./select.ts";
 
 const raceRoutine = routine(function* race(bodies: Generator<unknown, unknown, any>[]) {
   const group = new Group(RACE, bodies.length);
@@ -26,12 +26,25 @@ const raceRoutine = routine(function* race(bodies: Generator<unknown, unknown, a
  * @example
  * const reply = yield* race([askServer(a), askServer(b)]);
  * const next = yield* race([urgent.receive(), normal.receive()]);
+ * const either = yield* race([count(), name()]); // number | string
  */
-export function race<T>(routines: Generator<unknown, T, any>[]): Generator<unknown, T, any> {
+export function race<G extends readonly Generator<unknown, unknown, any>[]>(
+  routines: G,
+): Generator<unknown, ResultOf<G[number]>, any>;
+/**
+ * The same, with the result type given: `race<Read | Write>([...])`
+ * checks each routine against it.
+ */
+export function race<T>(
+  routines: readonly Generator<unknown, T, any>[],
+): Generator<unknown, T, any>;
+export function race(
+  routines: readonly Generator<unknown, unknown, any>[],
+): Generator<unknown, unknown, any> {
   const bodies = checkRoutines("race()", routines);
   if (bodies.length === 0)
     throw new TypeError("race() needs at least one routine: a race of none never ends");
   const cases = selectable(bodies);
-  if (cases !== null) return raceOperations(cases) as Generator<unknown, T, any>;
-  return raceRoutine(bodies) as Generator<unknown, T, any>;
+  if (cases !== null) return raceOperations(cases);
+  return raceRoutine(bodies);
 }

@@ -17,10 +17,12 @@ export class Result<T> {
   /** The value, or undefined before the first set(). */
   value: T | undefined = undefined;
 
+  /** Puts a value in the box (replacing any). */
   set(value: T): void {
     this.value = value;
   }
 
+  /** The value, or undefined before the first set(). */
   get(): T | undefined {
     return this.value;
   }

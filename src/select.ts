@@ -33,21 +33,40 @@ import { running, type Task } from "./task.ts";
 import type { TimerEntry } from "./timer-queue.ts";
 import { CLAIM, type Outcome, Wait } from "./wait.ts";
 
-/** What a case gives when it happens. */
-type ValueOf<C> = C extends Generator<unknown, infer R, any> ? R : never;
+/**
+ * What a routine returns; over a union of routines, the union of what each
+ * returns. So what a select case gives when it happens, and what a race
+ * gives: `ResultOf<ReturnType<typeof fetchPage>>` is a page.
+ */
+export type ResultOf<G> = G extends Generator<unknown, infer R, any> ? R : never;
 
 /** The result of `select([...])`: which case (by index) and its value, typed per case. */
 export type SelectResult<C extends readonly unknown[]> = number extends C["length"]
-  ? { index: number; value: ValueOf<C[number]> } // an array, not a tuple: any index
+  ? {
+      /** Which case happened: its index. */
+      index: number;
+      /** What it gave. */
+      value: ResultOf<C[number]>;
+    } // an array, not a tuple: any index
   : {
       [I in keyof C]: I extends `${infer N extends number}`
-        ? { index: N; value: ValueOf<C[I]> }
+        ? {
+            /** Which case happened: its index. */
+            index: N;
+            /** What it gave. */
+            value: ResultOf<C[I]>;
+          }
         : never;
     }[number];
 
 /** The result of `select({...})`: which case (by key) and its value, typed per case. */
 export type SelectKeyedResult<C extends Record<string, unknown>> = {
-  [K in keyof C]: { key: K; value: ValueOf<C[K]> };
+  [K in keyof C]: {
+    /** Which case happened: its key. */
+    key: K;
+    /** What it gave. */
+    value: ResultOf<C[K]>;
+  };
 }[keyof C];
 
 /** What a Select gives when a case happens. */

@@ -9,7 +9,16 @@
  */
 import { describeValue } from "./describe.ts";
 import { running, type Task } from "./task.ts";
-import type { SpawnOptions } from "./worker.ts";
+import type { AssignOptions } from "./worker.ts";
+
+/** Options for `spawn()`. */
+export interface SpawnOptions extends AssignOptions {
+  /**
+   * Make a top-level task on the same worker instead of a child: it
+   * outlives its creator and reports its errors like any top-level task.
+   */
+  detached?: boolean;
+}
 
 /**
  * Starts `routine` as a child task of the current task and returns it at

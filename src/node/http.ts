@@ -37,7 +37,9 @@ import {
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
+  /** "HttpError". */
   override name = "HttpError";
+  /** The status to answer with. */
   readonly status: number;
   constructor(status: number, message: string = http.STATUS_CODES[status] ?? "Error") {
     super(message);
@@ -51,6 +53,7 @@ export class HttpError extends Error {
  * task is cancelled anyway when the client leaves, and it is not reported.
  */
 export class ClientGoneError extends Error {
+  /** "ClientGoneError". */
   override name = "ClientGoneError";
 }
 
@@ -84,6 +87,7 @@ export interface ServeOptions {
 export class Request {
   /** The Node request, for what this class does not cover. */
   readonly raw: http.IncomingMessage;
+  /** "GET", "POST", ... */
   readonly method: string;
   /**
    * The path and query, as sent (still percent-encoded). A target sent in
@@ -408,7 +412,9 @@ function contentTypeOf(file: string): string {
 
 /** A running HTTP server. */
 export class HttpServer {
+  /** The port it listens on (the one chosen, when asked for port 0). */
   readonly port: number;
+  /** The address it listens on. */
   readonly host: string;
   /** Requests answered so far. */
   served = 0;
@@ -468,7 +474,8 @@ const closeRoutine = routine(function* close(server: HttpServer) {
   server._server.closeAllConnections();
 });
 
-type Handler = (request: Request, response: Response) => Generator<unknown, unknown, any>;
+/** A request handler: a routine, run as a task of its own for each request. */
+export type Handler = (request: Request, response: Response) => Generator<unknown, unknown, any>;
 
 /**
  * Starts an HTTP server; gives it once it listens. Each request runs

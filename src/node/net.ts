@@ -256,6 +256,7 @@ const writeRoutine = routine(function* write(conn: Connection, data: string | Ui
 export class Server {
   /** The port it listens on (the one chosen, when asked for port 0). */
   readonly port: number;
+  /** The address it listens on. */
   readonly host: string;
   /** @internal */
   readonly _server: net.Server;

@@ -148,7 +148,9 @@ export interface CommandOptions<E extends OutputEncoding = OutputEncoding> {
 
 /** How a command ended; `stdout` and `stderr` are Uint8Arrays with `encoding: "buffer"`. */
 export interface CommandResult<O extends string | Uint8Array = string> {
+  /** What the child wrote to stdout (empty when it was not kept). */
   stdout: O;
+  /** What the child wrote to stderr (empty when it was not kept). */
   stderr: O;
   /** The exit code, or null if a signal ended the child. */
   exitCode: number | null;
@@ -166,7 +168,7 @@ export interface CommandResult<O extends string | Uint8Array = string> {
 }
 
 /** What a CommandError and a CommandTimeoutError keep of the command. */
-interface Failure {
+export interface Failure {
   /** Node's error code when Node gave one ("ENOENT", "EACCES", "ERR_CHILD_PROCESS_STDIO_MAXBUFFER"). */
   code?: string | undefined;
   /** The error from Node behind it, when there was one (`error.cause`). */
@@ -198,12 +200,17 @@ function keepResult(
  * argv, and Node's error code where Node gave one (their `cause` is the error itself).
  */
 export interface CommandFailure<O extends string | Uint8Array = string> {
+  /** The program and its arguments, as given. */
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it (see `quoteArgv`). */
   readonly commandLine: string;
+  /** The exit code, or null if a signal ended the child (or it never started). */
   readonly exitCode: number | null;
+  /** The signal that ended the child, or null. */
   readonly signal: string | null;
+  /** What the child wrote to stdout until then (empty when it was not kept). */
   readonly stdout: O;
+  /** What the child wrote to stderr until then (empty when it was not kept). */
   readonly stderr: O;
   /** With `all: true`: stdout and stderr interleaved; else undefined. */
   readonly all: O | undefined;
@@ -229,6 +236,7 @@ export interface CommandTimeoutError<O extends string | Uint8Array = string>
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: every field is set by keepResult().
 export class CommandError<O extends string | Uint8Array = string> extends Error {
+  /** "CommandError". */
   override name = "CommandError";
 
   constructor(
@@ -257,6 +265,7 @@ export class CommandError<O extends string | Uint8Array = string> extends Error 
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: every field is set by keepResult().
 export class CommandTimeoutError<O extends string | Uint8Array = string> extends TimeoutError {
+  /** "CommandTimeoutError". */
   override name = "CommandTimeoutError";
   /** The timeout it ran past, in seconds. */
   readonly timeout: number;
@@ -407,9 +416,11 @@ function signalName(call: string, signal: unknown): NodeJS.Signals {
  * echo.stdout; // "cat\n"
  */
 export class Command<E extends OutputEncoding = "utf8"> {
+  /** The program and its arguments, as given (never through a shell). */
   readonly argv: readonly string[];
   /** The argv as one line, quoted as a POSIX shell would read it, for messages (see `quoteArgv`). */
   readonly commandLine: string;
+  /** The options it was made with, checked and frozen. */
   readonly options: Readonly<CommandOptions<E>>;
   /**
    * What the child wrote to stdout so far (as text, or with `encoding: "buffer"` a Uint8Array
