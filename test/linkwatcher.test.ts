@@ -153,6 +153,18 @@ function mainHandler(req: http.IncomingMessage, res: http.ServerResponse): void 
   } else if (path === "/no-head") {
     res.statusCode = req.method === "HEAD" ? 405 : 200;
     res.end("GET only");
+  } else if (path === "/head-forbidden") {
+    // A server that turns HEAD away (403) but serves the page to GET.
+    res.statusCode = req.method === "HEAD" ? 403 : 200;
+    res.end("GET only");
+  } else if (path === "/head-drop") {
+    // A server that hangs up on HEAD (no answer at all) but serves the page to GET.
+    if (req.method === "HEAD") req.socket.destroy();
+    else res.end("GET only");
+  } else if (path === "/not-modified") {
+    // 304 to a request that asked for no condition: there is no page here.
+    res.statusCode = 304;
+    res.end();
   } else if (path === "/hang") {
     // Never answers: the check must give up at --timeout.
   } else if (path.startsWith("/slow/")) {
@@ -236,6 +248,30 @@ describe("linkwatcher --once", { timeout: 20_000 }, () => {
     assert.equal(check.method, "GET");
     assert.equal(count("HEAD /no-head"), 1);
     assert.equal(count("GET /no-head"), 1);
+  });
+
+  it("asks again with GET whenever HEAD fails (a 403, a dropped connection), and the URL is up", async () => {
+    const { status, stdout } = await once([
+      "--json",
+      `${server.base}/head-forbidden`,
+      `${server.base}/head-drop`,
+    ]);
+    const [forbidden, dropped] = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    assert.equal(status, 0, stdout);
+    assert.deepEqual([forbidden.status, forbidden.code, forbidden.method], ["up", 200, "GET"]);
+    assert.deepEqual([dropped.status, dropped.code, dropped.method], ["up", 200, "GET"]);
+    assert.equal(count("HEAD /head-forbidden"), 1);
+    assert.equal(count("GET /head-forbidden"), 1);
+    assert.equal(count("GET /head-drop"), 1);
+  });
+
+  it("calls a 304 to a request without conditions DOWN: it gives no page", async () => {
+    const { status, stdout } = await once([`${server.base}/not-modified`]);
+    assert.equal(status, 1);
+    assert.match(stdout, /^DOWN +\S+\/not-modified {2}304 Not Modified {2}\d+ ms$/m);
   });
 
   it("calls a redirect loop broken, naming the loop", async () => {
@@ -329,15 +365,37 @@ describe("linkwatcher --crawl", { timeout: 20_000 }, () => {
     assert.match(stdout, /1 up, 0 down, 1 broken link, 6 URLs checked/);
     // Each URL once, though a links home and a and b link to each other. Pages read for
     // links are fetched with GET, the rest with HEAD; a link in a comment or in a script's
-    // text is none, mailto: is no web page, and c's links are past --depth 2.
+    // text is none, mailto: is no web page, and c's links are past --depth 2. A HEAD that
+    // failed (404) is asked again with GET before the link is called broken.
     assert.deepEqual(server.log.slice().sort(), [
       "GET /site/",
       "GET /site/a.html",
       "GET /site/b.html",
+      "GET /site/gone.html",
       "HEAD /site/c.html",
       "HEAD /site/gone.html",
       "HEAD /site/logo.png",
     ]);
+  });
+
+  it('reports a link that cannot be resolved (href="//////") as broken, naming its page; exit 1', async () => {
+    const home = await listen((_req, res) => {
+      res.setHeader("content-type", "text/html");
+      res.end(page('<a href="//////">nowhere</a><a href="http://[::1">half an address</a>'));
+    });
+    try {
+      const { status, stdout } = await once(["--crawl", `${home.base}/`]);
+      assert.equal(status, 1, stdout);
+      assert.match(stdout, new RegExp(`^BROKEN ////// +not a valid URL +on ${home.base}/$`, "m"));
+      assert.match(
+        stdout,
+        new RegExp(`^BROKEN http://\\[::1 +not a valid URL +on ${home.base}/$`, "m"),
+      );
+      assert.match(stdout, /1 up, 0 down, 2 broken links/);
+      assert.deepEqual(home.log, ["GET /"], "nothing was asked for them");
+    } finally {
+      await home.close();
+    }
   });
 
   it("goes --depth links deep: 3 reads c and checks the page it links to; 0 checks the URL alone", async () => {
@@ -588,7 +646,7 @@ describe("extractLinks", () => {
       <video src="movie.mp4" poster="poster.jpg"></video>
       <a href="bare.html#again">the same page again</a>
     </body></html>`;
-    assert.deepEqual(extractLinks(html, "http://site.test/index.html"), [
+    assert.deepEqual(extractLinks(html, "http://site.test/index.html").links, [
       "http://site.test/docs/style.css",
       "http://site.test/docs/app.js",
       "http://site.test/docs/Upper.html",
@@ -612,7 +670,10 @@ describe("extractLinks", () => {
       <a href="mailto:a@b.test">mail</a><a href="javascript:void(0)">script</a><a href="tel:123">phone</a>
       <img src="data:image/png;base64,AAAA">
       <a href="/kept.html">the only link</a>`;
-    assert.deepEqual(extractLinks(html, "https://site.test/"), ["https://site.test/kept.html"]);
+    assert.deepEqual(extractLinks(html, "https://site.test/"), {
+      links: ["https://site.test/kept.html"],
+      invalid: [],
+    });
   });
 });
 

@@ -13,7 +13,14 @@
  * the check then reports "timeout after N s". The same happens when the
  * whole program is stopped: cancelling a check cancels its request.
  */
-import { call, currentTask, routine, TimeoutError, timeout } from "clockwork-microthreads";
+import {
+  CancelledError,
+  call,
+  currentTask,
+  routine,
+  TimeoutError,
+  timeout,
+} from "clockwork-microthreads";
 
 /** One redirect that was followed: the URL asked for and the 3xx it answered. */
 export interface Hop {
@@ -25,7 +32,7 @@ export interface Hop {
 export interface CheckResult {
   /** The URL checked. */
   readonly url: string;
-  /** Whether it answered with a status below 400 after following redirects. */
+  /** Whether it answered with a 2xx status after following redirects (a page came). */
   readonly ok: boolean;
   /** The final HTTP status; undefined when there was none (refused, timeout, DNS, redirect loop...). */
   readonly code: number | undefined;
@@ -35,7 +42,7 @@ export interface CheckResult {
   readonly redirects: readonly Hop[];
   /** Where the redirects led (the URL itself when there were none). */
   readonly finalUrl: string;
-  /** The method of the last request: GET when HEAD was refused or the body was wanted. */
+  /** The method of the last request: GET when HEAD failed or the body was wanted. */
   readonly method: "HEAD" | "GET";
   /** Seconds from the first request to the end of the last one. */
   readonly latency: number;
@@ -50,11 +57,6 @@ export interface CheckOptions {
   readonly wantHtml: boolean;
 }
 
-/**
- * Statuses that mean "not this method": some servers refuse HEAD, so the
- * check asks again with GET before calling the URL broken.
- */
-const HEAD_REFUSED: ReadonlySet<number> = new Set([405, 501]);
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** As browsers do (Chrome and Firefox stop at 20). */
 const MAX_REDIRECTS = 20;
@@ -81,10 +83,12 @@ export const checkUrl = routine(function* checkUrl(
   try {
     for (;;) {
       method = options.wantHtml ? "GET" : "HEAD";
-      let reply = yield* timeout(options.timeout, request(current, method, options.wantHtml));
-      if (method === "HEAD" && HEAD_REFUSED.has(reply.status)) {
+      let reply = method === "HEAD" ? yield* tryHead(current, options.timeout) : undefined;
+      if (reply === undefined || !(isSuccess(reply.status) || REDIRECTS.has(reply.status))) {
+        // HEAD failed: many servers answer it badly (405, 403, 404, 500, a dropped
+        // connection) yet serve the page to GET, as browsers ask. Only GET's answer counts.
         method = "GET";
-        reply = yield* timeout(options.timeout, request(current, method, false));
+        reply = yield* timeout(options.timeout, request(current, method, options.wantHtml));
       }
       if (REDIRECTS.has(reply.status)) {
         if (reply.location === null) {
@@ -106,7 +110,9 @@ export const checkUrl = routine(function* checkUrl(
         current = next;
         continue;
       }
-      const ok = reply.status >= 200 && reply.status < 400;
+      // A 304 (or any other 3xx that is no redirect) to a request that set no condition
+      // gives no page: it is not up.
+      const ok = isSuccess(reply.status);
       return result({
         ok,
         code: reply.status,
@@ -118,6 +124,27 @@ export const checkUrl = routine(function* checkUrl(
     return result({ ok: false, code: undefined, reason: describeFailure(error, options.timeout) });
   }
 });
+
+/**
+ * A HEAD request, or undefined when it failed without an answer (a dropped
+ * connection, a reset...) so that GET is tried. A timeout is not retried:
+ * the check would only wait as long again to learn the same.
+ */
+const tryHead = routine(function* tryHead(
+  url: string,
+  seconds: number,
+): Generator<unknown, Reply | undefined, any> {
+  try {
+    return yield* timeout(seconds, request(url, "HEAD", false));
+  } catch (error) {
+    if (error instanceof TimeoutError || error instanceof CancelledError) throw error;
+    return undefined;
+  }
+});
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
 
 /** What one request gave. */
 interface Reply {
@@ -201,9 +228,11 @@ function statusLine(reply: Pick<Reply, "status" | "statusText">): string {
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
+  300: "Multiple Choices",
   301: "Moved Permanently",
   302: "Found",
   303: "See Other",
+  304: "Not Modified",
   307: "Temporary Redirect",
   308: "Permanent Redirect",
   400: "Bad Request",

@@ -11,7 +11,9 @@
  *   names matched whole, so `data-href` is not `href`;
  * - character references decoded (`&amp;` in a query string);
  * - `<base href>` honoured; fragments dropped; only http(s) links kept
- *   (`mailto:`, `javascript:`, `data:` are not pages); each link once.
+ *   (`mailto:`, `javascript:`, `data:` are not pages); each link once;
+ * - a value that is no URL at all (`//////`, `http://[::1`) is kept apart,
+ *   as written: a broken link, not nothing.
  *
  * Not handled: `srcset`, URLs inside CSS, links made by scripts.
  */
@@ -42,16 +44,24 @@ const RAW_TEXT =
 const TAG = /<([a-zA-Z][a-zA-Z0-9-]*)((?:"[^"]*"|'[^']*'|[^>"'])*)>/g;
 const ATTRIBUTE = /([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
 
+/** What a page links to. */
+export interface PageLinks {
+  /** The http(s) links, absolute and without fragments, each once, in the order they appear. */
+  readonly links: string[];
+  /** Values that cannot be resolved to a URL (`//////`), as written, each once. */
+  readonly invalid: string[];
+}
+
 /**
- * The http(s) links of a page, absolute and without fragments, each once,
- * in the order they appear. `pageUrl` is where the page came from (after
+ * The links of a page. `pageUrl` is where the page came from (after
  * redirects), against which relative links are resolved.
  */
-export function extractLinks(html: string, pageUrl: string): string[] {
+export function extractLinks(html: string, pageUrl: string): PageLinks {
   const text = html.replace(COMMENT, " ").replace(RAW_TEXT, "<$1$2></$1>");
   let base = pageUrl;
   let baseSeen = false;
   const links = new Set<string>();
+  const invalid = new Set<string>();
   for (const tag of text.matchAll(TAG)) {
     const name = (tag[1] ?? "").toLowerCase();
     const attributes = parseAttributes(tag[2] ?? "");
@@ -60,7 +70,7 @@ export function extractLinks(html: string, pageUrl: string): string[] {
       // applying it from where it stands gives what browsers do for real pages.
       const href = attributes.get("href");
       const resolved = href === undefined ? undefined : resolve(href, pageUrl);
-      if (resolved !== undefined) {
+      if (resolved !== undefined && resolved !== INVALID) {
         base = resolved;
         baseSeen = true;
       }
@@ -73,10 +83,11 @@ export function extractLinks(html: string, pageUrl: string): string[] {
       const value = attributes.get(attribute);
       if (value === undefined) continue;
       const link = resolve(value, base);
-      if (link !== undefined) links.add(link);
+      if (link === INVALID) invalid.add(value.trim());
+      else if (link !== undefined) links.add(link);
     }
   }
-  return [...links];
+  return { links: [...links], invalid: [...invalid] };
 }
 
 /** Attribute names (lower case) to decoded values; the first of a repeated name wins, as in HTML. */
@@ -90,8 +101,13 @@ function parseAttributes(source: string): Map<string, string> {
   return attributes;
 }
 
-/** An absolute http(s) URL without fragment, or undefined for what is no page link. */
-function resolve(value: string, base: string): string | undefined {
+const INVALID = Symbol("not a valid URL");
+
+/**
+ * An absolute http(s) URL without fragment; undefined for what is no page
+ * link (another scheme, this same page); INVALID for what no URL parser takes.
+ */
+function resolve(value: string, base: string): string | typeof INVALID | undefined {
   // HTML strips leading and trailing ASCII whitespace from URLs (and drops tabs and newlines inside).
   const trimmed = value.replace(/[\t\n\r]/g, "").trim();
   if (trimmed === "" || trimmed.startsWith("#")) return undefined; // this same page
@@ -99,7 +115,7 @@ function resolve(value: string, base: string): string | undefined {
   try {
     url = new URL(trimmed, base);
   } catch {
-    return undefined;
+    return INVALID;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
   return withoutHash(url);

@@ -297,7 +297,9 @@ const round = routine(function* round(root: string, ctx: Context): Generator<unk
       const result = yield* check.join();
       if (result.html === undefined || !sameOrigin(result.finalUrl, origin)) continue;
       visited.add(result.finalUrl);
-      for (const link of extractLinks(result.html, result.finalUrl)) {
+      const found = extractLinks(result.html, result.finalUrl);
+      for (const value of found.invalid) recordInvalid(value, result.finalUrl, ctx);
+      for (const link of found.links) {
         board.linkedFrom(link, result.finalUrl);
         if (visited.has(link)) continue;
         visited.add(link);
@@ -318,6 +320,22 @@ const checkAndRecord = routine(function* checkAndRecord(
   ctx.onCheck(ctx.board.record(result));
   return result;
 });
+
+/** A link no URL parser takes (`//////`): broken, on the page it was found, with no request. */
+function recordInvalid(value: string, page: string, ctx: Context): void {
+  ctx.board.linkedFrom(value, page);
+  const result: CheckResult = {
+    url: value,
+    ok: false,
+    code: undefined,
+    reason: "not a valid URL",
+    redirects: [],
+    finalUrl: value,
+    method: "GET",
+    latency: 0,
+  };
+  ctx.onCheck(ctx.board.record(result));
+}
 
 function sameOrigin(url: string, origin: string): boolean {
   return new URL(url).origin === origin;
