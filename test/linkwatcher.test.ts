@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { describeFailure } from "../examples/linkwatcher/check.ts";
-import { extractLinks } from "../examples/linkwatcher/links.ts";
+import { extractCssLinks, extractLinks } from "../examples/linkwatcher/links.ts";
 import { type Io, main } from "../examples/linkwatcher/linkwatcher.ts";
 import { TimeoutError } from "../src/index.ts";
 
@@ -398,6 +398,57 @@ describe("linkwatcher --crawl", { timeout: 20_000 }, () => {
     }
   });
 
+  it("checks the links of srcset, refresh and stylesheets (inline and fetched); --no-css leaves CSS unread", async () => {
+    const files: Record<string, [string, string]> = {
+      "/": [
+        "text/html",
+        page(
+          `<link rel="stylesheet" href="/css/main.css"><meta http-equiv="refresh" content="10;url=/next.html">` +
+            `<img src="/a.png" srcset="/a.png 1x, /a@2x.png 2x"><p style="background: url(/inline.png)">`,
+        ),
+      ],
+      "/css/main.css": ["text/css", "@import 'more.css'; body { background: url(../bg.png) }"],
+      "/css/more.css": ["text/css", "h1 { background: url(/deep-in-css.png) }"],
+      "/next.html": ["text/html", page("")],
+      "/a.png": ["image/png", "PNG"],
+      "/bg.png": ["image/png", "PNG"],
+    };
+    const site = await listen((req, res) => {
+      const file = files[req.url ?? ""];
+      if (file === undefined) res.statusCode = 404;
+      else res.setHeader("content-type", file[0]);
+      res.end(file?.[1] ?? "");
+    });
+    try {
+      const withCss = await once(["--crawl", "--json", `${site.base}/`]);
+      const broken = (stdout: string) =>
+        stdout
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line))
+          .filter((o) => o.type === "link")
+          .map(
+            (o) => `${o.url.slice(site.base.length)} on ${o.foundOn[0].slice(site.base.length)}`,
+          );
+      assert.equal(withCss.status, 1);
+      // At depth 2 the stylesheet is read (it is one link away), and so is what it imports
+      // (two links away) to be checked, not read: /deep-in-css.png is three links away.
+      assert.deepEqual(broken(withCss.stdout).sort(), ["/a@2x.png on /", "/inline.png on /"]);
+      assert.ok(site.log.includes("GET /css/main.css"), "the stylesheet was read");
+      assert.ok(site.log.includes("HEAD /bg.png"), "its url() was checked");
+      assert.ok(site.log.includes("HEAD /css/more.css"), "its @import was checked");
+      assert.ok(site.log.includes("GET /next.html"), "the refresh target was read");
+
+      site.log.length = 0;
+      const withoutCss = await once(["--crawl", "--no-css", "--json", `${site.base}/`]);
+      assert.deepEqual(broken(withoutCss.stdout), ["/a@2x.png on /"]);
+      assert.ok(site.log.includes("GET /css/main.css"), "the stylesheet is a link all the same");
+      assert.ok(!site.log.includes("HEAD /bg.png"), "but it is not read");
+    } finally {
+      await site.close();
+    }
+  });
+
   it("goes --depth links deep: 3 reads c and checks the page it links to; 0 checks the URL alone", async () => {
     server.log.length = 0;
     await once(["--crawl", "--depth", "3", `${server.base}/site/`]);
@@ -621,6 +672,7 @@ describe("linkwatcher usage", () => {
       "--crawl",
       "--depth",
       "--json",
+      "--no-css",
     ]) {
       assert.ok(fake.stdout().includes(`${option} `), option);
     }
@@ -672,6 +724,97 @@ describe("extractLinks", () => {
       <a href="/kept.html">the only link</a>`;
     assert.deepEqual(extractLinks(html, "https://site.test/"), {
       links: ["https://site.test/kept.html"],
+      invalid: [],
+    });
+  });
+});
+
+describe("extractLinks: srcset, refresh, CSS and the other places a page names a URL", () => {
+  const base = "http://site.test/dir/page.html";
+
+  it("reads every candidate of srcset and imagesrcset, commas in URLs included", () => {
+    const html = `
+      <img src="one.png" srcset="one.png 1x, two.png 2x,three.png 3x">
+      <picture><source srcset="wide.webp 800w , narrow.webp 400w" media="(min-width: 600px)"></picture>
+      <img srcset="/img/a,b.png 1x, /img/c.png?w=1,2 2x">
+      <link rel="preload" as="image" imagesrcset="hero-1.jpg 1x, hero-2.jpg 2x">`;
+    assert.deepEqual(extractLinks(html, base).links, [
+      "http://site.test/dir/one.png",
+      "http://site.test/dir/two.png",
+      "http://site.test/dir/three.png",
+      "http://site.test/dir/wide.webp",
+      "http://site.test/dir/narrow.webp",
+      "http://site.test/img/a,b.png",
+      "http://site.test/img/c.png?w=1,2",
+      "http://site.test/dir/hero-1.jpg",
+      "http://site.test/dir/hero-2.jpg",
+    ]);
+  });
+
+  it("reads <meta http-equiv=refresh>, <link rel=preload|icon|manifest|stylesheet> and the rarer attributes", () => {
+    const html = `<html manifest="app.appcache"><head>
+      <meta http-equiv="Refresh" content="5; URL='/moved.html'">
+      <meta http-equiv="refresh" content="0;url=plain.html">
+      <meta http-equiv="refresh" content="30">
+      <meta name="description" content="not/a/link.html">
+      <link rel="preload" href="font.woff2" as="font">
+      <link rel="icon" href="/favicon.ico"><link rel="manifest" href="site.webmanifest">
+      <link rel="stylesheet" href="main.css">
+    </head><body background="bg.png">
+      <blockquote cite="source.html">said</blockquote>
+      <object data="movie.swf"></object>
+      <input type="image" src="button.png">
+    </body></html>`;
+    assert.deepEqual(extractLinks(html, base).links, [
+      "http://site.test/dir/app.appcache",
+      "http://site.test/moved.html",
+      "http://site.test/dir/plain.html",
+      "http://site.test/dir/font.woff2",
+      "http://site.test/favicon.ico",
+      "http://site.test/dir/site.webmanifest",
+      "http://site.test/dir/main.css",
+      "http://site.test/dir/bg.png",
+      "http://site.test/dir/source.html",
+      "http://site.test/dir/movie.swf",
+      "http://site.test/dir/button.png",
+    ]);
+  });
+
+  it('reads url() and @import in <style> and style="", resolved against <base>; not with css: false', () => {
+    const html = `<head><base href="/assets/">
+      <style>
+        @import "reset.css";
+        @import url('print.css') print;
+        /* url(commented.png) */
+        .hero { background: url(hero.jpg) no-repeat, url( "data:image/png;base64,AA" ); }
+        .icon { mask: url(#mask); }
+      </style></head>
+      <body><div style="background-image: url(&quot;tile.png&quot;)"></div>
+      <a href="x.html" style="cursor: url('hand.cur'), pointer">x</a></body>`;
+    assert.deepEqual(extractLinks(html, base).links, [
+      "http://site.test/assets/reset.css",
+      "http://site.test/assets/print.css",
+      "http://site.test/assets/hero.jpg",
+      "http://site.test/assets/tile.png",
+      "http://site.test/assets/x.html",
+      "http://site.test/assets/hand.cur",
+    ]);
+    assert.deepEqual(extractLinks(html, base, { css: false }).links, [
+      "http://site.test/assets/x.html",
+    ]);
+  });
+
+  it("reads a stylesheet: url() and @import, resolved against the stylesheet", () => {
+    const css = `@import 'base.css'; @charset "utf-8";
+      body { background: url(../img/bg.png) } /* url(no.png) */
+      @font-face { src: url("fonts/a.woff2") format("woff2"), url(fonts/a.woff) format("woff"); }`;
+    assert.deepEqual(extractCssLinks(css, "http://site.test/css/main.css"), {
+      links: [
+        "http://site.test/css/base.css",
+        "http://site.test/img/bg.png",
+        "http://site.test/css/fonts/a.woff2",
+        "http://site.test/css/fonts/a.woff",
+      ],
       invalid: [],
     });
   });

@@ -46,21 +46,30 @@ export interface CheckResult {
   readonly method: "HEAD" | "GET";
   /** Seconds from the first request to the end of the last one. */
   readonly latency: number;
-  /** The final page's HTML, when asked for and it was HTML. */
-  readonly html?: string;
+  /** The final page's text, when asked for and it was HTML (or CSS, when asked for too). */
+  readonly body?: Body;
+}
+
+/** A page's text and what it is. */
+export interface Body {
+  readonly type: "html" | "css";
+  readonly text: string;
 }
 
 export interface CheckOptions {
   /** Seconds each request may take, body included. */
   readonly timeout: number;
-  /** Fetch the page with GET and keep its body if it is HTML (for the crawl). */
-  readonly wantHtml: boolean;
+  /**
+   * Fetch the page with GET and keep its body (for the crawl) if it is HTML,
+   * or also a stylesheet with "html+css"; false: HEAD, no body.
+   */
+  readonly read: false | "html" | "html+css";
 }
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** As browsers do (Chrome and Firefox stop at 20). */
 const MAX_REDIRECTS = 20;
-/** A page bigger than this is parsed only so far: enough for any real page's links. */
+/** A page (or stylesheet) bigger than this is read only so far: enough for any real page's links. */
 const MAX_HTML_BYTES = 5 * 1024 * 1024;
 
 /**
@@ -75,20 +84,20 @@ export const checkUrl = routine(function* checkUrl(
   const started = performance.now();
   const redirects: Hop[] = [];
   let current = url;
-  let method: "HEAD" | "GET" = options.wantHtml ? "GET" : "HEAD";
-  const result = (fields: Pick<CheckResult, "ok" | "code" | "reason"> & { html?: string }) => {
+  let method: "HEAD" | "GET" = options.read === false ? "HEAD" : "GET";
+  const result = (fields: Pick<CheckResult, "ok" | "code" | "reason"> & { body?: Body }) => {
     const latency = (performance.now() - started) / 1000;
     return { url, redirects, finalUrl: current, method, latency, ...fields } as CheckResult;
   };
   try {
     for (;;) {
-      method = options.wantHtml ? "GET" : "HEAD";
+      method = options.read === false ? "HEAD" : "GET";
       let reply = method === "HEAD" ? yield* tryHead(current, options.timeout) : undefined;
       if (reply === undefined || !(isSuccess(reply.status) || REDIRECTS.has(reply.status))) {
         // HEAD failed: many servers answer it badly (405, 403, 404, 500, a dropped
         // connection) yet serve the page to GET, as browsers ask. Only GET's answer counts.
         method = "GET";
-        reply = yield* timeout(options.timeout, request(current, method, options.wantHtml));
+        reply = yield* timeout(options.timeout, request(current, method, options.read));
       }
       if (REDIRECTS.has(reply.status)) {
         if (reply.location === null) {
@@ -117,7 +126,7 @@ export const checkUrl = routine(function* checkUrl(
         ok,
         code: reply.status,
         reason: ok ? "" : statusLine(reply),
-        ...(reply.html === undefined ? {} : { html: reply.html }),
+        ...(reply.body === undefined ? {} : { body: reply.body }),
       });
     }
   } catch (error) {
@@ -151,7 +160,7 @@ interface Reply {
   readonly status: number;
   readonly statusText: string;
   readonly location: string | null;
-  readonly html?: string;
+  readonly body?: Body;
 }
 
 /**
@@ -161,7 +170,7 @@ interface Reply {
 const request = routine(function* request(
   url: string,
   method: "HEAD" | "GET",
-  wantHtml: boolean,
+  read: CheckOptions["read"],
 ): Generator<unknown, Reply, any> {
   const signal = currentTask()?.signal ?? null;
   const response = yield* call(
@@ -178,13 +187,20 @@ const request = routine(function* request(
     location: response.headers.get("location"),
   };
   const contentType = response.headers.get("content-type") ?? "";
-  if (wantHtml && response.ok && /^\s*(text\/html|application\/xhtml\+xml)/i.test(contentType)) {
-    return { ...reply, html: yield* readText(response, contentType) };
+  const type = read === false || !response.ok ? undefined : bodyType(contentType, read);
+  if (type !== undefined) {
+    return { ...reply, body: { type, text: yield* readText(response, contentType) } };
   }
   // An unread body holds its connection until garbage collection: let it go now.
   yield* call(response.body?.cancel().catch(() => undefined) ?? Promise.resolve());
   return reply;
 });
+
+function bodyType(contentType: string, read: "html" | "html+css"): Body["type"] | undefined {
+  if (/^\s*(text\/html|application\/xhtml\+xml)/i.test(contentType)) return "html";
+  if (read === "html+css" && /^\s*text\/css/i.test(contentType)) return "css";
+  return undefined;
+}
 
 /** The body as text, up to MAX_HTML_BYTES, in the charset the server named (UTF-8 if none or unknown). */
 const readText = routine(function* readText(

@@ -40,8 +40,8 @@ import {
   suspend,
 } from "clockwork-microthreads";
 import { untilSignal } from "clockwork-microthreads/process";
-import { type CheckResult, checkUrl } from "./check.ts";
-import { extractLinks } from "./links.ts";
+import { type CheckOptions, type CheckResult, checkUrl } from "./check.ts";
+import { extractCssLinks, extractLinks } from "./links.ts";
 import { type Options, parseOptions, USAGE, UsageError } from "./options.ts";
 import {
   Board,
@@ -287,7 +287,7 @@ const round = routine(function* round(root: string, ctx: Context): Generator<unk
       spawn(
         checkAndRecord(url, ctx, {
           timeout: options.timeout,
-          wantHtml: follow && sameOrigin(url, origin),
+          read: follow && sameOrigin(url, origin) ? (options.css ? "html+css" : "html") : false,
         }),
         { name: `check ${url}` },
       ),
@@ -295,9 +295,13 @@ const round = routine(function* round(root: string, ctx: Context): Generator<unk
     const next: string[] = [];
     for (const check of checks) {
       const result = yield* check.join();
-      if (result.html === undefined || !sameOrigin(result.finalUrl, origin)) continue;
+      const { body } = result;
+      if (body === undefined || !sameOrigin(result.finalUrl, origin)) continue;
       visited.add(result.finalUrl);
-      const found = extractLinks(result.html, result.finalUrl);
+      const found =
+        body.type === "css"
+          ? extractCssLinks(body.text, result.finalUrl)
+          : extractLinks(body.text, result.finalUrl, { css: options.css });
       for (const value of found.invalid) recordInvalid(value, result.finalUrl, ctx);
       for (const link of found.links) {
         board.linkedFrom(link, result.finalUrl);
@@ -314,7 +318,7 @@ const round = routine(function* round(root: string, ctx: Context): Generator<unk
 const checkAndRecord = routine(function* checkAndRecord(
   url: string,
   ctx: Context,
-  options: { timeout: number; wantHtml: boolean },
+  options: CheckOptions,
 ): Generator<unknown, CheckResult, any> {
   const result = yield* ctx.pool.withPermit(checkUrl(url, options));
   ctx.onCheck(ctx.board.record(result));
