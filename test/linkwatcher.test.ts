@@ -449,6 +449,45 @@ describe("linkwatcher --crawl", { timeout: 20_000 }, () => {
     }
   });
 
+  it("lets pages and checks flow through one pool: a slow page holds up no other branch, --concurrency still bounds them", async () => {
+    const events: string[] = [];
+    const flight = { now: 0, most: 0 };
+    const site = await listen((req, res) => {
+      const path = req.url ?? "/";
+      events.push(`${req.method} ${path}`);
+      flight.now++;
+      flight.most = Math.max(flight.most, flight.now);
+      const answer = (body: string, delay = 0) =>
+        setTimeout(() => {
+          flight.now--;
+          if (path === "/slow.html") events.push("answered /slow.html");
+          res.setHeader("content-type", "text/html");
+          res.end(body);
+        }, delay);
+      if (path === "/") answer(page('<a href="/slow.html">slow</a><a href="/fast.html">fast</a>'));
+      else if (path === "/slow.html") answer(page(""), 600);
+      else if (path === "/fast.html") {
+        const links = [1, 2, 3, 4, 5, 6].map((n) => `<a href="/leaf/${n}.html">${n}</a>`);
+        answer(page(links.join("")));
+      } else answer(page(""), 50);
+    });
+    try {
+      const { status } = await once(["--crawl", "--concurrency", "2", `${site.base}/`]);
+      assert.equal(status, 0);
+      // Level by level, the leaves (two links away) waited for the slow page (one away).
+      const leaves = events.filter((e) => e.startsWith("HEAD /leaf/"));
+      assert.equal(leaves.length, 6);
+      const slowAnswered = events.indexOf("answered /slow.html");
+      assert.ok(
+        events.indexOf("HEAD /leaf/5.html") < slowAnswered,
+        `the leaves were checked while the slow page was on its way: ${events.join(", ")}`,
+      );
+      assert.equal(flight.most, 2, "two requests at once, never more");
+    } finally {
+      await site.close();
+    }
+  });
+
   it("goes --depth links deep: 3 reads c and checks the page it links to; 0 checks the URL alone", async () => {
     server.log.length = 0;
     await once(["--crawl", "--depth", "3", `${server.base}/site/`]);

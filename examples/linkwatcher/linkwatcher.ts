@@ -8,9 +8,11 @@
  *       untilStopped           waits for SIGINT/SIGTERM (or io.stop)
  *       watchAll
  *         watch <url>          one per URL: repeat(every, () => round(url))
- *           check <url>        one per URL checked in a round (the URL, then its links)
+ *           check <url>        the watched URL, a task per round...
  *             request          the HTTP request, a child made by timeout()...
  *             timer            ...which cancels it when the time is up
+ *             check <link>     ...and with --crawl, one per link on the page,
+ *               check <link>   ...itself the parent of the checks of its links
  *       liveTable              on a terminal: redraws the table
  *
  * With --once, `checkOnce` races `checkAll` (a `round` per URL, under
@@ -269,48 +271,66 @@ const liveTable = routine(function* liveTable(
 // ------------------------------------------------------------------ a round
 
 /**
- * One round for one watched URL: check it and, with --crawl, the links
- * of its site, level by level down to --depth. Each URL is checked once a
- * round (a link loop ends at the visited set); only pages on the watched
- * URL's origin are read for links, other links are checked but not followed.
+ * One round for one watched URL: check it and, with --crawl, the links of
+ * its site down to --depth links away. The checks flow: each page that is
+ * read spawns the checks of the links it holds as children of its own
+ * task, so a slow reply holds up only what lies beyond it, never a whole
+ * level, and the pool's permits (--concurrency) are the only bound. The
+ * round ends when the tree of checks has: a task is done only once its
+ * children are. Each URL is checked once a round (a link loop ends at the
+ * visited set); only pages on the watched URL's origin are read for links,
+ * other links are checked but not followed.
  */
 const round = routine(function* round(root: string, ctx: Context): Generator<unknown, void, any> {
+  const crawl: Crawl = {
+    origin: new URL(root).origin,
+    depth: ctx.options.crawl ? ctx.options.depth : 0,
+    visited: new Set([root]),
+  };
+  yield* spawn(visit(root, 0, crawl, ctx), { name: `check ${root}` }).join();
+});
+
+/** What the checks of one round share. */
+interface Crawl {
+  /** The watched URL's origin: only its pages are read for links. */
+  readonly origin: string;
+  /** How many links away from the watched URL pages are still read (0 without --crawl). */
+  readonly depth: number;
+  /** URLs already checked (or on their way) in this round. */
+  readonly visited: Set<string>;
+}
+
+/**
+ * Checks `url`, `hops` links away from the watched URL; when it is a page
+ * of the site within --depth, reads it and spawns a check for each link
+ * not yet visited. The page's text is dropped once read.
+ */
+const visit = routine(function* visit(
+  url: string,
+  hops: number,
+  crawl: Crawl,
+  ctx: Context,
+): Generator<unknown, void, any> {
   const { options, board } = ctx;
-  const depth = options.crawl ? options.depth : 0;
-  const origin = new URL(root).origin;
-  const visited = new Set([root]);
-  let level = [root];
-  for (let hops = 0; level.length > 0; hops++) {
-    // Pages at this level are read for links while the next level is within --depth.
-    const follow = hops < depth;
-    const checks = level.map((url) =>
-      spawn(
-        checkAndRecord(url, ctx, {
-          timeout: options.timeout,
-          read: follow && sameOrigin(url, origin) ? (options.css ? "html+css" : "html") : false,
-        }),
-        { name: `check ${url}` },
-      ),
-    );
-    const next: string[] = [];
-    for (const check of checks) {
-      const result = yield* check.join();
-      const { body } = result;
-      if (body === undefined || !sameOrigin(result.finalUrl, origin)) continue;
-      visited.add(result.finalUrl);
-      const found =
-        body.type === "css"
-          ? extractCssLinks(body.text, result.finalUrl)
-          : extractLinks(body.text, result.finalUrl, { css: options.css });
-      for (const value of found.invalid) recordInvalid(value, result.finalUrl, ctx);
-      for (const link of found.links) {
-        board.linkedFrom(link, result.finalUrl);
-        if (visited.has(link)) continue;
-        visited.add(link);
-        next.push(link);
-      }
-    }
-    level = follow ? next : [];
+  // A page is read for links while the links it holds are within --depth.
+  const follow = hops < crawl.depth && sameOrigin(url, crawl.origin);
+  const result = yield* checkAndRecord(url, ctx, {
+    timeout: options.timeout,
+    read: follow ? (options.css ? "html+css" : "html") : false,
+  });
+  const { body } = result;
+  if (body === undefined || !sameOrigin(result.finalUrl, crawl.origin)) return;
+  crawl.visited.add(result.finalUrl);
+  const found =
+    body.type === "css"
+      ? extractCssLinks(body.text, result.finalUrl)
+      : extractLinks(body.text, result.finalUrl, { css: options.css });
+  for (const value of found.invalid) recordInvalid(value, result.finalUrl, ctx);
+  for (const link of found.links) {
+    board.linkedFrom(link, result.finalUrl);
+    if (crawl.visited.has(link)) continue;
+    crawl.visited.add(link);
+    spawn(visit(link, hops + 1, crawl, ctx), { name: `check ${link}` });
   }
 });
 
@@ -321,7 +341,9 @@ const checkAndRecord = routine(function* checkAndRecord(
   options: CheckOptions,
 ): Generator<unknown, CheckResult, any> {
   const result = yield* ctx.pool.withPermit(checkUrl(url, options));
-  ctx.onCheck(ctx.board.record(result));
+  // The board keeps the check, not the page's text: a big site's pages would stay in memory.
+  const { body: _, ...kept } = result;
+  ctx.onCheck(ctx.board.record(kept));
   return result;
 });
 
