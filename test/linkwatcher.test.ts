@@ -488,6 +488,30 @@ describe("linkwatcher --crawl", { timeout: 20_000 }, () => {
     }
   });
 
+  it("says when --depth left pages unvisited, and how many: in the report and in --json's summary", async () => {
+    // c.html (an HTML page two links from home) is checked at --depth 2 but not read;
+    // gone.html (404) and logo.png (no page) are no pages left unvisited.
+    const text = await once(["--crawl", `${server.base}/site/`]);
+    assert.match(
+      text.stdout,
+      /^1 up, 0 down, 1 broken link, 6 URLs checked; 1 page left unvisited by --depth 2$/m,
+    );
+    const json = await once(["--crawl", "--json", `${server.base}/site/`]);
+    const summary = JSON.parse(json.stdout.trim().split("\n").at(-1) ?? "");
+    assert.deepEqual(summary, {
+      type: "summary",
+      up: 1,
+      down: 0,
+      broken: 1,
+      checked: 6,
+      depth: 2,
+      unvisited: 1,
+    });
+    // Deep enough, nothing is left: the summary says so by leaving it out.
+    const deep = await once(["--crawl", "--depth", "5", `${server.base}/site/`]);
+    assert.match(deep.stdout, /^1 up, 0 down, 1 broken link, 7 URLs checked$/m);
+  });
+
   it("goes --depth links deep: 3 reads c and checks the page it links to; 0 checks the URL alone", async () => {
     server.log.length = 0;
     await once(["--crawl", "--depth", "3", `${server.base}/site/`]);
@@ -602,6 +626,51 @@ describe("linkwatcher watching (without --once)", { timeout: 20_000 }, () => {
       await exit;
       await flaky.close();
     }
+  });
+
+  it("says when --depth left pages unvisited: a line (or a JSON object) when the count changes, a line in the table", async () => {
+    const run = async (args: string[], fake: ReturnType<typeof fakeIo>, done: () => boolean) => {
+      const exit = main(["--every", "0.1", "--crawl", ...args, `${server.base}/site/`], fake.io);
+      try {
+        await until(done, "the depth-limit notice");
+        await new Promise((resolve) => setTimeout(resolve, 250)); // more rounds: no new notice
+      } finally {
+        fake.stop();
+      }
+      assert.equal(await exit, 0);
+    };
+    const lines = fakeIo();
+    await run([], lines, () => lines.stdout().includes("unvisited"));
+    const notices = lines
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes("unvisited"));
+    assert.equal(notices.length, 1, lines.stdout());
+    assert.match(
+      notices[0] ?? "",
+      new RegExp(`^\\S+Z DEPTH 1 page left unvisited by --depth 2: ${server.base}/site/c.html$`),
+    );
+
+    const json = fakeIo();
+    await run(["--json"], json, () => json.stdout().includes('"depth"'));
+    const objects = json
+      .stdout()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line))
+      .filter((o) => o.type === "depth");
+    assert.equal(objects.length, 1);
+    assert.deepEqual(
+      { ...objects[0], time: "t" },
+      { type: "depth", time: "t", depth: 2, unvisited: 1, pages: [`${server.base}/site/c.html`] },
+    );
+
+    const table = fakeIo({ isTTY: true, columns: 120 });
+    await run([], table, () => table.stdout().includes("unvisited"));
+    assert.match(
+      table.stdout(),
+      /^1 page left unvisited by --depth 2 \(raise --depth to read it\)$/m,
+    );
   });
 
   it("on a terminal: a live table redrawn in place; stopping draws it a last time and brings the cursor back", async () => {

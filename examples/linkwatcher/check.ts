@@ -42,6 +42,8 @@ export interface CheckResult {
   readonly redirects: readonly Hop[];
   /** Where the redirects led (the URL itself when there were none). */
   readonly finalUrl: string;
+  /** The Content-Type of the last answer ("" when there was none). */
+  readonly contentType: string;
   /** The method of the last request: GET when HEAD failed or the body was wanted. */
   readonly method: "HEAD" | "GET";
   /** Seconds from the first request to the end of the last one. */
@@ -85,9 +87,19 @@ export const checkUrl = routine(function* checkUrl(
   const redirects: Hop[] = [];
   let current = url;
   let method: "HEAD" | "GET" = options.read === false ? "HEAD" : "GET";
-  const result = (fields: Pick<CheckResult, "ok" | "code" | "reason"> & { body?: Body }) => {
+  const result = (
+    fields: Pick<CheckResult, "ok" | "code" | "reason"> & { contentType?: string; body?: Body },
+  ) => {
     const latency = (performance.now() - started) / 1000;
-    return { url, redirects, finalUrl: current, method, latency, ...fields } as CheckResult;
+    return {
+      url,
+      redirects,
+      finalUrl: current,
+      method,
+      latency,
+      contentType: "",
+      ...fields,
+    } as CheckResult;
   };
   try {
     for (;;) {
@@ -126,6 +138,7 @@ export const checkUrl = routine(function* checkUrl(
         ok,
         code: reply.status,
         reason: ok ? "" : statusLine(reply),
+        contentType: reply.contentType,
         ...(reply.body === undefined ? {} : { body: reply.body }),
       });
     }
@@ -160,6 +173,7 @@ interface Reply {
   readonly status: number;
   readonly statusText: string;
   readonly location: string | null;
+  readonly contentType: string;
   readonly body?: Body;
 }
 
@@ -181,12 +195,13 @@ const request = routine(function* request(
       headers: { "user-agent": "linkwatcher (clockwork-microthreads example)", accept: "*/*" },
     }),
   );
+  const contentType = response.headers.get("content-type") ?? "";
   const reply = {
     status: response.status,
     statusText: response.statusText,
     location: response.headers.get("location"),
+    contentType,
   };
-  const contentType = response.headers.get("content-type") ?? "";
   const type = read === false || !response.ok ? undefined : bodyType(contentType, read);
   if (type !== undefined) {
     return { ...reply, body: { type, text: yield* readText(response, contentType) } };
@@ -196,7 +211,8 @@ const request = routine(function* request(
   return reply;
 });
 
-function bodyType(contentType: string, read: "html" | "html+css"): Body["type"] | undefined {
+/** What a Content-Type makes of a body: a page to read, a stylesheet with "html+css", or nothing. */
+export function bodyType(contentType: string, read: "html" | "html+css"): Body["type"] | undefined {
   if (/^\s*(text\/html|application\/xhtml\+xml)/i.test(contentType)) return "html";
   if (read === "html+css" && /^\s*text\/css/i.test(contentType)) return "css";
   return undefined;

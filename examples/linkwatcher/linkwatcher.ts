@@ -42,7 +42,7 @@ import {
   suspend,
 } from "clockwork-microthreads";
 import { untilSignal } from "clockwork-microthreads/process";
-import { type CheckOptions, type CheckResult, checkUrl } from "./check.ts";
+import { bodyType, type CheckOptions, type CheckResult, checkUrl } from "./check.ts";
 import { extractCssLinks, extractLinks } from "./links.ts";
 import { type Options, parseOptions, USAGE, UsageError } from "./options.ts";
 import {
@@ -50,6 +50,8 @@ import {
   type Change,
   changeLine,
   checkJson,
+  depthJson,
+  depthLine,
   onceReport,
   summaryJson,
   tableLines,
@@ -134,15 +136,27 @@ interface Context {
   readonly board: Board;
   /** Told of each check as soon as it ends (to print a change, or to mark the table for a redraw). */
   readonly onCheck: (change: Change) => void;
+  /** Told when a round has ended (to say what the depth limit left unvisited). */
+  readonly onRound: () => void;
 }
 
-function context(options: Options, onCheck: (change: Change) => void): Context {
+function context(
+  options: Options,
+  onCheck: (change: Change) => void,
+  onRound: () => void = () => {},
+): Context {
   return {
     options,
     pool: new Semaphore(options.concurrency),
     board: new Board(options.urls),
     onCheck,
+    onRound,
   };
+}
+
+/** --depth when the run crawls, undefined when it does not. */
+function crawlDepth(options: Options): number | undefined {
+  return options.crawl ? options.depth : undefined;
 }
 
 // ------------------------------------------------------------------ --once
@@ -165,9 +179,9 @@ const checkOnce = routine(function* checkOnce(
   if (options.json) {
     const entries = [...board.watched(), ...board.broken()];
     for (const entry of entries) io.stdout.write(`${JSON.stringify(checkJson(entry))}\n`);
-    io.stdout.write(`${JSON.stringify(summaryJson(board))}\n`);
+    io.stdout.write(`${JSON.stringify(summaryJson(board, crawlDepth(options)))}\n`);
   } else {
-    io.stdout.write(`${onceReport(board, options.crawl).join("\n")}\n`);
+    io.stdout.write(`${onceReport(board, crawlDepth(options)).join("\n")}\n`);
   }
   const allGood = board.watched().every((e) => e.last?.ok === true) && board.broken().length === 0;
   return allGood ? 0 : 1;
@@ -188,7 +202,9 @@ const watch = routine(function* watch(options: Options, io: Io): Generator<unkno
   const markForRedraw = () => {
     redraw.needed = true;
   };
-  const ctx = context(options, live ? markForRedraw : printChange(options, io));
+  const ctx = live
+    ? context(options, markForRedraw, markForRedraw)
+    : context(options, printChange(options, io), () => printDepth(ctx, io));
   if (!live) {
     const urls = options.urls.length === 1 ? "1 URL" : `${options.urls.length} URLs`;
     io.stderr.write(`linkwatcher: watching ${urls} every ${options.every} s (Ctrl-C to stop)\n`);
@@ -229,6 +245,22 @@ function printChange(options: Options, io: Io): (change: Change) => void {
   };
 }
 
+/**
+ * Prints what the depth limit left unvisited, as a line or a JSON object,
+ * after a round that changed how many pages that is.
+ */
+function printDepth(ctx: Context, io: Io): void {
+  const depth = crawlDepth(ctx.options);
+  const count = ctx.board.unvisited().length;
+  if (depth === undefined || count === ctx.board.unvisitedSaid) return;
+  ctx.board.unvisitedSaid = count;
+  if (count === 0) return;
+  const line = ctx.options.json
+    ? JSON.stringify(depthJson(ctx.board, depth))
+    : depthLine(ctx.board, depth);
+  io.stdout.write(`${line}\n`);
+}
+
 const HIDE_CURSOR = "\x1b[?25l";
 const SHOW_CURSOR = "\x1b[?25h";
 /** Cursor up `n` lines, to the start of the line, then clear to the end of the screen. */
@@ -251,6 +283,7 @@ const liveTable = routine(function* liveTable(
       every: ctx.options.every,
       timeout: ctx.options.timeout,
       columns: io.columns ?? 80,
+      ...(ctx.options.crawl ? { crawlDepth: ctx.options.depth } : {}),
     });
     io.stdout.write(`${back(height)}${lines.join("\n")}\n`);
     height = lines.length;
@@ -288,6 +321,7 @@ const round = routine(function* round(root: string, ctx: Context): Generator<unk
     visited: new Set([root]),
   };
   yield* spawn(visit(root, 0, crawl, ctx), { name: `check ${root}` }).join();
+  ctx.onRound();
 });
 
 /** What the checks of one round share. */
@@ -319,7 +353,14 @@ const visit = routine(function* visit(
     read: follow ? (options.css ? "html+css" : "html") : false,
   });
   const { body } = result;
-  if (body === undefined || !sameOrigin(result.finalUrl, crawl.origin)) return;
+  if (!sameOrigin(result.finalUrl, crawl.origin)) return;
+  if (body === undefined) {
+    // A page of the site the depth limit kept from being read: the report says how many.
+    const page = result.ok && bodyType(result.contentType, options.css ? "html+css" : "html");
+    if (options.crawl && hops === crawl.depth && page) board.pastDepth.add(result.finalUrl);
+    return;
+  }
+  board.readPages.add(result.finalUrl);
   crawl.visited.add(result.finalUrl);
   const found =
     body.type === "css"
@@ -357,6 +398,7 @@ function recordInvalid(value: string, page: string, ctx: Context): void {
     reason: "not a valid URL",
     redirects: [],
     finalUrl: value,
+    contentType: "",
     method: "GET",
     latency: 0,
   };
