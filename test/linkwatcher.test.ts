@@ -512,6 +512,37 @@ describe("linkwatcher --crawl", { timeout: 20_000 }, () => {
     assert.match(deep.stdout, /^1 up, 0 down, 1 broken link, 7 URLs checked$/m);
   });
 
+  it("counts --depth along the shortest way to a page, also when a longer way gets there first", async () => {
+    // Home links to /slow.html (answering late) and to /a.html; /slow.html links to /x.html,
+    // and so does /a.html through /b.html. /x.html is two links away: at --depth 3 it is read
+    // and its link /y.html checked, though the fast way finds it three links away first.
+    const pages: Record<string, [string, number]> = {
+      "/": ['<a href="/slow.html">s</a><a href="/a.html">a</a>', 0],
+      "/slow.html": ['<a href="/x.html">x</a>', 300],
+      "/a.html": ['<a href="/b.html">b</a>', 0],
+      "/b.html": ['<a href="/x.html">x</a>', 0],
+      "/x.html": ['<a href="/y.html">y</a>', 0],
+      "/y.html": ["", 0],
+    };
+    const site = await listen((req, res) => {
+      const [body, delay] = pages[req.url ?? ""] ?? ["", 0];
+      setTimeout(() => {
+        res.setHeader("content-type", "text/html");
+        res.end(page(body));
+      }, delay);
+    });
+    try {
+      const { status, stdout } = await once(["--crawl", "--depth", "3", `${site.base}/`]);
+      assert.equal(status, 0);
+      assert.ok(site.log.includes("GET /x.html"), site.log.join(", "));
+      assert.ok(site.log.includes("HEAD /y.html"), site.log.join(", "));
+      // y itself, three links away, is the one page --depth 3 leaves unread.
+      assert.match(stdout, /6 URLs checked; 1 page left unvisited by --depth 3$/m);
+    } finally {
+      await site.close();
+    }
+  });
+
   it("goes --depth links deep: 3 reads c and checks the page it links to; 0 checks the URL alone", async () => {
     server.log.length = 0;
     await once(["--crawl", "--depth", "3", `${server.base}/site/`]);

@@ -311,69 +311,120 @@ const liveTable = routine(function* liveTable(
  * level, and the pool's permits (--concurrency) are the only bound. The
  * round ends when the tree of checks has: a task is done only once its
  * children are. Each URL is checked once a round (a link loop ends at the
- * visited set); only pages on the watched URL's origin are read for links,
- * other links are checked but not followed.
+ * map of URLs seen); only pages on the watched URL's origin are read for
+ * links, other links are checked but not followed.
  */
 const round = routine(function* round(root: string, ctx: Context): Generator<unknown, void, any> {
   const crawl: Crawl = {
     origin: new URL(root).origin,
     depth: ctx.options.crawl ? ctx.options.depth : 0,
-    visited: new Set([root]),
+    hops: new Map([[root, 0]]),
+    linksOf: new Map(),
+    unread: new Set(),
   };
-  yield* spawn(visit(root, 0, crawl, ctx), { name: `check ${root}` }).join();
+  yield* spawn(visit(root, crawl, ctx), { name: `check ${root}` }).join();
   ctx.onRound();
 });
 
-/** What the checks of one round share. */
+/**
+ * What the checks of one round share.
+ *
+ * Why `hops` can go down: with checks flowing, the first way the crawl
+ * finds a page need not be the shortest (a fast chain of pages can get
+ * there before the one slow page that links to it directly), and --depth
+ * counts the shortest. So when a page turns out nearer than it was thought,
+ * what is known about it is passed on: a page already read hands its links
+ * the smaller count; a page checked without being read because it was at
+ * the limit is checked again and read. Counts only go down, so this ends.
+ */
 interface Crawl {
   /** The watched URL's origin: only its pages are read for links. */
   readonly origin: string;
   /** How many links away from the watched URL pages are still read (0 without --crawl). */
   readonly depth: number;
-  /** URLs already checked (or on their way) in this round. */
-  readonly visited: Set<string>;
+  /** Every URL seen in this round (checked or on its way), with the fewest links to it found so far. */
+  readonly hops: Map<string, number>;
+  /** The links of each page read, by the URL it was asked for. */
+  readonly linksOf: Map<string, readonly string[]>;
+  /** Pages of the site checked at the depth limit, not read. */
+  readonly unread: Set<string>;
 }
 
 /**
- * Checks `url`, `hops` links away from the watched URL; when it is a page
- * of the site within --depth, reads it and spawns a check for each link
- * not yet visited. The page's text is dropped once read.
+ * Checks `url` (`crawl.hops` says how far it is from the watched URL); when
+ * it is a page of the site within --depth, reads it and spawns a check for
+ * each link not seen yet. The page's text is dropped once read.
  */
 const visit = routine(function* visit(
   url: string,
-  hops: number,
   crawl: Crawl,
   ctx: Context,
 ): Generator<unknown, void, any> {
   const { options, board } = ctx;
+  const readable = options.css ? "html+css" : "html";
   // A page is read for links while the links it holds are within --depth.
-  const follow = hops < crawl.depth && sameOrigin(url, crawl.origin);
+  const read = hopsTo(url, crawl) < crawl.depth && sameOrigin(url, crawl.origin);
   const result = yield* checkAndRecord(url, ctx, {
     timeout: options.timeout,
-    read: follow ? (options.css ? "html+css" : "html") : false,
+    read: read ? readable : false,
   });
   const { body } = result;
   if (!sameOrigin(result.finalUrl, crawl.origin)) return;
   if (body === undefined) {
-    // A page of the site the depth limit kept from being read: the report says how many.
-    const page = result.ok && bodyType(result.contentType, options.css ? "html+css" : "html");
-    if (options.crawl && hops === crawl.depth && page) board.pastDepth.add(result.finalUrl);
+    const page = result.ok && bodyType(result.contentType, readable) !== undefined;
+    if (!options.crawl || read || !page) return;
+    // A page of the site the depth limit kept from being read...
+    if (hopsTo(url, crawl) < crawl.depth) {
+      // ...unless a nearer way to it was found while it was being checked.
+      spawn(visit(url, crawl, ctx), { name: `check ${url}` });
+    } else {
+      crawl.unread.add(url);
+      board.pastDepth.add(result.finalUrl); // the report says how many
+    }
     return;
   }
   board.readPages.add(result.finalUrl);
-  crawl.visited.add(result.finalUrl);
+  if (!crawl.hops.has(result.finalUrl)) crawl.hops.set(result.finalUrl, hopsTo(url, crawl));
   const found =
     body.type === "css"
       ? extractCssLinks(body.text, result.finalUrl)
       : extractLinks(body.text, result.finalUrl, { css: options.css });
   for (const value of found.invalid) recordInvalid(value, result.finalUrl, ctx);
-  for (const link of found.links) {
-    board.linkedFrom(link, result.finalUrl);
-    if (crawl.visited.has(link)) continue;
-    crawl.visited.add(link);
-    spawn(visit(link, hops + 1, crawl, ctx), { name: `check ${link}` });
-  }
+  for (const link of found.links) board.linkedFrom(link, result.finalUrl);
+  crawl.linksOf.set(url, found.links);
+  crawl.linksOf.set(result.finalUrl, found.links);
+  follow(found.links, hopsTo(url, crawl) + 1, crawl, ctx);
 });
+
+/** The fewest links to `url` found so far. */
+function hopsTo(url: string, crawl: Crawl): number {
+  return crawl.hops.get(url) ?? 0;
+}
+
+/**
+ * Goes on to `links`, found `hops` links from the watched URL: a check for
+ * each one not seen yet; and for one seen farther away, the smaller count
+ * is passed on (see Crawl).
+ */
+function follow(links: readonly string[], hops: number, crawl: Crawl, ctx: Context): void {
+  for (const link of links) {
+    const known = crawl.hops.get(link);
+    if (known !== undefined && known <= hops) continue;
+    crawl.hops.set(link, hops);
+    if (known === undefined) {
+      spawn(visit(link, crawl, ctx), { name: `check ${link}` });
+      continue;
+    }
+    const read = crawl.linksOf.get(link);
+    if (read !== undefined) {
+      follow(read, hops + 1, crawl, ctx);
+    } else if (crawl.unread.has(link) && hops < crawl.depth) {
+      crawl.unread.delete(link);
+      spawn(visit(link, crawl, ctx), { name: `check ${link}` });
+    }
+    // Otherwise its check is on its way, and reads the smaller count when it ends.
+  }
+}
 
 /** A check with a permit of the pool, recorded on the board as soon as it ends. */
 const checkAndRecord = routine(function* checkAndRecord(
