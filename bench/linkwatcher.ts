@@ -311,8 +311,11 @@ function missing(): string | undefined {
   return undefined;
 }
 
-function failAll(reason: string): Values {
-  return { ms: fail(reason), cpuMs: fail(reason), rssMb: fail(reason) };
+/** The medians of one checker's runs, or why there are none. */
+async function figures(env: Env, checker: keyof Runs): Promise<Values> {
+  const why = missing();
+  if (why !== undefined) return { ms: fail(why), cpuMs: fail(why), rssMb: fail(why) };
+  return medians((await measureBoth(env))[checker]);
 }
 
 const cases: readonly Case[] = [
@@ -320,21 +323,13 @@ const cases: readonly Case[] = [
     name: "linkinator 8.1.0",
     kind: "baseline",
     how: "node22 linkinator <home> --recurse --concurrency 64 --format json",
-    run: async (env) => {
-      const why = missing();
-      if (why !== undefined) return failAll(why);
-      return medians((await measureBoth(env)).linkinator);
-    },
+    run: (env) => figures(env, "linkinator"),
   },
   {
     name: "linkwatcher",
     kind: "peer",
     how: "node dist/bin/linkwatcher.js --once --crawl --json --depth <whole site> --concurrency 64 <home>",
-    run: async (env) => {
-      const why = missing();
-      if (why !== undefined) return failAll(why);
-      return medians((await measureBoth(env)).linkwatcher);
-    },
+    run: (env) => figures(env, "linkwatcher"),
   },
 ];
 
