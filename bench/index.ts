@@ -30,6 +30,7 @@ import {
 } from "./harness.ts";
 import { suite as http } from "./http.ts";
 import { suite as lifetimes } from "./lifetimes.ts";
+import { suite as linkwatcher } from "./linkwatcher.ts";
 import { suite as parked } from "./parked.ts";
 import { suite as processSuite } from "./process.ts";
 import { suite as recursion } from "./recursion.ts";
@@ -53,6 +54,7 @@ const suites = [
   http,
   processSuite,
   cluster,
+  linkwatcher,
 ];
 
 /** A case that takes longer than this is reported as timed out. */

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { describeFailure } from "../examples/linkwatcher/check.ts";
-import { extractLinks } from "../examples/linkwatcher/links.ts";
+import { extractCssLinks, extractLinks } from "../examples/linkwatcher/links.ts";
 import { type Io, main } from "../examples/linkwatcher/linkwatcher.ts";
 import { TimeoutError } from "../src/index.ts";
 
@@ -153,6 +153,18 @@ function mainHandler(req: http.IncomingMessage, res: http.ServerResponse): void 
   } else if (path === "/no-head") {
     res.statusCode = req.method === "HEAD" ? 405 : 200;
     res.end("GET only");
+  } else if (path === "/head-forbidden") {
+    // A server that turns HEAD away (403) but serves the page to GET.
+    res.statusCode = req.method === "HEAD" ? 403 : 200;
+    res.end("GET only");
+  } else if (path === "/head-drop") {
+    // A server that hangs up on HEAD (no answer at all) but serves the page to GET.
+    if (req.method === "HEAD") req.socket.destroy();
+    else res.end("GET only");
+  } else if (path === "/not-modified") {
+    // 304 to a request that asked for no condition: there is no page here.
+    res.statusCode = 304;
+    res.end();
   } else if (path === "/hang") {
     // Never answers: the check must give up at --timeout.
   } else if (path.startsWith("/slow/")) {
@@ -236,6 +248,30 @@ describe("linkwatcher --once", { timeout: 20_000 }, () => {
     assert.equal(check.method, "GET");
     assert.equal(count("HEAD /no-head"), 1);
     assert.equal(count("GET /no-head"), 1);
+  });
+
+  it("asks again with GET whenever HEAD fails (a 403, a dropped connection), and the URL is up", async () => {
+    const { status, stdout } = await once([
+      "--json",
+      `${server.base}/head-forbidden`,
+      `${server.base}/head-drop`,
+    ]);
+    const [forbidden, dropped] = stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    assert.equal(status, 0, stdout);
+    assert.deepEqual([forbidden.status, forbidden.code, forbidden.method], ["up", 200, "GET"]);
+    assert.deepEqual([dropped.status, dropped.code, dropped.method], ["up", 200, "GET"]);
+    assert.equal(count("HEAD /head-forbidden"), 1);
+    assert.equal(count("GET /head-forbidden"), 1);
+    assert.equal(count("GET /head-drop"), 1);
+  });
+
+  it("calls a 304 to a request without conditions DOWN: it gives no page", async () => {
+    const { status, stdout } = await once([`${server.base}/not-modified`]);
+    assert.equal(status, 1);
+    assert.match(stdout, /^DOWN +\S+\/not-modified {2}304 Not Modified {2}\d+ ms$/m);
   });
 
   it("calls a redirect loop broken, naming the loop", async () => {
@@ -329,15 +365,182 @@ describe("linkwatcher --crawl", { timeout: 20_000 }, () => {
     assert.match(stdout, /1 up, 0 down, 1 broken link, 6 URLs checked/);
     // Each URL once, though a links home and a and b link to each other. Pages read for
     // links are fetched with GET, the rest with HEAD; a link in a comment or in a script's
-    // text is none, mailto: is no web page, and c's links are past --depth 2.
+    // text is none, mailto: is no web page, and c's links are past --depth 2. A HEAD that
+    // failed (404) is asked again with GET before the link is called broken.
     assert.deepEqual(server.log.slice().sort(), [
       "GET /site/",
       "GET /site/a.html",
       "GET /site/b.html",
+      "GET /site/gone.html",
       "HEAD /site/c.html",
       "HEAD /site/gone.html",
       "HEAD /site/logo.png",
     ]);
+  });
+
+  it('reports a link that cannot be resolved (href="//////") as broken, naming its page; exit 1', async () => {
+    const home = await listen((_req, res) => {
+      res.setHeader("content-type", "text/html");
+      res.end(page('<a href="//////">nowhere</a><a href="http://[::1">half an address</a>'));
+    });
+    try {
+      const { status, stdout } = await once(["--crawl", `${home.base}/`]);
+      assert.equal(status, 1, stdout);
+      assert.match(stdout, new RegExp(`^BROKEN ////// +not a valid URL +on ${home.base}/$`, "m"));
+      assert.match(
+        stdout,
+        new RegExp(`^BROKEN http://\\[::1 +not a valid URL +on ${home.base}/$`, "m"),
+      );
+      assert.match(stdout, /1 up, 0 down, 2 broken links/);
+      assert.deepEqual(home.log, ["GET /"], "nothing was asked for them");
+    } finally {
+      await home.close();
+    }
+  });
+
+  it("checks the links of srcset, refresh and stylesheets (inline and fetched); --no-css leaves CSS unread", async () => {
+    const files: Record<string, [string, string]> = {
+      "/": [
+        "text/html",
+        page(
+          `<link rel="stylesheet" href="/css/main.css"><meta http-equiv="refresh" content="10;url=/next.html">` +
+            `<img src="/a.png" srcset="/a.png 1x, /a@2x.png 2x"><p style="background: url(/inline.png)">`,
+        ),
+      ],
+      "/css/main.css": ["text/css", "@import 'more.css'; body { background: url(../bg.png) }"],
+      "/css/more.css": ["text/css", "h1 { background: url(/deep-in-css.png) }"],
+      "/next.html": ["text/html", page("")],
+      "/a.png": ["image/png", "PNG"],
+      "/bg.png": ["image/png", "PNG"],
+    };
+    const site = await listen((req, res) => {
+      const file = files[req.url ?? ""];
+      if (file === undefined) res.statusCode = 404;
+      else res.setHeader("content-type", file[0]);
+      res.end(file?.[1] ?? "");
+    });
+    try {
+      const withCss = await once(["--crawl", "--json", `${site.base}/`]);
+      const broken = (stdout: string) =>
+        stdout
+          .trim()
+          .split("\n")
+          .map((line) => JSON.parse(line))
+          .filter((o) => o.type === "link")
+          .map(
+            (o) => `${o.url.slice(site.base.length)} on ${o.foundOn[0].slice(site.base.length)}`,
+          );
+      assert.equal(withCss.status, 1);
+      // At depth 2 the stylesheet is read (it is one link away), and so is what it imports
+      // (two links away) to be checked, not read: /deep-in-css.png is three links away.
+      assert.deepEqual(broken(withCss.stdout).sort(), ["/a@2x.png on /", "/inline.png on /"]);
+      assert.ok(site.log.includes("GET /css/main.css"), "the stylesheet was read");
+      assert.ok(site.log.includes("HEAD /bg.png"), "its url() was checked");
+      assert.ok(site.log.includes("HEAD /css/more.css"), "its @import was checked");
+      assert.ok(site.log.includes("GET /next.html"), "the refresh target was read");
+
+      site.log.length = 0;
+      const withoutCss = await once(["--crawl", "--no-css", "--json", `${site.base}/`]);
+      assert.deepEqual(broken(withoutCss.stdout), ["/a@2x.png on /"]);
+      assert.ok(site.log.includes("GET /css/main.css"), "the stylesheet is a link all the same");
+      assert.ok(!site.log.includes("HEAD /bg.png"), "but it is not read");
+    } finally {
+      await site.close();
+    }
+  });
+
+  it("lets pages and checks flow through one pool: a slow page holds up no other branch, --concurrency still bounds them", async () => {
+    const events: string[] = [];
+    const flight = { now: 0, most: 0 };
+    const site = await listen((req, res) => {
+      const path = req.url ?? "/";
+      events.push(`${req.method} ${path}`);
+      flight.now++;
+      flight.most = Math.max(flight.most, flight.now);
+      const answer = (body: string, delay = 0) =>
+        setTimeout(() => {
+          flight.now--;
+          if (path === "/slow.html") events.push("answered /slow.html");
+          res.setHeader("content-type", "text/html");
+          res.end(body);
+        }, delay);
+      if (path === "/") answer(page('<a href="/slow.html">slow</a><a href="/fast.html">fast</a>'));
+      else if (path === "/slow.html") answer(page(""), 600);
+      else if (path === "/fast.html") {
+        const links = [1, 2, 3, 4, 5, 6].map((n) => `<a href="/leaf/${n}.html">${n}</a>`);
+        answer(page(links.join("")));
+      } else answer(page(""), 50);
+    });
+    try {
+      const { status } = await once(["--crawl", "--concurrency", "2", `${site.base}/`]);
+      assert.equal(status, 0);
+      // Level by level, the leaves (two links away) waited for the slow page (one away).
+      const leaves = events.filter((e) => e.startsWith("HEAD /leaf/"));
+      assert.equal(leaves.length, 6);
+      const slowAnswered = events.indexOf("answered /slow.html");
+      assert.ok(
+        events.indexOf("HEAD /leaf/5.html") < slowAnswered,
+        `the leaves were checked while the slow page was on its way: ${events.join(", ")}`,
+      );
+      assert.equal(flight.most, 2, "two requests at once, never more");
+    } finally {
+      await site.close();
+    }
+  });
+
+  it("says when --depth left pages unvisited, and how many: in the report and in --json's summary", async () => {
+    // c.html (an HTML page two links from home) is checked at --depth 2 but not read;
+    // gone.html (404) and logo.png (no page) are no pages left unvisited.
+    const text = await once(["--crawl", `${server.base}/site/`]);
+    assert.match(
+      text.stdout,
+      /^1 up, 0 down, 1 broken link, 6 URLs checked; 1 page left unvisited by --depth 2$/m,
+    );
+    const json = await once(["--crawl", "--json", `${server.base}/site/`]);
+    const summary = JSON.parse(json.stdout.trim().split("\n").at(-1) ?? "");
+    assert.deepEqual(summary, {
+      type: "summary",
+      up: 1,
+      down: 0,
+      broken: 1,
+      checked: 6,
+      depth: 2,
+      unvisited: 1,
+    });
+    // Deep enough, nothing is left: the summary says so by leaving it out.
+    const deep = await once(["--crawl", "--depth", "5", `${server.base}/site/`]);
+    assert.match(deep.stdout, /^1 up, 0 down, 1 broken link, 7 URLs checked$/m);
+  });
+
+  it("counts --depth along the shortest way to a page, also when a longer way gets there first", async () => {
+    // Home links to /slow.html (answering late) and to /a.html; /slow.html links to /x.html,
+    // and so does /a.html through /b.html. /x.html is two links away: at --depth 3 it is read
+    // and its link /y.html checked, though the fast way finds it three links away first.
+    const pages: Record<string, [string, number]> = {
+      "/": ['<a href="/slow.html">s</a><a href="/a.html">a</a>', 0],
+      "/slow.html": ['<a href="/x.html">x</a>', 300],
+      "/a.html": ['<a href="/b.html">b</a>', 0],
+      "/b.html": ['<a href="/x.html">x</a>', 0],
+      "/x.html": ['<a href="/y.html">y</a>', 0],
+      "/y.html": ["", 0],
+    };
+    const site = await listen((req, res) => {
+      const [body, delay] = pages[req.url ?? ""] ?? ["", 0];
+      setTimeout(() => {
+        res.setHeader("content-type", "text/html");
+        res.end(page(body));
+      }, delay);
+    });
+    try {
+      const { status, stdout } = await once(["--crawl", "--depth", "3", `${site.base}/`]);
+      assert.equal(status, 0);
+      assert.ok(site.log.includes("GET /x.html"), site.log.join(", "));
+      assert.ok(site.log.includes("HEAD /y.html"), site.log.join(", "));
+      // y itself, three links away, is the one page --depth 3 leaves unread.
+      assert.match(stdout, /6 URLs checked; 1 page left unvisited by --depth 3$/m);
+    } finally {
+      await site.close();
+    }
   });
 
   it("goes --depth links deep: 3 reads c and checks the page it links to; 0 checks the URL alone", async () => {
@@ -456,6 +659,51 @@ describe("linkwatcher watching (without --once)", { timeout: 20_000 }, () => {
     }
   });
 
+  it("says when --depth left pages unvisited: a line (or a JSON object) when the count changes, a line in the table", async () => {
+    const run = async (args: string[], fake: ReturnType<typeof fakeIo>, done: () => boolean) => {
+      const exit = main(["--every", "0.1", "--crawl", ...args, `${server.base}/site/`], fake.io);
+      try {
+        await until(done, "the depth-limit notice");
+        await new Promise((resolve) => setTimeout(resolve, 250)); // more rounds: no new notice
+      } finally {
+        fake.stop();
+      }
+      assert.equal(await exit, 0);
+    };
+    const lines = fakeIo();
+    await run([], lines, () => lines.stdout().includes("unvisited"));
+    const notices = lines
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes("unvisited"));
+    assert.equal(notices.length, 1, lines.stdout());
+    assert.match(
+      notices[0] ?? "",
+      new RegExp(`^\\S+Z DEPTH 1 page left unvisited by --depth 2: ${server.base}/site/c.html$`),
+    );
+
+    const json = fakeIo();
+    await run(["--json"], json, () => json.stdout().includes('"depth"'));
+    const objects = json
+      .stdout()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line))
+      .filter((o) => o.type === "depth");
+    assert.equal(objects.length, 1);
+    assert.deepEqual(
+      { ...objects[0], time: "t" },
+      { type: "depth", time: "t", depth: 2, unvisited: 1, pages: [`${server.base}/site/c.html`] },
+    );
+
+    const table = fakeIo({ isTTY: true, columns: 120 });
+    await run([], table, () => table.stdout().includes("unvisited"));
+    assert.match(
+      table.stdout(),
+      /^1 page left unvisited by --depth 2 \(raise --depth to read it\)$/m,
+    );
+  });
+
   it("on a terminal: a live table redrawn in place; stopping draws it a last time and brings the cursor back", async () => {
     const fake = fakeIo({ isTTY: true, columns: 100 });
     const b = server.base;
@@ -563,6 +811,7 @@ describe("linkwatcher usage", () => {
       "--crawl",
       "--depth",
       "--json",
+      "--no-css",
     ]) {
       assert.ok(fake.stdout().includes(`${option} `), option);
     }
@@ -588,7 +837,7 @@ describe("extractLinks", () => {
       <video src="movie.mp4" poster="poster.jpg"></video>
       <a href="bare.html#again">the same page again</a>
     </body></html>`;
-    assert.deepEqual(extractLinks(html, "http://site.test/index.html"), [
+    assert.deepEqual(extractLinks(html, "http://site.test/index.html").links, [
       "http://site.test/docs/style.css",
       "http://site.test/docs/app.js",
       "http://site.test/docs/Upper.html",
@@ -612,7 +861,101 @@ describe("extractLinks", () => {
       <a href="mailto:a@b.test">mail</a><a href="javascript:void(0)">script</a><a href="tel:123">phone</a>
       <img src="data:image/png;base64,AAAA">
       <a href="/kept.html">the only link</a>`;
-    assert.deepEqual(extractLinks(html, "https://site.test/"), ["https://site.test/kept.html"]);
+    assert.deepEqual(extractLinks(html, "https://site.test/"), {
+      links: ["https://site.test/kept.html"],
+      invalid: [],
+    });
+  });
+});
+
+describe("extractLinks: srcset, refresh, CSS and the other places a page names a URL", () => {
+  const base = "http://site.test/dir/page.html";
+
+  it("reads every candidate of srcset and imagesrcset, commas in URLs included", () => {
+    const html = `
+      <img src="one.png" srcset="one.png 1x, two.png 2x,three.png 3x">
+      <picture><source srcset="wide.webp 800w , narrow.webp 400w" media="(min-width: 600px)"></picture>
+      <img srcset="/img/a,b.png 1x, /img/c.png?w=1,2 2x">
+      <link rel="preload" as="image" imagesrcset="hero-1.jpg 1x, hero-2.jpg 2x">`;
+    assert.deepEqual(extractLinks(html, base).links, [
+      "http://site.test/dir/one.png",
+      "http://site.test/dir/two.png",
+      "http://site.test/dir/three.png",
+      "http://site.test/dir/wide.webp",
+      "http://site.test/dir/narrow.webp",
+      "http://site.test/img/a,b.png",
+      "http://site.test/img/c.png?w=1,2",
+      "http://site.test/dir/hero-1.jpg",
+      "http://site.test/dir/hero-2.jpg",
+    ]);
+  });
+
+  it("reads <meta http-equiv=refresh>, <link rel=preload|icon|manifest|stylesheet> and the rarer attributes", () => {
+    const html = `<html manifest="app.appcache"><head>
+      <meta http-equiv="Refresh" content="5; URL='/moved.html'">
+      <meta http-equiv="refresh" content="0;url=plain.html">
+      <meta http-equiv="refresh" content="30">
+      <meta name="description" content="not/a/link.html">
+      <link rel="preload" href="font.woff2" as="font">
+      <link rel="icon" href="/favicon.ico"><link rel="manifest" href="site.webmanifest">
+      <link rel="stylesheet" href="main.css">
+    </head><body background="bg.png">
+      <blockquote cite="source.html">said</blockquote>
+      <object data="movie.swf"></object>
+      <input type="image" src="button.png">
+    </body></html>`;
+    assert.deepEqual(extractLinks(html, base).links, [
+      "http://site.test/dir/app.appcache",
+      "http://site.test/moved.html",
+      "http://site.test/dir/plain.html",
+      "http://site.test/dir/font.woff2",
+      "http://site.test/favicon.ico",
+      "http://site.test/dir/site.webmanifest",
+      "http://site.test/dir/main.css",
+      "http://site.test/dir/bg.png",
+      "http://site.test/dir/source.html",
+      "http://site.test/dir/movie.swf",
+      "http://site.test/dir/button.png",
+    ]);
+  });
+
+  it('reads url() and @import in <style> and style="", resolved against <base>; not with css: false', () => {
+    const html = `<head><base href="/assets/">
+      <style>
+        @import "reset.css";
+        @import url('print.css') print;
+        /* url(commented.png) */
+        .hero { background: url(hero.jpg) no-repeat, url( "data:image/png;base64,AA" ); }
+        .icon { mask: url(#mask); }
+      </style></head>
+      <body><div style="background-image: url(&quot;tile.png&quot;)"></div>
+      <a href="x.html" style="cursor: url('hand.cur'), pointer">x</a></body>`;
+    assert.deepEqual(extractLinks(html, base).links, [
+      "http://site.test/assets/reset.css",
+      "http://site.test/assets/print.css",
+      "http://site.test/assets/hero.jpg",
+      "http://site.test/assets/tile.png",
+      "http://site.test/assets/x.html",
+      "http://site.test/assets/hand.cur",
+    ]);
+    assert.deepEqual(extractLinks(html, base, { css: false }).links, [
+      "http://site.test/assets/x.html",
+    ]);
+  });
+
+  it("reads a stylesheet: url() and @import, resolved against the stylesheet", () => {
+    const css = `@import 'base.css'; @charset "utf-8";
+      body { background: url(../img/bg.png) } /* url(no.png) */
+      @font-face { src: url("fonts/a.woff2") format("woff2"), url(fonts/a.woff) format("woff"); }`;
+    assert.deepEqual(extractCssLinks(css, "http://site.test/css/main.css"), {
+      links: [
+        "http://site.test/css/base.css",
+        "http://site.test/img/bg.png",
+        "http://site.test/css/fonts/a.woff2",
+        "http://site.test/css/fonts/a.woff",
+      ],
+      invalid: [],
+    });
   });
 });
 

@@ -13,7 +13,14 @@
  * the check then reports "timeout after N s". The same happens when the
  * whole program is stopped: cancelling a check cancels its request.
  */
-import { call, currentTask, routine, TimeoutError, timeout } from "clockwork-microthreads";
+import {
+  CancelledError,
+  call,
+  currentTask,
+  routine,
+  TimeoutError,
+  timeout,
+} from "clockwork-microthreads";
 
 /** One redirect that was followed: the URL asked for and the 3xx it answered. */
 export interface Hop {
@@ -25,7 +32,7 @@ export interface Hop {
 export interface CheckResult {
   /** The URL checked. */
   readonly url: string;
-  /** Whether it answered with a status below 400 after following redirects. */
+  /** Whether it answered with a 2xx status after following redirects (a page came). */
   readonly ok: boolean;
   /** The final HTTP status; undefined when there was none (refused, timeout, DNS, redirect loop...). */
   readonly code: number | undefined;
@@ -35,30 +42,36 @@ export interface CheckResult {
   readonly redirects: readonly Hop[];
   /** Where the redirects led (the URL itself when there were none). */
   readonly finalUrl: string;
-  /** The method of the last request: GET when HEAD was refused or the body was wanted. */
+  /** The Content-Type of the last answer ("" when there was none). */
+  readonly contentType: string;
+  /** The method of the last request: GET when HEAD failed or the body was wanted. */
   readonly method: "HEAD" | "GET";
   /** Seconds from the first request to the end of the last one. */
   readonly latency: number;
-  /** The final page's HTML, when asked for and it was HTML. */
-  readonly html?: string;
+  /** The final page's text, when asked for and it was HTML (or CSS, when asked for too). */
+  readonly body?: Body;
+}
+
+/** A page's text and what it is. */
+export interface Body {
+  readonly type: "html" | "css";
+  readonly text: string;
 }
 
 export interface CheckOptions {
   /** Seconds each request may take, body included. */
   readonly timeout: number;
-  /** Fetch the page with GET and keep its body if it is HTML (for the crawl). */
-  readonly wantHtml: boolean;
+  /**
+   * Fetch the page with GET and keep its body (for the crawl) if it is HTML,
+   * or also a stylesheet with "html+css"; false: HEAD, no body.
+   */
+  readonly read: false | "html" | "html+css";
 }
 
-/**
- * Statuses that mean "not this method": some servers refuse HEAD, so the
- * check asks again with GET before calling the URL broken.
- */
-const HEAD_REFUSED: ReadonlySet<number> = new Set([405, 501]);
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /** As browsers do (Chrome and Firefox stop at 20). */
 const MAX_REDIRECTS = 20;
-/** A page bigger than this is parsed only so far: enough for any real page's links. */
+/** A page (or stylesheet) bigger than this is read only so far: enough for any real page's links. */
 const MAX_HTML_BYTES = 5 * 1024 * 1024;
 
 /**
@@ -73,18 +86,30 @@ export const checkUrl = routine(function* checkUrl(
   const started = performance.now();
   const redirects: Hop[] = [];
   let current = url;
-  let method: "HEAD" | "GET" = options.wantHtml ? "GET" : "HEAD";
-  const result = (fields: Pick<CheckResult, "ok" | "code" | "reason"> & { html?: string }) => {
+  let method: "HEAD" | "GET" = options.read === false ? "HEAD" : "GET";
+  const result = (
+    fields: Pick<CheckResult, "ok" | "code" | "reason"> & { contentType?: string; body?: Body },
+  ) => {
     const latency = (performance.now() - started) / 1000;
-    return { url, redirects, finalUrl: current, method, latency, ...fields } as CheckResult;
+    return {
+      url,
+      redirects,
+      finalUrl: current,
+      method,
+      latency,
+      contentType: "",
+      ...fields,
+    } as CheckResult;
   };
   try {
     for (;;) {
-      method = options.wantHtml ? "GET" : "HEAD";
-      let reply = yield* timeout(options.timeout, request(current, method, options.wantHtml));
-      if (method === "HEAD" && HEAD_REFUSED.has(reply.status)) {
+      method = options.read === false ? "HEAD" : "GET";
+      let reply = method === "HEAD" ? yield* tryHead(current, options.timeout) : undefined;
+      if (reply === undefined || !(isSuccess(reply.status) || REDIRECTS.has(reply.status))) {
+        // HEAD failed: many servers answer it badly (405, 403, 404, 500, a dropped
+        // connection) yet serve the page to GET, as browsers ask. Only GET's answer counts.
         method = "GET";
-        reply = yield* timeout(options.timeout, request(current, method, false));
+        reply = yield* timeout(options.timeout, request(current, method, options.read));
       }
       if (REDIRECTS.has(reply.status)) {
         if (reply.location === null) {
@@ -106,12 +131,15 @@ export const checkUrl = routine(function* checkUrl(
         current = next;
         continue;
       }
-      const ok = reply.status >= 200 && reply.status < 400;
+      // A 304 (or any other 3xx that is no redirect) to a request that set no condition
+      // gives no page: it is not up.
+      const ok = isSuccess(reply.status);
       return result({
         ok,
         code: reply.status,
         reason: ok ? "" : statusLine(reply),
-        ...(reply.html === undefined ? {} : { html: reply.html }),
+        contentType: reply.contentType,
+        ...(reply.body === undefined ? {} : { body: reply.body }),
       });
     }
   } catch (error) {
@@ -119,12 +147,34 @@ export const checkUrl = routine(function* checkUrl(
   }
 });
 
+/**
+ * A HEAD request, or undefined when it failed without an answer (a dropped
+ * connection, a reset...) so that GET is tried. A timeout is not retried:
+ * the check would only wait as long again to learn the same.
+ */
+const tryHead = routine(function* tryHead(
+  url: string,
+  seconds: number,
+): Generator<unknown, Reply | undefined, any> {
+  try {
+    return yield* timeout(seconds, request(url, "HEAD", false));
+  } catch (error) {
+    if (error instanceof TimeoutError || error instanceof CancelledError) throw error;
+    return undefined;
+  }
+});
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
 /** What one request gave. */
 interface Reply {
   readonly status: number;
   readonly statusText: string;
   readonly location: string | null;
-  readonly html?: string;
+  readonly contentType: string;
+  readonly body?: Body;
 }
 
 /**
@@ -134,7 +184,7 @@ interface Reply {
 const request = routine(function* request(
   url: string,
   method: "HEAD" | "GET",
-  wantHtml: boolean,
+  read: CheckOptions["read"],
 ): Generator<unknown, Reply, any> {
   const signal = currentTask()?.signal ?? null;
   const response = yield* call(
@@ -145,19 +195,28 @@ const request = routine(function* request(
       headers: { "user-agent": "linkwatcher (clockwork-microthreads example)", accept: "*/*" },
     }),
   );
+  const contentType = response.headers.get("content-type") ?? "";
   const reply = {
     status: response.status,
     statusText: response.statusText,
     location: response.headers.get("location"),
+    contentType,
   };
-  const contentType = response.headers.get("content-type") ?? "";
-  if (wantHtml && response.ok && /^\s*(text\/html|application\/xhtml\+xml)/i.test(contentType)) {
-    return { ...reply, html: yield* readText(response, contentType) };
+  const type = read === false || !response.ok ? undefined : bodyType(contentType, read);
+  if (type !== undefined) {
+    return { ...reply, body: { type, text: yield* readText(response, contentType) } };
   }
   // An unread body holds its connection until garbage collection: let it go now.
   yield* call(response.body?.cancel().catch(() => undefined) ?? Promise.resolve());
   return reply;
 });
+
+/** What a Content-Type makes of a body: a page to read, a stylesheet with "html+css", or nothing. */
+export function bodyType(contentType: string, read: "html" | "html+css"): Body["type"] | undefined {
+  if (/^\s*(text\/html|application\/xhtml\+xml)/i.test(contentType)) return "html";
+  if (read === "html+css" && /^\s*text\/css/i.test(contentType)) return "css";
+  return undefined;
+}
 
 /** The body as text, up to MAX_HTML_BYTES, in the charset the server named (UTF-8 if none or unknown). */
 const readText = routine(function* readText(
@@ -201,9 +260,11 @@ function statusLine(reply: Pick<Reply, "status" | "statusText">): string {
 }
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
+  300: "Multiple Choices",
   301: "Moved Permanently",
   302: "Found",
   303: "See Other",
+  304: "Not Modified",
   307: "Temporary Redirect",
   308: "Permanent Redirect",
   400: "Bad Request",

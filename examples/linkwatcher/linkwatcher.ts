@@ -8,9 +8,11 @@
  *       untilStopped           waits for SIGINT/SIGTERM (or io.stop)
  *       watchAll
  *         watch <url>          one per URL: repeat(every, () => round(url))
- *           check <url>        one per URL checked in a round (the URL, then its links)
+ *           check <url>        the watched URL, a task per round...
  *             request          the HTTP request, a child made by timeout()...
  *             timer            ...which cancels it when the time is up
+ *             check <link>     ...and with --crawl, one per link on the page,
+ *               check <link>   ...itself the parent of the checks of its links
  *       liveTable              on a terminal: redraws the table
  *
  * With --once, `checkOnce` races `checkAll` (a `round` per URL, under
@@ -40,14 +42,16 @@ import {
   suspend,
 } from "clockwork-microthreads";
 import { untilSignal } from "clockwork-microthreads/process";
-import { type CheckResult, checkUrl } from "./check.ts";
-import { extractLinks } from "./links.ts";
+import { bodyType, type CheckOptions, type CheckResult, checkUrl } from "./check.ts";
+import { extractCssLinks, extractLinks } from "./links.ts";
 import { type Options, parseOptions, USAGE, UsageError } from "./options.ts";
 import {
   Board,
   type Change,
   changeLine,
   checkJson,
+  depthJson,
+  depthLine,
   onceReport,
   summaryJson,
   tableLines,
@@ -132,15 +136,27 @@ interface Context {
   readonly board: Board;
   /** Told of each check as soon as it ends (to print a change, or to mark the table for a redraw). */
   readonly onCheck: (change: Change) => void;
+  /** Told when a round has ended (to say what the depth limit left unvisited). */
+  readonly onRound: () => void;
 }
 
-function context(options: Options, onCheck: (change: Change) => void): Context {
+function context(
+  options: Options,
+  onCheck: (change: Change) => void,
+  onRound: () => void = () => {},
+): Context {
   return {
     options,
     pool: new Semaphore(options.concurrency),
     board: new Board(options.urls),
     onCheck,
+    onRound,
   };
+}
+
+/** --depth when the run crawls, undefined when it does not. */
+function crawlDepth(options: Options): number | undefined {
+  return options.crawl ? options.depth : undefined;
 }
 
 // ------------------------------------------------------------------ --once
@@ -163,9 +179,9 @@ const checkOnce = routine(function* checkOnce(
   if (options.json) {
     const entries = [...board.watched(), ...board.broken()];
     for (const entry of entries) io.stdout.write(`${JSON.stringify(checkJson(entry))}\n`);
-    io.stdout.write(`${JSON.stringify(summaryJson(board))}\n`);
+    io.stdout.write(`${JSON.stringify(summaryJson(board, crawlDepth(options)))}\n`);
   } else {
-    io.stdout.write(`${onceReport(board, options.crawl).join("\n")}\n`);
+    io.stdout.write(`${onceReport(board, crawlDepth(options)).join("\n")}\n`);
   }
   const allGood = board.watched().every((e) => e.last?.ok === true) && board.broken().length === 0;
   return allGood ? 0 : 1;
@@ -186,7 +202,9 @@ const watch = routine(function* watch(options: Options, io: Io): Generator<unkno
   const markForRedraw = () => {
     redraw.needed = true;
   };
-  const ctx = context(options, live ? markForRedraw : printChange(options, io));
+  const ctx = live
+    ? context(options, markForRedraw, markForRedraw)
+    : context(options, printChange(options, io), () => printDepth(ctx, io));
   if (!live) {
     const urls = options.urls.length === 1 ? "1 URL" : `${options.urls.length} URLs`;
     io.stderr.write(`linkwatcher: watching ${urls} every ${options.every} s (Ctrl-C to stop)\n`);
@@ -227,6 +245,22 @@ function printChange(options: Options, io: Io): (change: Change) => void {
   };
 }
 
+/**
+ * Prints what the depth limit left unvisited, as a line or a JSON object,
+ * after a round that changed how many pages that is.
+ */
+function printDepth(ctx: Context, io: Io): void {
+  const depth = crawlDepth(ctx.options);
+  const count = ctx.board.unvisited().length;
+  if (depth === undefined || count === ctx.board.unvisitedSaid) return;
+  ctx.board.unvisitedSaid = count;
+  if (count === 0) return;
+  const line = ctx.options.json
+    ? JSON.stringify(depthJson(ctx.board, depth))
+    : depthLine(ctx.board, depth);
+  io.stdout.write(`${line}\n`);
+}
+
 const HIDE_CURSOR = "\x1b[?25l";
 const SHOW_CURSOR = "\x1b[?25h";
 /** Cursor up `n` lines, to the start of the line, then clear to the end of the screen. */
@@ -249,6 +283,7 @@ const liveTable = routine(function* liveTable(
       every: ctx.options.every,
       timeout: ctx.options.timeout,
       columns: io.columns ?? 80,
+      ...(ctx.options.crawl ? { crawlDepth: ctx.options.depth } : {}),
     });
     io.stdout.write(`${back(height)}${lines.join("\n")}\n`);
     height = lines.length;
@@ -269,55 +304,157 @@ const liveTable = routine(function* liveTable(
 // ------------------------------------------------------------------ a round
 
 /**
- * One round for one watched URL: check it and, with --crawl, the links
- * of its site, level by level down to --depth. Each URL is checked once a
- * round (a link loop ends at the visited set); only pages on the watched
- * URL's origin are read for links, other links are checked but not followed.
+ * One round for one watched URL: check it and, with --crawl, the links of
+ * its site down to --depth links away. The checks flow: each page that is
+ * read spawns the checks of the links it holds as children of its own
+ * task, so a slow reply holds up only what lies beyond it, never a whole
+ * level, and the pool's permits (--concurrency) are the only bound. The
+ * round ends when the tree of checks has: a task is done only once its
+ * children are. Each URL is checked once a round (a link loop ends at the
+ * map of URLs seen); only pages on the watched URL's origin are read for
+ * links, other links are checked but not followed.
  */
 const round = routine(function* round(root: string, ctx: Context): Generator<unknown, void, any> {
-  const { options, board } = ctx;
-  const depth = options.crawl ? options.depth : 0;
-  const origin = new URL(root).origin;
-  const visited = new Set([root]);
-  let level = [root];
-  for (let hops = 0; level.length > 0; hops++) {
-    // Pages at this level are read for links while the next level is within --depth.
-    const follow = hops < depth;
-    const checks = level.map((url) =>
-      spawn(
-        checkAndRecord(url, ctx, {
-          timeout: options.timeout,
-          wantHtml: follow && sameOrigin(url, origin),
-        }),
-        { name: `check ${url}` },
-      ),
-    );
-    const next: string[] = [];
-    for (const check of checks) {
-      const result = yield* check.join();
-      if (result.html === undefined || !sameOrigin(result.finalUrl, origin)) continue;
-      visited.add(result.finalUrl);
-      for (const link of extractLinks(result.html, result.finalUrl)) {
-        board.linkedFrom(link, result.finalUrl);
-        if (visited.has(link)) continue;
-        visited.add(link);
-        next.push(link);
-      }
-    }
-    level = follow ? next : [];
-  }
+  const crawl: Crawl = {
+    origin: new URL(root).origin,
+    depth: ctx.options.crawl ? ctx.options.depth : 0,
+    hops: new Map([[root, 0]]),
+    linksOf: new Map(),
+    unread: new Set(),
+  };
+  yield* spawn(visit(root, crawl, ctx), { name: `check ${root}` }).join();
+  ctx.onRound();
 });
+
+/**
+ * What the checks of one round share.
+ *
+ * Why `hops` can go down: with checks flowing, the first way the crawl
+ * finds a page need not be the shortest (a fast chain of pages can get
+ * there before the one slow page that links to it directly), and --depth
+ * counts the shortest. So when a page turns out nearer than it was thought,
+ * what is known about it is passed on: a page already read hands its links
+ * the smaller count; a page checked without being read because it was at
+ * the limit is checked again and read. Counts only go down, so this ends.
+ */
+interface Crawl {
+  /** The watched URL's origin: only its pages are read for links. */
+  readonly origin: string;
+  /** How many links away from the watched URL pages are still read (0 without --crawl). */
+  readonly depth: number;
+  /** Every URL seen in this round (checked or on its way), with the fewest links to it found so far. */
+  readonly hops: Map<string, number>;
+  /** The links of each page read, by the URL it was asked for. */
+  readonly linksOf: Map<string, readonly string[]>;
+  /** Pages of the site checked at the depth limit, not read. */
+  readonly unread: Set<string>;
+}
+
+/**
+ * Checks `url` (`crawl.hops` says how far it is from the watched URL); when
+ * it is a page of the site within --depth, reads it and spawns a check for
+ * each link not seen yet. The page's text is dropped once read.
+ */
+const visit = routine(function* visit(
+  url: string,
+  crawl: Crawl,
+  ctx: Context,
+): Generator<unknown, void, any> {
+  const { options, board } = ctx;
+  const readable = options.css ? "html+css" : "html";
+  // A page is read for links while the links it holds are within --depth.
+  const read = hopsTo(url, crawl) < crawl.depth && sameOrigin(url, crawl.origin);
+  const result = yield* checkAndRecord(url, ctx, {
+    timeout: options.timeout,
+    read: read ? readable : false,
+  });
+  const { body } = result;
+  if (!sameOrigin(result.finalUrl, crawl.origin)) return;
+  if (body === undefined) {
+    const page = result.ok && bodyType(result.contentType, readable) !== undefined;
+    if (!options.crawl || read || !page) return;
+    // A page of the site the depth limit kept from being read...
+    if (hopsTo(url, crawl) < crawl.depth) {
+      // ...unless a nearer way to it was found while it was being checked.
+      spawn(visit(url, crawl, ctx), { name: `check ${url}` });
+    } else {
+      crawl.unread.add(url);
+      board.pastDepth.add(result.finalUrl); // the report says how many
+    }
+    return;
+  }
+  board.readPages.add(result.finalUrl);
+  if (!crawl.hops.has(result.finalUrl)) crawl.hops.set(result.finalUrl, hopsTo(url, crawl));
+  const found =
+    body.type === "css"
+      ? extractCssLinks(body.text, result.finalUrl)
+      : extractLinks(body.text, result.finalUrl, { css: options.css });
+  for (const value of found.invalid) recordInvalid(value, result.finalUrl, ctx);
+  for (const link of found.links) board.linkedFrom(link, result.finalUrl);
+  crawl.linksOf.set(url, found.links);
+  crawl.linksOf.set(result.finalUrl, found.links);
+  follow(found.links, hopsTo(url, crawl) + 1, crawl, ctx);
+});
+
+/** The fewest links to `url` found so far. */
+function hopsTo(url: string, crawl: Crawl): number {
+  return crawl.hops.get(url) ?? 0;
+}
+
+/**
+ * Goes on to `links`, found `hops` links from the watched URL: a check for
+ * each one not seen yet; and for one seen farther away, the smaller count
+ * is passed on (see Crawl).
+ */
+function follow(links: readonly string[], hops: number, crawl: Crawl, ctx: Context): void {
+  for (const link of links) {
+    const known = crawl.hops.get(link);
+    if (known !== undefined && known <= hops) continue;
+    crawl.hops.set(link, hops);
+    if (known === undefined) {
+      spawn(visit(link, crawl, ctx), { name: `check ${link}` });
+      continue;
+    }
+    const read = crawl.linksOf.get(link);
+    if (read !== undefined) {
+      follow(read, hops + 1, crawl, ctx);
+    } else if (crawl.unread.has(link) && hops < crawl.depth) {
+      crawl.unread.delete(link);
+      spawn(visit(link, crawl, ctx), { name: `check ${link}` });
+    }
+    // Otherwise its check is on its way, and reads the smaller count when it ends.
+  }
+}
 
 /** A check with a permit of the pool, recorded on the board as soon as it ends. */
 const checkAndRecord = routine(function* checkAndRecord(
   url: string,
   ctx: Context,
-  options: { timeout: number; wantHtml: boolean },
+  options: CheckOptions,
 ): Generator<unknown, CheckResult, any> {
   const result = yield* ctx.pool.withPermit(checkUrl(url, options));
-  ctx.onCheck(ctx.board.record(result));
+  // The board keeps the check, not the page's text: a big site's pages would stay in memory.
+  const { body: _, ...kept } = result;
+  ctx.onCheck(ctx.board.record(kept));
   return result;
 });
+
+/** A link no URL parser takes (`//////`): broken, on the page it was found, with no request. */
+function recordInvalid(value: string, page: string, ctx: Context): void {
+  ctx.board.linkedFrom(value, page);
+  const result: CheckResult = {
+    url: value,
+    ok: false,
+    code: undefined,
+    reason: "not a valid URL",
+    redirects: [],
+    finalUrl: value,
+    contentType: "",
+    method: "GET",
+    latency: 0,
+  };
+  ctx.onCheck(ctx.board.record(result));
+}
 
 function sameOrigin(url: string, origin: string): boolean {
   return new URL(url).origin === origin;

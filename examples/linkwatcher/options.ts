@@ -22,6 +22,8 @@ export interface Options {
   readonly crawl: boolean;
   /** How many links away from a watched URL the crawl goes. */
   readonly depth: number;
+  /** Whether the crawl reads links in CSS: <style>, style="" and stylesheets (--no-css: not). */
+  readonly css: boolean;
   readonly json: boolean;
 }
 
@@ -42,6 +44,7 @@ Options:
   --timeout <seconds>     per request (default 10)
   --crawl                 also follow links found in HTML pages on the same origin
   --depth <n>             crawl depth (default 2)
+  --no-css                do not read links in CSS (style sheets, <style>, style="")
   --json                  one JSON object per line instead of text
   -h, --help              show this help
 
@@ -58,6 +61,7 @@ const optionSpec = {
   timeout: { type: "string" },
   crawl: { type: "boolean" },
   depth: { type: "string" },
+  "no-css": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -103,6 +107,7 @@ export async function parseOptions(argv: readonly string[]): Promise<Options | "
     timeout,
     crawl: values.crawl === true,
     depth,
+    css: values["no-css"] !== true,
     json: values.json === true,
   };
 }

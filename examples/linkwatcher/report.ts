@@ -34,6 +34,13 @@ export class Board {
   /** By URL; the watched URLs first, in the order given, then links as the crawl finds them. */
   readonly entries = new Map<string, Entry>();
 
+  /** Pages of the crawled sites read for links. */
+  readonly readPages = new Set<string>();
+  /** Pages of the crawled sites checked at the depth limit and so not read. */
+  readonly pastDepth = new Set<string>();
+  /** How many unvisited pages the output last spoke of (while watching, it speaks on a change). */
+  unvisitedSaid = 0;
+
   constructor(urls: readonly string[]) {
     for (const url of urls) this.entries.set(url, newEntry(url, true));
   }
@@ -72,6 +79,11 @@ export class Board {
   /** Links found by the crawl whose last check failed. */
   broken(): Entry[] {
     return [...this.entries.values()].filter((e) => !e.watched && e.last?.ok === false);
+  }
+
+  /** The pages the depth limit left unvisited: checked but never read for links. */
+  unvisited(): string[] {
+    return [...this.pastDepth].filter((url) => !this.readPages.has(url));
   }
 
   /** How many URLs have been checked at least once. */
@@ -122,11 +134,32 @@ export function changeLine(change: Change, now = new Date()): string {
   return `${isoSeconds(now)} ${result.ok ? "UP  " : "DOWN"} ${entry.url}  ${describeResult(result)}${where}`;
 }
 
+/** "1 page left unvisited by --depth 2": what the depth limit left out; "" when nothing. */
+export function describeUnvisited(board: Board, depth: number): string {
+  const n = board.unvisited().length;
+  return n === 0 ? "" : `${plural(n, "page")} left unvisited by --depth ${depth}`;
+}
+
+/** The line printed while watching (without a terminal) when the count of unvisited pages changes. */
+export function depthLine(board: Board, depth: number, now = new Date()): string {
+  const pages = board.unvisited();
+  const more = pages.length - 3;
+  const shown = pages.slice(0, 3).join(", ") + (more > 0 ? ` (and ${more} more)` : "");
+  return `${isoSeconds(now)} DEPTH ${describeUnvisited(board, depth)}: ${shown}`;
+}
+
+/** The JSON object printed while watching when the count of unvisited pages changes. */
+export function depthJson(board: Board, depth: number, now = new Date()): Record<string, unknown> {
+  const pages = board.unvisited();
+  return { type: "depth", time: now.toISOString(), depth, unvisited: pages.length, pages };
+}
+
 /**
  * The --once report: the watched URLs aligned in a column, then every
  * broken link with the page it was found on, then a summary line.
+ * `crawlDepth` is --depth when the run crawled, undefined otherwise.
  */
-export function onceReport(board: Board, crawled: boolean): string[] {
+export function onceReport(board: Board, crawlDepth: number | undefined): string[] {
   const watched = board.watched();
   const broken = board.broken();
   const width = Math.max(...[...watched, ...broken].map((e) => e.url.length));
@@ -143,10 +176,12 @@ export function onceReport(board: Board, crawled: boolean): string[] {
   }
   const up = watched.filter((e) => e.last?.ok === true).length;
   const summary = [`${up} up`, `${watched.length - up} down`];
-  if (crawled) {
+  let unvisited = "";
+  if (crawlDepth !== undefined) {
     summary.push(plural(broken.length, "broken link"), `${board.checked()} URLs checked`);
+    unvisited = describeUnvisited(board, crawlDepth);
   }
-  lines.push("", summary.join(", "));
+  lines.push("", summary.join(", ") + (unvisited === "" ? "" : `; ${unvisited}`));
   return lines;
 }
 
@@ -174,8 +209,8 @@ export function checkJson(
   };
 }
 
-/** The last line of a --once --json report. */
-export function summaryJson(board: Board): Record<string, unknown> {
+/** The last line of a --once --json report; with --crawl, also --depth and the pages it left unvisited. */
+export function summaryJson(board: Board, crawlDepth?: number): Record<string, unknown> {
   const watched = board.watched();
   const up = watched.filter((e) => e.last?.ok === true).length;
   return {
@@ -184,6 +219,7 @@ export function summaryJson(board: Board): Record<string, unknown> {
     down: watched.length - up,
     broken: board.broken().length,
     checked: board.checked(),
+    ...(crawlDepth === undefined ? {} : { depth: crawlDepth, unvisited: board.unvisited().length }),
   };
 }
 
@@ -196,6 +232,8 @@ export interface TableSettings {
   readonly columns: number;
   /** Broken links listed under the table at most (a big site could have hundreds). */
   readonly maxBroken?: number;
+  /** --depth, when crawling: the table then says how many pages it left unvisited. */
+  readonly crawlDepth?: number;
 }
 
 /**
@@ -245,6 +283,12 @@ export function tableLines(board: Board, settings: TableSettings, now = new Date
     format(header),
     ...rows.map(format),
   ];
+  const unvisited =
+    settings.crawlDepth === undefined ? "" : describeUnvisited(board, settings.crawlDepth);
+  if (unvisited !== "") {
+    const them = board.unvisited().length === 1 ? "it" : "them";
+    lines.push("", `${unvisited} (raise --depth to read ${them})`);
+  }
   const broken = board.broken();
   if (broken.length > 0) {
     const most = settings.maxBroken ?? 10;
