@@ -6,8 +6,8 @@
 // (user + system) and peak memory (max RSS) are the child's own, written at
 // its exit by bench/usage-on-exit.mjs, preloaded with --import.
 //
-// linkwatcher runs as users start it, the built bin (dist/bin/linkwatcher.js)
-// on this Node. linkinator 8 needs Node 22: it runs on the Node 22 binary of
+// linkwatcher runs as a built command runs, bundled by
+// scripts/build-examples.mjs (examples/linkwatcher/dist/main.js), on this Node. linkinator 8 needs Node 22: it runs on the Node 22 binary of
 // the `node` dev dependency (node_modules/node/bin/node), both pinned in
 // package-lock.json. Each run must report exactly the broken links the site
 // was made with, or it fails instead of posting a time.
@@ -35,7 +35,7 @@ import {
 const root = fileURLToPath(new URL("..", import.meta.url));
 const node22 = join(root, "node_modules/node/bin/node");
 const linkinatorCli = join(root, "node_modules/linkinator/build/src/cli.js");
-const linkwatcherBin = join(root, "dist/bin/linkwatcher.js");
+const linkwatcherBin = join(root, "examples/linkwatcher/dist/main.js");
 const usagePreload = join(root, "bench/usage-on-exit.mjs");
 
 interface Params {
@@ -307,7 +307,9 @@ function missing(): string | undefined {
   if (!existsSync(node22) || !existsSync(linkinatorCli)) {
     return "linkinator or its Node 22 is not installed (npm ci installs both)";
   }
-  if (!existsSync(linkwatcherBin)) return "dist/bin/linkwatcher.js is missing (npm run build)";
+  if (!existsSync(linkwatcherBin)) {
+    return "examples/linkwatcher/dist/main.js is missing (npm run build:examples)";
+  }
   return undefined;
 }
 
@@ -328,7 +330,7 @@ const cases: readonly Case[] = [
   {
     name: "linkwatcher",
     kind: "peer",
-    how: "node dist/bin/linkwatcher.js --once --crawl --json --depth <whole site> --concurrency 64 <home>",
+    how: "node examples/linkwatcher/dist/main.js --once --crawl --json --depth <whole site> --concurrency 64 <home>",
     run: (env) => figures(env, "linkwatcher"),
   },
 ];
