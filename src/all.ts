@@ -4,6 +4,10 @@
  */
 import { ALL, checkRoutines, Group, settle, startMembers } from "./group.ts";
 import { routine } from "./names.ts";
+import { keepShapes } from "./shapes.ts";
+import { suspend } from "./wait.ts";
+
+let shapesKept = false;
 
 const allRoutine = routine(function* all(bodies: Generator<unknown, unknown, any>[]) {
   const group = new Group(ALL, bodies.length);
@@ -28,5 +32,10 @@ export function all<const T extends readonly Generator<unknown, unknown, any>[]>
   { -readonly [K in keyof T]: T[K] extends Generator<unknown, infer R, any> ? R : never },
   any
 > {
-  return allRoutine(checkRoutines("all()", routines)) as never;
+  const checked = checkRoutines("all()", routines);
+  if (!shapesKept) {
+    shapesKept = true;
+    keepShapes(() => all([suspend()[Symbol.iterator]()]));
+  }
+  return allRoutine(checked) as never;
 }

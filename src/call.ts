@@ -1,7 +1,10 @@
 import { ASYNC_GENERATOR_HINT, describeValue, isAsyncGenerator } from "./describe.ts";
 import { routineName } from "./names.ts";
+import { keepShapes } from "./shapes.ts";
 import { Task } from "./task.ts";
 import { YieldOnce } from "./yield-once.ts";
+
+let shapesKept = false;
 
 /** What `call()` takes: a generator to call, a task to join, or a promise to wait for. */
 export type Callable<T> = Generator<unknown, T, any> | Task<T> | PromiseLike<T>;
@@ -37,6 +40,10 @@ export function call<T>(x: Callable<T>): Generator<unknown, T, any> {
   }
   if (!isCallable(x)) {
     throw new TypeError(`call() expects a generator, a Task or a promise, got ${describeValue(x)}`);
+  }
+  if (!shapesKept) {
+    shapesKept = true;
+    keepShapes(() => call(new Promise<never>(() => {})));
   }
   return new CallRoutine<T>(x);
 }

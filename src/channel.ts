@@ -29,8 +29,12 @@
 import { describeValue } from "./describe.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import { Ring } from "./ring.ts";
+import { keepShapes } from "./shapes.ts";
+import { spawn } from "./spawn.ts";
 import type { Task } from "./task.ts";
 import { CLAIM, type Outcome } from "./wait.ts";
+
+let shapesKept = false;
 
 /** Thrown by sends on a closed channel, and by receives once it is closed and drained. */
 export class ChannelClosedError extends Error {
@@ -185,6 +189,18 @@ export class Channel<T> {
       );
     }
     this.capacity = capacity;
+    if (!shapesKept) {
+      shapesKept = true;
+      keepShapes(function* keep() {
+        // A receive parked in a child, and its parent joining it.
+        const channel = new Channel<number>();
+        yield* spawn(
+          (function* keep() {
+            yield* channel.receive();
+          })(),
+        ).join();
+      });
+    }
   }
 
   /** Sends a value: waits while the channel is full; throws ChannelClosedError once it is closed. */

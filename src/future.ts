@@ -7,6 +7,9 @@
  */
 import { describeValue } from "./describe.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
+import { keepShapes } from "./shapes.ts";
+
+let shapesKept = false;
 
 const PENDING = 0;
 const RESOLVED = 1;
@@ -45,6 +48,13 @@ export class Future<T> {
   readonly _waiters = new WaitQueue<FutureWait<T>>();
   #state = PENDING;
   #value: unknown = undefined;
+
+  constructor() {
+    if (!shapesKept) {
+      shapesKept = true;
+      keepShapes(() => new Future<never>().wait());
+    }
+  }
 
   /** Sets the value and wakes every waiter. Throws if the future was already settled. */
   resolve(value: T): void {

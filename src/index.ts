@@ -69,6 +69,3 @@ export { type Outcome, park, suspend, Wait, type Waker } from "./wait.ts";
 
 /** A routine: a generator object as made by calling a generator function. */
 export type Routine<R = void> = Generator<unknown, R, any>;
-
-// Keeps the hidden classes of hot objects alive across full GCs (see the file).
-import "./keep-shapes.ts";

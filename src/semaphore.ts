@@ -11,8 +11,11 @@ import { noteCleanupError, UNWOUND } from "./delegation.ts";
 import { checkRoutine, describeValue } from "./describe.ts";
 import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
+import { keepShapes } from "./shapes.ts";
 import { NEXT, RETURN, type Task, THROW } from "./task.ts";
 import type { Outcome } from "./wait.ts";
+
+let shapesKept = false;
 
 class Acquire extends Operation<void> {
   readonly _semaphore: Semaphore;
@@ -160,6 +163,10 @@ export class Semaphore {
     }
     this.permits = permits;
     this.#available = permits;
+    if (!shapesKept) {
+      shapesKept = true;
+      keepShapes(() => new Semaphore(0).acquire());
+    }
   }
 
   /** Takes a permit, waiting for one if none is free. */

@@ -15,9 +15,12 @@
 import { checkSeconds } from "./clock.ts";
 import { describeValue } from "./describe.ts";
 import { routine, routineName } from "./names.ts";
+import { keepShapes } from "./shapes.ts";
 import { running, type Task } from "./task.ts";
 import type { TimerEntry } from "./timer-queue.ts";
 import { Wait } from "./wait.ts";
+
+let shapesKept = false;
 
 /** @internal A sleep's deadline before it is known. */
 export const NOT_SET = -1;
@@ -119,6 +122,12 @@ export class Sleep
  */
 export function sleep(seconds: number): Generator<unknown, void, any> {
   checkSeconds("sleep()", seconds);
+  if (!shapesKept) {
+    shapesKept = true;
+    keepShapes(function* keep() {
+      yield sleep(1.5); // a task, its generator and a Sleep on the timer queue
+    });
+  }
   const task = running.task;
   return new Sleep(
     seconds,

@@ -22,8 +22,11 @@
  */
 
 import { routineName } from "./names.ts";
+import { keepShapes } from "./shapes.ts";
 import type { Task } from "./task.ts";
 import { YieldOnce } from "./yield-once.ts";
+
+let shapesKept = false;
 
 /** The outcome a wake gave to a task that never took it. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -172,6 +175,10 @@ export function park<T>(
 ): Generator<unknown, T, any> {
   if (typeof setup !== "function") {
     throw new TypeError(`park() expects a setup function, got ${typeof setup}`);
+  }
+  if (!shapesKept) {
+    shapesKept = true;
+    keepShapes(() => park(() => {}));
   }
   return new ParkRoutine<T>(new CallbackWait<T>(setup, description));
 }

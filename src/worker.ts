@@ -35,7 +35,7 @@
  * and wakes (timers, I/O, joins) go to the back too, so every runnable task
  * gets a step before any task gets two.
  */
-import { type Clock, checkSeconds, realClock } from "./clock.ts";
+import { type Clock, checkSeconds, realClock, VirtualClock } from "./clock.ts";
 import { UNWIND } from "./delegation.ts";
 import { checkRoutine, describeError, describeValue, isGenerator } from "./describe.ts";
 import { Driver } from "./driver.ts";
@@ -56,6 +56,7 @@ import {
   ScheduledRing,
   type SimEnv,
 } from "./schedule.ts";
+import { setShapeKeeper } from "./shapes.ts";
 import {
   BODY_ENDED,
   byAge,
@@ -1135,3 +1136,13 @@ function discard(value: unknown): void {
     // A getter, a Proxy trap or the then() itself threw: nobody waits for this value anyway.
   }
 }
+
+/** The worker the shapes of hot objects are parked on for good (see shapes.ts), made on first use. */
+let shapeKeeper: Worker | undefined;
+setShapeKeeper((make) => {
+  shapeKeeper ??= new Worker({ clock: new VirtualClock(0.25) });
+  shapeKeeper.assign(make());
+  while (shapeKeeper.tick()) {
+    // park it; it is never woken
+  }
+});
