@@ -187,12 +187,12 @@ export const cases: Case[] = [
   {
     name: "clockwork, asleep",
     kind: "clockwork",
-    how: "(for comparison, not the goal) one Worker on a VirtualClock; each task at `yield sleep(1e9)`, tick() until false; cancelAll() afterwards",
+    how: "one Worker on a VirtualClock; each task at `yield* sleep(1e9)` (the goal's case: parked with a timer), tick() until false; cancelAll() afterwards",
     async run(cw, env) {
       return measure(env, (n, keep) => {
         const w = new cw.Worker({ clock: new cw.VirtualClock() });
         const parked = function* (): CwRoutine {
-          yield cw.sleep(1e9);
+          yield* cw.sleep(1e9);
         };
         for (let i = 0; i < n; i++) keep[i] = w.assign(parked());
         while (w.tick()) {
@@ -220,16 +220,19 @@ export const suite: Suite = {
       {
         title: "parked: heap bytes per waiting task",
         params: `${fmtCount(tasks)} tasks parked, heapUsed after gc, median of ${repeats}`,
-        goal: "<= 300 B/task",
+        goal: "<= 300 B/task parked with a timer (clockwork, asleep)",
         baseline: "limit (bare generator)",
         metrics: [metric],
         cases,
         verdict(get) {
-          const bytes = get("clockwork", "bytes");
-          if (bytes === undefined) return { status: "n/a", detail: "clockwork has no figure" };
+          const asleep = get("clockwork, asleep", "bytes");
+          const parked = get("clockwork", "bytes");
+          if (asleep === undefined) return { status: "n/a", detail: "clockwork has no figure" };
           return {
-            status: bytes <= 300 ? "met" : "not met",
-            detail: `clockwork uses ${fmtNumber(bytes)} B/task (goal <= 300)`,
+            status: asleep <= 300 ? "met" : "not met",
+            detail:
+              `clockwork uses ${fmtNumber(asleep)} B/task parked with a timer (goal <= 300)` +
+              (parked === undefined ? "" : `, ${fmtNumber(parked)} B/task without one`),
           };
         },
       },
