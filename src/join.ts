@@ -27,8 +27,8 @@ export function outcomeFor(task: Task<unknown>): Outcome {
 /** @internal The tasks parked on one task until it ends. */
 export class JoinWait extends Wait<unknown> {
   readonly #target: Task<unknown>;
-  /** The tasks parked here, first come first. */
-  #joiners: Task<unknown>[] = [];
+  /** The tasks parked here, first come first: none, one (most joins), or several in an array. */
+  #joiners: Task<unknown> | Task<unknown>[] | null = null;
   /** Joiners woken with the target's error that have not taken it yet (see release). */
   #handed: Task<unknown>[] | null = null;
 
@@ -47,7 +47,10 @@ export class JoinWait extends Wait<unknown> {
           `${task.label()} cannot join ${target.label()}: it is its ancestor, which ends only after it`,
         );
     }
-    this.#joiners.push(task);
+    const joiners = this.#joiners;
+    if (joiners === null) this.#joiners = task;
+    else if (Array.isArray(joiners)) joiners.push(task);
+    else this.#joiners = [joiners, task];
   }
 
   /**
@@ -57,8 +60,12 @@ export class JoinWait extends Wait<unknown> {
    */
   override release(task: Task<unknown>, outcome?: Outcome): void {
     if (outcome === undefined) {
-      const index = this.#joiners.indexOf(task);
-      if (index >= 0) this.#joiners.splice(index, 1);
+      const joiners = this.#joiners;
+      if (joiners === task) this.#joiners = null;
+      else if (Array.isArray(joiners)) {
+        const index = joiners.indexOf(task);
+        if (index >= 0) joiners.splice(index, 1);
+      }
       return;
     }
     const handed = this.#handed;
@@ -79,11 +86,16 @@ export class JoinWait extends Wait<unknown> {
    * Returns whether its error (if it failed) went to a joiner.
    */
   _targetEnded(): boolean {
-    const joiners = this.#joiners;
-    if (joiners.length === 0) return false;
-    this.#joiners = [];
+    const joined = this.#joiners;
+    if (joined === null || (Array.isArray(joined) && joined.length === 0)) return false;
+    this.#joiners = null;
     const target = this.#target;
     const outcome = outcomeFor(target);
+    if (outcome.ok && !Array.isArray(joined)) {
+      this.wake(joined, outcome.value); // one joiner, as in most joins: no array made
+      return false;
+    }
+    const joiners = Array.isArray(joined) ? joined : [joined];
     if (outcome.ok) {
       for (const joiner of joiners) this.wake(joiner, outcome.value);
       return false;
