@@ -39,7 +39,7 @@ import { type Clock, checkSeconds, realClock, VirtualClock } from "./clock.ts";
 import { UNWIND } from "./delegation.ts";
 import { checkRoutine, describeError, describeValue, isGenerator } from "./describe.ts";
 import { Driver } from "./driver.ts";
-import { CHILDREN, ENDED, outcomeFor } from "./join.ts";
+import { CHILDREN, ENDED } from "./join.ts";
 import {
   badYieldMessage,
   checkName,
@@ -703,10 +703,11 @@ export class Worker {
       this.#park(task, target._joinWait());
       return;
     }
-    const outcome = outcomeFor(target);
+    // A re-read (most joins of a task spawned earlier): no outcome object is made.
     task._waitingOn = ENDED;
-    if (outcome.ok) this.#reschedule(task, NEXT, outcome.value);
-    else this.#reschedule(task, THROW, outcome.error);
+    const state = target._state;
+    if (state === DONE) this.#reschedule(task, NEXT, target._input);
+    else this.#reschedule(task, THROW, state === FAILED ? target._input : target._cancelledError());
   }
 
   /** The top generator returned `value`: pop it; the caller resumes with the value next step. */
