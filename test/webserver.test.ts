@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Stats } from "../examples/webserver/server.ts";
+import type { Stats, TaskNode } from "../examples/webserver/server.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -115,6 +115,37 @@ function rawGet(url: string, target: string): Promise<string> {
   });
 }
 
+/** Every node of a task tree, parents before their children. */
+function nodesOf(tree: TaskNode[]): TaskNode[] {
+  return tree.flatMap((node) => [node, ...nodesOf(node.children)]);
+}
+
+/** The events of a server-sent event stream read so far: each one's name ("message" if none) and data. */
+function eventsOf(received: string): { event: string; data: string }[] {
+  return received
+    .split("\n\n")
+    .slice(0, -1) // the last part is an event not yet complete (or empty)
+    .map((block) => ({
+      event: /^event: (.*)$/m.exec(block)?.[1] ?? "message",
+      data: /^data: (.*)$/m.exec(block)?.[1] ?? "",
+    }));
+}
+
+/** Reads an open event stream until `count` events have come whole. */
+async function readEvents(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  count: number,
+): Promise<{ event: string; data: string }[]> {
+  const decoder = new TextDecoder();
+  let received = "";
+  while (eventsOf(received).length < count) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, "the stream stays open while the server runs");
+    received += decoder.decode(value, { stream: true });
+  }
+  return eventsOf(received);
+}
+
 describe("web server (npm start)", () => {
   it("serves its pages, static files and the live APIs, refuses a way out, and exits 0 on SIGINT", async () => {
     const program = await start();
@@ -162,6 +193,50 @@ describe("web server (npm start)", () => {
     assert.match(program.output(), /closed\n$/);
   });
 
+  it("counts its live tasks from the very tree it shows: one snapshot, in /api/stats and in each event of /api/stream", async () => {
+    const program = await start();
+    try {
+      const stats = (await (await get(`${program.url}/api/stats`)).json()) as Stats;
+      const nodes = nodesOf(stats.tree);
+      assert.equal(stats.omitted, 0);
+      assert.equal(nodes.length, stats.tasks.total, "the count is the tree's");
+      const runnable = nodes.filter((n) => n.state === "running" || n.state === "runnable");
+      assert.equal(runnable.length, stats.tasks.runnable);
+      assert.equal(nodes.length - runnable.length, stats.tasks.waiting);
+      // The request asking is a live task too, and the one running as the snapshot is taken.
+      const own = nodes.find((n) => n.name === "GET /api/stats");
+      assert.equal(own?.state, "running");
+      assert.equal(own?.doing, "running");
+      const meter = nodes.find((n) => n.name === "steps meter");
+      assert.match(meter?.doing ?? "", /^waiting on sleep\(1\) until \d/);
+      assert.deepEqual(meter?.stack, ["repeat"]);
+      const server = stats.tree
+        .flatMap((n) => n.children)
+        .find((n) => /^http server 127\.0\.0\.1:\d+$/.test(n.name));
+      assert.ok(server?.children.includes(own as TaskNode), "requests are children of the server");
+
+      // The stream: each event carries its tree, and its count is that tree's.
+      const response = await fetch(`${program.url}/api/stream`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const events = (await readEvents(reader, 3)).filter((e) => e.event === "message");
+      assert.ok(events.length >= 2, "the stats now, then the meter's");
+      for (const { data } of events) {
+        const event = JSON.parse(data) as Stats;
+        const tree = nodesOf(event.tree);
+        assert.equal(tree.length + event.omitted, event.tasks.total, data);
+        assert.ok(
+          tree.some((n) => n.name === "GET /api/stream"),
+          "the stream's own task is in its tree",
+        );
+      }
+      await reader.cancel();
+    } finally {
+      assert.equal(await program.stop("SIGINT"), 0, program.output());
+    }
+  });
+
   it("lets a download in flight finish when it is told to stop (SIGTERM), then exits 0", async () => {
     const program = await start();
     // A response read slowly: the body is still flowing when the signal comes.
@@ -180,14 +255,8 @@ describe("web server (npm start)", () => {
     });
     assert.equal(response.headers.get("content-type"), "text/event-stream");
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let received = "";
-    while (received.split("\n\n").length < 3) {
-      const { value, done } = await reader.read();
-      assert.ok(!done, "the stream stays open while the server runs");
-      received += decoder.decode(value);
-    }
-    const first = JSON.parse((/^data: (.*)$/m.exec(received) as RegExpExecArray)[1] as string);
+    const events = await readEvents(reader, 2);
+    const first = JSON.parse((events.find((e) => e.event === "message") as { data: string }).data);
     assert.equal(first.pid, program.child.pid);
     // Stopping: the stream's task ends itself (no waiting out the 5 s grace), the body ends.
     const asked = Date.now();

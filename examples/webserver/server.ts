@@ -9,8 +9,9 @@
  * Broadcast, and the task that waits for a signal to shut down. The routes:
  *
  *   /               the kiwi game (examples/kiwi/dist) or, until it is built, about.html
- *   /status         a status page that refreshes itself from the two APIs below
- *   /api/stats      JSON: tasks by state, steps per second, requests served, uptime
+ *   /status         a status page, live from /api/stream
+ *   /api/stats      JSON: tasks by state and the tree of those tasks (one snapshot), steps
+ *                   per second, requests served, uptime
  *   /api/tasks      text: the worker's dump (every live task, its state and stack)
  *   /api/stream     the stats once a second as server-sent events, until the client
  *                   leaves or the server shuts down (a task per listener, subscribed
@@ -19,7 +20,15 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Broadcast, each, repeat, routine, spawn, type Worker } from "clockwork-microthreads";
+import {
+  Broadcast,
+  each,
+  repeat,
+  routine,
+  spawn,
+  type Task,
+  type Worker,
+} from "clockwork-microthreads";
 import {
   HttpError,
   type HttpServer,
@@ -52,14 +61,37 @@ export interface WebServerOptions {
   onError?: (error: unknown, request: Request) => void;
 }
 
-/** What /api/stats answers. */
+/** A live task, as /api/stats and /api/stream show it: one node of the task tree. */
+export interface TaskNode {
+  id: number;
+  name: string;
+  /** "running" (the task that took the snapshot), "runnable" or "waiting". */
+  state: string;
+  /** Its state and what it waits on, as `worker.dump()` says it: "waiting on sleep(1) until 3.020". */
+  doing: string;
+  /** The routines on its call stack, outermost first. */
+  stack: string[];
+  /** The tasks it spawned that are still live, oldest first. */
+  children: TaskNode[];
+}
+
+/** What /api/stats answers, and each event of /api/stream. */
 export interface Stats {
   pid: number;
   /** Seconds since the server started. */
   uptime: number;
   /** Requests answered. */
   requests: number;
+  /**
+   * Live tasks (started, not yet ended) by state, counted from `tree` in
+   * the same step: `runnable` includes the one running (the one that took
+   * the snapshot), `waiting` the sleeping ones.
+   */
   tasks: { total: number; runnable: number; waiting: number };
+  /** The live tasks, top-level ones first, children under their parents (at most TREE_LIMIT nodes). */
+  tree: TaskNode[];
+  /** Live tasks left out of `tree` because it was full: `tasks.total` counts them. */
+  omitted: number;
   /** Worker steps in the last full second. */
   stepsPerSecond: number;
   /** Worker steps since the start. */
@@ -73,15 +105,62 @@ export function defaultRoots(): string[] {
   return existsSync(kiwiDir) ? [kiwiDir, publicDir] : [publicDir];
 }
 
-/** Tasks by state, as /api/stats reports them. */
-function taskCounts(worker: Worker): Stats["tasks"] {
-  const counts = { total: 0, runnable: 0, waiting: 0 };
+/** The most tasks a snapshot's tree holds (a server under load may have thousands in flight). */
+export const TREE_LIMIT = 200;
+
+/**
+ * The live tasks of `worker` as a tree, and their count by state, taken in
+ * one step: the count is made while walking the tree, so the two always
+ * agree.
+ *
+ * They did not: the status page showed the count of the meter's latest
+ * stats above the text of /api/tasks, fetched by another request a moment
+ * later. That request's own task was in the dump but not in the count, so
+ * were the requests then in flight (the page's stylesheet, another
+ * client's), and tasks that had ended in between were counted but gone:
+ * "live tasks 4" above a dump of 7. Now the tree travels in the same
+ * answer (or event) as its count.
+ *
+ * What each task waits on is read from `worker.dump()`, taken in the same
+ * step: it lists the same tasks in the same order (top-level tasks oldest
+ * first, each followed by its children), one line each, `task "name" doing`
+ * then its stack on an "at" line. A line that does not match (a format of
+ * the dump this code does not know) leaves `doing` as the bare state.
+ */
+export function snapshotTasks(worker: Worker): Pick<Stats, "tasks" | "tree" | "omitted"> {
+  const tasks = { total: 0, runnable: 0, waiting: 0 };
+  const lines = worker.dump().split("\n");
+  let line = 1; // past the header
+  let nodes = 0;
+  const visit = (task: Task, depth: number): TaskNode | undefined => {
+    tasks.total++;
+    if (task.state === "runnable") tasks.runnable++;
+    else tasks.waiting++;
+    const prefix = `${"  ".repeat(depth + 1)}${task.label()} `;
+    let doing: string = task.state;
+    if (lines[line]?.startsWith(prefix)) {
+      doing = (lines[line] as string).slice(prefix.length);
+      line++;
+      if (lines[line]?.startsWith(`${"  ".repeat(depth + 2)}at `)) line++;
+    }
+    const keep = nodes < TREE_LIMIT;
+    if (keep) nodes++;
+    const children: TaskNode[] = [];
+    for (const child of task.children) {
+      const node = visit(child, depth + 1);
+      if (node !== undefined) children.push(node);
+    }
+    if (!keep) return undefined;
+    const state = doing === "running" ? "running" : task.state;
+    return { id: task.id, name: task.name, state, doing, stack: task.stack, children };
+  };
+  const tree: TaskNode[] = [];
   for (const task of worker.tasks) {
-    counts.total++;
-    if (task.state === "runnable") counts.runnable++;
-    else if (task.state === "waiting") counts.waiting++;
+    if (task.parent !== undefined) continue;
+    const node = visit(task, 0);
+    if (node !== undefined) tree.push(node);
   }
-  return counts;
+  return { tasks, tree, omitted: tasks.total - nodes };
 }
 
 /**
@@ -106,12 +185,15 @@ export const webServer = routine(function* webServer(
   // A microthread of the server's own: samples the step counter once a second and sends the
   // stats to the listeners. It never waits for them: each keeps only the latest (see streamStats).
   const meter = spawn(
-    repeat(1, function* sample() {
-      const now = worker.counters.steps;
-      stepsPerSecond = now - lastSteps;
-      lastSteps = now;
-      yield* updates.send(stats());
-    }),
+    repeat(
+      1,
+      routine(function* sample() {
+        const now = worker.counters.steps;
+        stepsPerSecond = now - lastSteps;
+        lastSteps = now;
+        yield* updates.send(stats());
+      }),
+    ),
     { name: "steps meter" },
   );
   let lastSteps = worker.counters.steps;
@@ -120,7 +202,7 @@ export const webServer = routine(function* webServer(
     pid: process.pid,
     uptime: (Date.now() - started) / 1000,
     requests: server?.served ?? 0,
-    tasks: taskCounts(worker),
+    ...snapshotTasks(worker),
     stepsPerSecond,
     steps: worker.counters.steps,
     tasksCreated: worker.counters.tasksCreated,
