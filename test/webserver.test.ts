@@ -12,7 +12,15 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Stats, TaskNode } from "../examples/webserver/server.ts";
+import {
+  type History,
+  publicDir,
+  type Stats,
+  type TaskNode,
+  webServer,
+} from "../examples/webserver/server.ts";
+import { Worker } from "../src/index.ts";
+import type { HttpServer } from "../src/node/http.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -173,6 +181,12 @@ describe("web server (npm start)", () => {
       assert.ok(stats.tasks.total >= 3, "the program, the meter, the server and this request");
       assert.equal(typeof stats.stepsPerSecond, "number");
 
+      const history = (await (await get(`${program.url}/api/history`)).json()) as History;
+      assert.equal(history.interval, 1);
+      assert.equal(history.keep, 300, "five minutes of samples, one a second");
+      assert.ok(history.samples.length >= 1, "the meter sampled at the start");
+      assert.equal(typeof history.samples[0]?.requestsPerSecond, "number");
+
       const dump = await (await get(`${program.url}/api/tasks`)).text();
       assert.match(dump, /task "http server 127\.0\.0\.1:\d+"/);
       assert.match(dump, /task "steps meter" waiting on sleep/);
@@ -256,8 +270,13 @@ describe("web server (npm start)", () => {
     assert.equal(response.headers.get("content-type"), "text/event-stream");
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const events = await readEvents(reader, 2);
-    const first = JSON.parse((events.find((e) => e.event === "message") as { data: string }).data);
+    assert.equal(events[0]?.event, "history", "first the samples kept, for the charts");
+    const history = JSON.parse(events[0]?.data as string) as History;
+    assert.ok(history.samples.length >= 1);
+    assert.equal(events[1]?.event, "message", "then the stats");
+    const first = JSON.parse(events[1]?.data as string) as Stats;
     assert.equal(first.pid, program.child.pid);
+    assert.equal(typeof first.requestsPerSecond, "number");
     // Stopping: the stream's task ends itself (no waiting out the 5 s grace), the body ends.
     const asked = Date.now();
     const stopping = program.stop("SIGINT");
@@ -375,4 +394,108 @@ describe("npm start, stopped as a service manager stops it", () => {
       }
     });
   }
+});
+
+/**
+ * The history the status page's charts start from: the server's meter
+ * keeps its latest samples (one a second) in a ring. Here the server runs
+ * in this process, on a worker of the test's, keeping 3 samples.
+ */
+describe("the web server's history of samples", { timeout: 30_000 }, () => {
+  /** Runs webServer on a worker of its own until `use` is done; gives what `use` gives. */
+  async function withServer<T>(history: number, use: (url: string) => Promise<T>): Promise<T> {
+    const worker = new Worker();
+    let stop: () => void = () => {};
+    const shutdown = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let listening: (server: HttpServer) => void = () => {};
+    const ready = new Promise<HttpServer>((resolve) => {
+      listening = resolve;
+    });
+    const options = { host: "127.0.0.1", port: 0, roots: [publicDir], history };
+    worker.assign(webServer(worker, { ...options, onListening: listening }, shutdown));
+    const serving = worker.run();
+    try {
+      const server = await Promise.race([ready, serving.then(() => assert.fail("it ended"))]);
+      return await use(server.url);
+    } finally {
+      stop();
+      await serving;
+    }
+  }
+
+  const historyOf = async (url: string) =>
+    (await (await get(`${url}/api/history`)).json()) as History;
+  /** The times of a history's samples, oldest first. */
+  const uptimes = (history: History) => history.samples.map((sample) => sample.uptime);
+
+  it("keeps the last samples, one a second, oldest first; older ones are dropped", async () => {
+    await withServer(3, async (url) => {
+      // Until the ring is full and its first sample (taken at the start) has been dropped.
+      let history = await historyOf(url);
+      for (
+        let i = 0;
+        i < 40 && !(uptimes(history).length === 3 && (uptimes(history)[0] as number) > 0.5);
+        i++
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        history = await historyOf(url);
+      }
+      assert.equal(history.keep, 3);
+      assert.equal(history.samples.length, 3, JSON.stringify(history));
+      const [first, second, third] = uptimes(history) as [number, number, number];
+      assert.ok(first > 0.5, "the sample taken at the start was dropped");
+      for (const gap of [second - first, third - second]) {
+        assert.ok(gap > 0.9 && gap < 2, `a second apart, not ${gap} s`);
+      }
+      for (const sample of history.samples) {
+        assert.ok(sample.liveTasks >= 3, "the server, its meter, its http server at least");
+        assert.ok(sample.stepsPerSecond > 0, "the meter's own steps at least");
+      }
+    });
+  });
+
+  it("counts the requests of each second, and the stream starts with the samples kept", async () => {
+    await withServer(3, async (url) => {
+      const before = (await (await get(`${url}/api/stats`)).json()) as Stats;
+      await Promise.all(
+        Array.from({ length: 20 }, async () => (await get(`${url}/style.css`)).text()),
+      );
+      const after = (await (await get(`${url}/api/stats`)).json()) as Stats;
+      // Until a sample taken after the burst is kept.
+      let history = await historyOf(url);
+      for (let i = 0; i < 20 && (uptimes(history).at(-1) ?? 0) <= after.uptime; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        history = await historyOf(url);
+      }
+      const since = history.samples.filter((s) => s.uptime > before.uptime);
+      const counted = since.reduce((sum, s) => sum + s.requestsPerSecond, 0);
+      assert.ok(counted >= 21, `the burst and the request after it, counted: ${counted}`);
+
+      const response = await fetch(`${url}/api/stream`, { signal: AbortSignal.timeout(10_000) });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const [first] = await readEvents(reader, 1);
+      await reader.cancel();
+      assert.equal(first?.event, "history");
+      const streamed = JSON.parse(first?.data as string) as History;
+      assert.equal(streamed.keep, 3);
+      assert.ok(streamed.samples.length >= 2, "the samples kept so far");
+      assert.ok(
+        (uptimes(streamed).at(-1) ?? 0) >= (uptimes(history).at(-1) ?? 1),
+        "the latest ones",
+      );
+    });
+  });
+
+  it("refuses a history that is no whole number above 0", async () => {
+    const worker = new Worker();
+    worker.assign(
+      webServer(worker, { host: "127.0.0.1", port: 0, history: 0 }, new Promise(() => {})),
+    );
+    await assert.rejects(worker.run(), {
+      name: "RangeError",
+      message: 'webServer option "history" expects a whole number above 0, got 0',
+    });
+  });
 });

@@ -13,9 +13,11 @@
  *   /api/stats      JSON: tasks by state and the tree of those tasks (one snapshot), steps
  *                   per second, requests served, uptime
  *   /api/tasks      text: the worker's dump (every live task, its state and stack)
- *   /api/stream     the stats once a second as server-sent events, until the client
- *                   leaves or the server shuts down (a task per listener, subscribed
- *                   to the meter's broadcast)
+ *   /api/history    JSON: the meter's samples of the last minutes (steps and requests per
+ *                   second, live tasks), oldest first, for charts
+ *   /api/stream     server-sent events: first the history (event "history"), then the
+ *                   stats once a second, until the client leaves or the server shuts
+ *                   down (a task per listener, subscribed to the meter's broadcast)
  *   anything else   a static file from the kiwi build or public/ (404 if none)
  */
 import { existsSync } from "node:fs";
@@ -59,6 +61,29 @@ export interface WebServerOptions {
   onListening?: (server: HttpServer) => void;
   /** Where handler errors go (default: stderr). */
   onError?: (error: unknown, request: Request) => void;
+  /** How many of the meter's samples (one a second) /api/history keeps (default 300: five minutes). */
+  history?: number;
+}
+
+/** One of the meter's samples, once a second: what the status page's charts draw. */
+export interface Sample {
+  /** Seconds since the server started, when it was taken. */
+  uptime: number;
+  /** Worker steps in the second before it. */
+  stepsPerSecond: number;
+  /** Requests answered in the second before it. */
+  requestsPerSecond: number;
+  /** Live tasks when it was taken (`tasks.total` of its stats). */
+  liveTasks: number;
+}
+
+/** What /api/history answers: the latest samples, oldest first. */
+export interface History {
+  /** Seconds between two samples. */
+  interval: number;
+  /** The most samples kept: older ones are dropped. */
+  keep: number;
+  samples: Sample[];
 }
 
 /** A live task, as /api/stats and /api/stream show it: one node of the task tree. */
@@ -94,6 +119,8 @@ export interface Stats {
   omitted: number;
   /** Worker steps in the last full second. */
   stepsPerSecond: number;
+  /** Requests answered in the last full second. */
+  requestsPerSecond: number;
   /** Worker steps since the start. */
   steps: number;
   tasksCreated: number;
@@ -177,26 +204,46 @@ export const webServer = routine(function* webServer(
   const started = Date.now();
   const roots = (options.roots ?? defaultRoots()).map((root) => serveStatic(root));
   const hasGame = (options.roots ?? defaultRoots())[0] === kiwiDir;
+  const keep = options.history ?? 300;
+  if (!Number.isInteger(keep) || keep < 1) {
+    throw new RangeError(`webServer option "history" expects a whole number above 0, got ${keep}`);
+  }
   let stepsPerSecond = 0;
+  let requestsPerSecond = 0;
   let server: HttpServer | undefined;
   /** The stats, once a second, to every /api/stream listener; closed on shutdown, which ends the streams. */
   const updates = new Broadcast<Stats>();
+  /** The meter's latest samples, oldest first: a page opened now draws the last minutes at once. */
+  const history: Sample[] = [];
 
-  // A microthread of the server's own: samples the step counter once a second and sends the
-  // stats to the listeners. It never waits for them: each keeps only the latest (see streamStats).
+  // A microthread of the server's own: samples the step and request counters once a second,
+  // keeps the sample and sends the stats to the listeners. It never waits for them: each keeps
+  // only the latest (see streamStats).
   const meter = spawn(
     repeat(
       1,
       routine(function* sample() {
-        const now = worker.counters.steps;
-        stepsPerSecond = now - lastSteps;
-        lastSteps = now;
-        yield* updates.send(stats());
+        const steps = worker.counters.steps;
+        const served = server?.served ?? 0;
+        stepsPerSecond = steps - lastSteps;
+        requestsPerSecond = served - lastServed;
+        lastSteps = steps;
+        lastServed = served;
+        const now = stats();
+        history.push({
+          uptime: now.uptime,
+          stepsPerSecond,
+          requestsPerSecond,
+          liveTasks: now.tasks.total,
+        });
+        if (history.length > keep) history.shift();
+        yield* updates.send(now);
       }),
     ),
     { name: "steps meter" },
   );
   let lastSteps = worker.counters.steps;
+  let lastServed = 0;
 
   const stats = (): Stats => ({
     pid: process.pid,
@@ -204,14 +251,20 @@ export const webServer = routine(function* webServer(
     requests: server?.served ?? 0,
     ...snapshotTasks(worker),
     stepsPerSecond,
+    requestsPerSecond,
     steps: worker.counters.steps,
     tasksCreated: worker.counters.tasksCreated,
     tasksFinished: worker.counters.tasksFinished,
   });
 
+  /** What /api/history answers (the samples are copied: the meter goes on adding). */
+  const kept = (): History => ({ interval: 1, keep, samples: history.slice() });
+
   /**
-   * Server-sent events: the stats now, then the meter's each second, until the client leaves or
-   * the server shuts down (the broadcast is closed: each() returns).
+   * Server-sent events: the samples kept (an event named "history", so a chart starts full
+   * and starts again from the server's own samples when the page reconnects), the stats now,
+   * then the meter's each second, until the client leaves or the server shuts down (the
+   * broadcast is closed: each() returns).
    */
   function* streamStats(res: Response): Generator<unknown, void, any> {
     const headers = { "content-type": "text/event-stream", "cache-control": "no-cache" };
@@ -224,7 +277,10 @@ export const webServer = routine(function* webServer(
     res.raw.once("close", leave);
     try {
       // write() waits while the client is slow to read; it throws if the client goes meanwhile.
-      yield* res.write(event(stats()), headers);
+      yield* res.write(
+        `event: history\ndata: ${JSON.stringify(kept())}\n\n${event(stats())}`,
+        headers,
+      );
       yield* each(latest, (s) => (res.raw.destroyed ? undefined : res.write(event(s))));
     } catch (error) {
       if (!res.raw.destroyed) throw error; // a client that left is no error
@@ -237,6 +293,7 @@ export const webServer = routine(function* webServer(
   function* route(req: Request, res: Response): Generator<unknown, void, any> {
     if (req.path === "/api/stats") return res.json(stats());
     if (req.path === "/api/tasks") return res.text(`${worker.dump()}\n`);
+    if (req.path === "/api/history") return res.json(kept());
     if (req.path === "/api/stream") {
       yield* streamStats(res);
       return;
