@@ -22,6 +22,7 @@ import { launchChromium } from "../../examples/kiwi/chromium.ts";
 import { publicDir, webServer } from "../../examples/webserver/server.ts";
 import { routine, sleep, type Task, Worker } from "../../src/index.ts";
 import type { HttpServer } from "../../src/node/http.ts";
+import { openPage } from "./page.ts";
 
 /** The longest any one wait may take, in milliseconds. */
 const WAIT = 10_000;
@@ -89,13 +90,7 @@ describe("the web server's status page in Chromium", { timeout: 120_000 }, () =>
     });
     server = await ready;
     browser = await launchChromium(30_000);
-    page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-    page.setDefaultTimeout(WAIT);
-    page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console error: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(`${server.url}/status`, { timeout: WAIT });
+    page = await openPage(browser, `${server.url}/status`, WAIT, problems);
   });
 
   after(async () => {
