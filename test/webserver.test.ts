@@ -13,13 +13,16 @@ import * as net from "node:net";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
+  DUMP_LIMIT,
   type History,
   publicDir,
   type Stats,
+  snapshotTasks,
   type TaskNode,
+  TREE_LIMIT,
   webServer,
 } from "../examples/webserver/server.ts";
-import { Worker } from "../src/index.ts";
+import { routine, sleep, spawn as spawnTask, VirtualClock, Worker } from "../src/index.ts";
 import type { HttpServer } from "../src/node/http.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -497,5 +500,50 @@ describe("the web server's history of samples", { timeout: 30_000 }, () => {
       name: "RangeError",
       message: 'webServer option "history" expects a whole number above 0, got 0',
     });
+  });
+});
+
+/**
+ * A snapshot of a busy worker: the tree holds at most TREE_LIMIT tasks
+ * (the first ones, depth first), the count holds them all; past
+ * DUMP_LIMIT live tasks, what each waits on is left out.
+ */
+describe("a snapshot of the tasks of a busy server", () => {
+  /** A worker with one task that has spawned `n` sleeping children. */
+  function busyWorker(n: number): Worker {
+    const worker = new Worker({ clock: new VirtualClock() });
+    worker.assign(
+      routine(function* parent() {
+        for (let i = 0; i < n; i++) spawnTask(sleep(60), { name: `request ${i}` });
+        yield* sleep(60);
+      })(),
+    );
+    while (worker.tick()) {}
+    return worker;
+  }
+
+  it("draws the first TREE_LIMIT tasks and counts every one", () => {
+    const { tasks, tree, omitted } = snapshotTasks(busyWorker(300));
+    assert.deepEqual(tasks, { total: 301, runnable: 0, waiting: 301 });
+    assert.equal(nodesOf(tree).length, TREE_LIMIT);
+    assert.equal(omitted, 301 - TREE_LIMIT);
+    const [parent] = tree;
+    assert.equal(parent?.name, "parent");
+    assert.match(parent?.doing ?? "", /^waiting on sleep\(60\)/);
+    assert.deepEqual(
+      parent?.children.slice(0, 2).map((n) => [n.name, n.doing]),
+      [
+        ["request 0", "waiting on sleep(60) until 60.000"],
+        ["request 1", "waiting on sleep(60) until 60.000"],
+      ],
+      "the oldest first, each with what it waits on",
+    );
+  });
+
+  it(`says only the state of each task past ${DUMP_LIMIT} live tasks`, () => {
+    const { tasks, tree } = snapshotTasks(busyWorker(DUMP_LIMIT));
+    assert.equal(tasks.total, DUMP_LIMIT + 1);
+    assert.equal(tree[0]?.doing, "waiting");
+    assert.equal(tree[0]?.children[0]?.doing, "waiting");
   });
 });

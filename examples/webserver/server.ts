@@ -136,9 +136,17 @@ export function defaultRoots(): string[] {
 export const TREE_LIMIT = 200;
 
 /**
+ * Above this many live tasks, a snapshot leaves out what each waits on
+ * (`doing` is the bare state): `worker.dump()`, which says it, describes
+ * every task, about 1 ms a thousand, and the meter takes a snapshot every
+ * second in one step of the worker that serves the requests.
+ */
+export const DUMP_LIMIT = 1000;
+
+/**
  * The live tasks of `worker` as a tree, and their count by state, taken in
- * one step: the count is made while walking the tree, so the two always
- * agree.
+ * one step (nothing else runs meanwhile): the count is that of the tasks
+ * the tree is drawn from, so the two always agree.
  *
  * They did not: the status page showed the count of the meter's latest
  * stats above the text of /api/tasks, fetched by another request a moment
@@ -155,14 +163,18 @@ export const TREE_LIMIT = 200;
  * the dump this code does not know) leaves `doing` as the bare state.
  */
 export function snapshotTasks(worker: Worker): Pick<Stats, "tasks" | "tree" | "omitted"> {
-  const tasks = { total: 0, runnable: 0, waiting: 0 };
-  const lines = worker.dump().split("\n");
-  let line = 1; // past the header
-  let nodes = 0;
-  const visit = (task: Task, depth: number): TaskNode | undefined => {
-    tasks.total++;
+  const live = worker.tasks;
+  const tasks = { total: live.length, runnable: 0, waiting: 0 };
+  for (const task of live) {
     if (task.state === "runnable") tasks.runnable++;
     else tasks.waiting++;
+  }
+  const lines = live.length <= DUMP_LIMIT ? worker.dump().split("\n") : [];
+  let line = 1; // past the dump's header
+  let nodes = 0;
+  // Depth first, as the dump lists them, until the tree is full.
+  const visit = (task: Task, depth: number): TaskNode => {
+    nodes++;
     const prefix = `${"  ".repeat(depth + 1)}${task.label()} `;
     let doing: string = task.state;
     if (lines[line]?.startsWith(prefix)) {
@@ -170,22 +182,18 @@ export function snapshotTasks(worker: Worker): Pick<Stats, "tasks" | "tree" | "o
       line++;
       if (lines[line]?.startsWith(`${"  ".repeat(depth + 2)}at `)) line++;
     }
-    const keep = nodes < TREE_LIMIT;
-    if (keep) nodes++;
     const children: TaskNode[] = [];
     for (const child of task.children) {
-      const node = visit(child, depth + 1);
-      if (node !== undefined) children.push(node);
+      if (nodes >= TREE_LIMIT) break;
+      children.push(visit(child, depth + 1));
     }
-    if (!keep) return undefined;
     const state = doing === "running" ? "running" : task.state;
     return { id: task.id, name: task.name, state, doing, stack: task.stack, children };
   };
   const tree: TaskNode[] = [];
-  for (const task of worker.tasks) {
-    if (task.parent !== undefined) continue;
-    const node = visit(task, 0);
-    if (node !== undefined) tree.push(node);
+  for (const task of live) {
+    if (nodes >= TREE_LIMIT) break;
+    if (task.parent === undefined) tree.push(visit(task, 0));
   }
   return { tasks, tree, omitted: tasks.total - nodes };
 }
