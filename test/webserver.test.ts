@@ -12,7 +12,18 @@ import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { Stats } from "../examples/webserver/server.ts";
+import {
+  DUMP_LIMIT,
+  type History,
+  publicDir,
+  type Stats,
+  snapshotTasks,
+  type TaskNode,
+  TREE_LIMIT,
+  webServer,
+} from "../examples/webserver/server.ts";
+import { routine, sleep, spawn as spawnTask, VirtualClock, Worker } from "../src/index.ts";
+import type { HttpServer } from "../src/node/http.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -115,6 +126,37 @@ function rawGet(url: string, target: string): Promise<string> {
   });
 }
 
+/** Every node of a task tree, parents before their children. */
+function nodesOf(tree: TaskNode[]): TaskNode[] {
+  return tree.flatMap((node) => [node, ...nodesOf(node.children)]);
+}
+
+/** The events of a server-sent event stream read so far: each one's name ("message" if none) and data. */
+function eventsOf(received: string): { event: string; data: string }[] {
+  return received
+    .split("\n\n")
+    .slice(0, -1) // the last part is an event not yet complete (or empty)
+    .map((block) => ({
+      event: /^event: (.*)$/m.exec(block)?.[1] ?? "message",
+      data: /^data: (.*)$/m.exec(block)?.[1] ?? "",
+    }));
+}
+
+/** Reads an open event stream until `count` events have come whole. */
+async function readEvents(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  count: number,
+): Promise<{ event: string; data: string }[]> {
+  const decoder = new TextDecoder();
+  let received = "";
+  while (eventsOf(received).length < count) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, "the stream stays open while the server runs");
+    received += decoder.decode(value, { stream: true });
+  }
+  return eventsOf(received);
+}
+
 describe("web server (npm start)", () => {
   it("serves its pages, static files and the live APIs, refuses a way out, and exits 0 on SIGINT", async () => {
     const program = await start();
@@ -142,6 +184,12 @@ describe("web server (npm start)", () => {
       assert.ok(stats.tasks.total >= 3, "the program, the meter, the server and this request");
       assert.equal(typeof stats.stepsPerSecond, "number");
 
+      const history = (await (await get(`${program.url}/api/history`)).json()) as History;
+      assert.equal(history.interval, 1);
+      assert.equal(history.keep, 300, "five minutes of samples, one a second");
+      assert.ok(history.samples.length >= 1, "the meter sampled at the start");
+      assert.equal(typeof history.samples[0]?.requestsPerSecond, "number");
+
       const dump = await (await get(`${program.url}/api/tasks`)).text();
       assert.match(dump, /task "http server 127\.0\.0\.1:\d+"/);
       assert.match(dump, /task "steps meter" waiting on sleep/);
@@ -162,6 +210,50 @@ describe("web server (npm start)", () => {
     assert.match(program.output(), /closed\n$/);
   });
 
+  it("counts its live tasks from the very tree it shows: one snapshot, in /api/stats and in each event of /api/stream", async () => {
+    const program = await start();
+    try {
+      const stats = (await (await get(`${program.url}/api/stats`)).json()) as Stats;
+      const nodes = nodesOf(stats.tree);
+      assert.equal(stats.omitted, 0);
+      assert.equal(nodes.length, stats.tasks.total, "the count is the tree's");
+      const runnable = nodes.filter((n) => n.state === "running" || n.state === "runnable");
+      assert.equal(runnable.length, stats.tasks.runnable);
+      assert.equal(nodes.length - runnable.length, stats.tasks.waiting);
+      // The request asking is a live task too, and the one running as the snapshot is taken.
+      const own = nodes.find((n) => n.name === "GET /api/stats");
+      assert.equal(own?.state, "running");
+      assert.equal(own?.doing, "running");
+      const meter = nodes.find((n) => n.name === "steps meter");
+      assert.match(meter?.doing ?? "", /^waiting on sleep\(1\) until \d/);
+      assert.deepEqual(meter?.stack, ["repeat"]);
+      const server = stats.tree
+        .flatMap((n) => n.children)
+        .find((n) => /^http server 127\.0\.0\.1:\d+$/.test(n.name));
+      assert.ok(server?.children.includes(own as TaskNode), "requests are children of the server");
+
+      // The stream: each event carries its tree, and its count is that tree's.
+      const response = await fetch(`${program.url}/api/stream`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const events = (await readEvents(reader, 3)).filter((e) => e.event === "message");
+      assert.ok(events.length >= 2, "the stats now, then the meter's");
+      for (const { data } of events) {
+        const event = JSON.parse(data) as Stats;
+        const tree = nodesOf(event.tree);
+        assert.equal(tree.length + event.omitted, event.tasks.total, data);
+        assert.ok(
+          tree.some((n) => n.name === "GET /api/stream"),
+          "the stream's own task is in its tree",
+        );
+      }
+      await reader.cancel();
+    } finally {
+      assert.equal(await program.stop("SIGINT"), 0, program.output());
+    }
+  });
+
   it("lets a download in flight finish when it is told to stop (SIGTERM), then exits 0", async () => {
     const program = await start();
     // A response read slowly: the body is still flowing when the signal comes.
@@ -180,15 +272,14 @@ describe("web server (npm start)", () => {
     });
     assert.equal(response.headers.get("content-type"), "text/event-stream");
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let received = "";
-    while (received.split("\n\n").length < 3) {
-      const { value, done } = await reader.read();
-      assert.ok(!done, "the stream stays open while the server runs");
-      received += decoder.decode(value);
-    }
-    const first = JSON.parse((/^data: (.*)$/m.exec(received) as RegExpExecArray)[1] as string);
+    const events = await readEvents(reader, 2);
+    assert.equal(events[0]?.event, "history", "first the samples kept, for the charts");
+    const history = JSON.parse(events[0]?.data as string) as History;
+    assert.ok(history.samples.length >= 1);
+    assert.equal(events[1]?.event, "message", "then the stats");
+    const first = JSON.parse(events[1]?.data as string) as Stats;
     assert.equal(first.pid, program.child.pid);
+    assert.equal(typeof first.requestsPerSecond, "number");
     // Stopping: the stream's task ends itself (no waiting out the 5 s grace), the body ends.
     const asked = Date.now();
     const stopping = program.stop("SIGINT");
@@ -306,4 +397,153 @@ describe("npm start, stopped as a service manager stops it", () => {
       }
     });
   }
+});
+
+/**
+ * The history the status page's charts start from: the server's meter
+ * keeps its latest samples (one a second) in a ring. Here the server runs
+ * in this process, on a worker of the test's, keeping 3 samples.
+ */
+describe("the web server's history of samples", { timeout: 30_000 }, () => {
+  /** Runs webServer on a worker of its own until `use` is done; gives what `use` gives. */
+  async function withServer<T>(history: number, use: (url: string) => Promise<T>): Promise<T> {
+    const worker = new Worker();
+    let stop: () => void = () => {};
+    const shutdown = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let listening: (server: HttpServer) => void = () => {};
+    const ready = new Promise<HttpServer>((resolve) => {
+      listening = resolve;
+    });
+    const options = { host: "127.0.0.1", port: 0, roots: [publicDir], history };
+    worker.assign(webServer(worker, { ...options, onListening: listening }, shutdown));
+    const serving = worker.run();
+    try {
+      const server = await Promise.race([ready, serving.then(() => assert.fail("it ended"))]);
+      return await use(server.url);
+    } finally {
+      stop();
+      await serving;
+    }
+  }
+
+  const historyOf = async (url: string) =>
+    (await (await get(`${url}/api/history`)).json()) as History;
+  /** The times of a history's samples, oldest first. */
+  const uptimes = (history: History) => history.samples.map((sample) => sample.uptime);
+
+  it("keeps the last samples, one a second, oldest first; older ones are dropped", async () => {
+    await withServer(3, async (url) => {
+      // Until the ring is full and its first sample (taken at the start) has been dropped.
+      let history = await historyOf(url);
+      for (
+        let i = 0;
+        i < 40 && !(uptimes(history).length === 3 && (uptimes(history)[0] as number) > 0.5);
+        i++
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        history = await historyOf(url);
+      }
+      assert.equal(history.keep, 3);
+      assert.equal(history.samples.length, 3, JSON.stringify(history));
+      const [first, second, third] = uptimes(history) as [number, number, number];
+      assert.ok(first > 0.5, "the sample taken at the start was dropped");
+      for (const gap of [second - first, third - second]) {
+        assert.ok(gap > 0.9 && gap < 2, `a second apart, not ${gap} s`);
+      }
+      for (const sample of history.samples) {
+        assert.ok(sample.liveTasks >= 3, "the server, its meter, its http server at least");
+        assert.ok(sample.stepsPerSecond > 0, "the meter's own steps at least");
+      }
+    });
+  });
+
+  it("counts the requests of each second, and the stream starts with the samples kept", async () => {
+    await withServer(3, async (url) => {
+      const before = (await (await get(`${url}/api/stats`)).json()) as Stats;
+      await Promise.all(
+        Array.from({ length: 20 }, async () => (await get(`${url}/style.css`)).text()),
+      );
+      const after = (await (await get(`${url}/api/stats`)).json()) as Stats;
+      // Until a sample taken after the burst is kept.
+      let history = await historyOf(url);
+      for (let i = 0; i < 20 && (uptimes(history).at(-1) ?? 0) <= after.uptime; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        history = await historyOf(url);
+      }
+      const since = history.samples.filter((s) => s.uptime > before.uptime);
+      const counted = since.reduce((sum, s) => sum + s.requestsPerSecond, 0);
+      assert.ok(counted >= 21, `the burst and the request after it, counted: ${counted}`);
+
+      const response = await fetch(`${url}/api/stream`, { signal: AbortSignal.timeout(10_000) });
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const [first] = await readEvents(reader, 1);
+      await reader.cancel();
+      assert.equal(first?.event, "history");
+      const streamed = JSON.parse(first?.data as string) as History;
+      assert.equal(streamed.keep, 3);
+      assert.ok(streamed.samples.length >= 2, "the samples kept so far");
+      assert.ok(
+        (uptimes(streamed).at(-1) ?? 0) >= (uptimes(history).at(-1) ?? 1),
+        "the latest ones",
+      );
+    });
+  });
+
+  it("refuses a history that is no whole number above 0", async () => {
+    const worker = new Worker();
+    worker.assign(
+      webServer(worker, { host: "127.0.0.1", port: 0, history: 0 }, new Promise(() => {})),
+    );
+    await assert.rejects(worker.run(), {
+      name: "RangeError",
+      message: 'webServer option "history" expects a whole number above 0, got 0',
+    });
+  });
+});
+
+/**
+ * A snapshot of a busy worker: the tree holds at most TREE_LIMIT tasks
+ * (the first ones, depth first), the count holds them all; past
+ * DUMP_LIMIT live tasks, what each waits on is left out.
+ */
+describe("a snapshot of the tasks of a busy server", () => {
+  /** A worker with one task that has spawned `n` sleeping children. */
+  function busyWorker(n: number): Worker {
+    const worker = new Worker({ clock: new VirtualClock() });
+    worker.assign(
+      routine(function* parent() {
+        for (let i = 0; i < n; i++) spawnTask(sleep(60), { name: `request ${i}` });
+        yield* sleep(60);
+      })(),
+    );
+    while (worker.tick()) {}
+    return worker;
+  }
+
+  it("draws the first TREE_LIMIT tasks and counts every one", () => {
+    const { tasks, tree, omitted } = snapshotTasks(busyWorker(300));
+    assert.deepEqual(tasks, { total: 301, runnable: 0, waiting: 301 });
+    assert.equal(nodesOf(tree).length, TREE_LIMIT);
+    assert.equal(omitted, 301 - TREE_LIMIT);
+    const [parent] = tree;
+    assert.equal(parent?.name, "parent");
+    assert.match(parent?.doing ?? "", /^waiting on sleep\(60\)/);
+    assert.deepEqual(
+      parent?.children.slice(0, 2).map((n) => [n.name, n.doing]),
+      [
+        ["request 0", "waiting on sleep(60) until 60.000"],
+        ["request 1", "waiting on sleep(60) until 60.000"],
+      ],
+      "the oldest first, each with what it waits on",
+    );
+  });
+
+  it(`says only the state of each task past ${DUMP_LIMIT} live tasks`, () => {
+    const { tasks, tree } = snapshotTasks(busyWorker(DUMP_LIMIT));
+    assert.equal(tasks.total, DUMP_LIMIT + 1);
+    assert.equal(tree[0]?.doing, "waiting");
+    assert.equal(tree[0]?.children[0]?.doing, "waiting");
+  });
 });

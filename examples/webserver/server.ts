@@ -9,17 +9,28 @@
  * Broadcast, and the task that waits for a signal to shut down. The routes:
  *
  *   /               the kiwi game (examples/kiwi/dist) or, until it is built, about.html
- *   /status         a status page that refreshes itself from the two APIs below
- *   /api/stats      JSON: tasks by state, steps per second, requests served, uptime
+ *   /status         a status page, live from /api/stream
+ *   /api/stats      JSON: tasks by state and the tree of those tasks (one snapshot), steps
+ *                   per second, requests served, uptime
  *   /api/tasks      text: the worker's dump (every live task, its state and stack)
- *   /api/stream     the stats once a second as server-sent events, until the client
- *                   leaves or the server shuts down (a task per listener, subscribed
- *                   to the meter's broadcast)
+ *   /api/history    JSON: the meter's samples of the last minutes (steps and requests per
+ *                   second, live tasks), oldest first, for charts
+ *   /api/stream     server-sent events: first the history (event "history"), then the
+ *                   stats once a second, until the client leaves or the server shuts
+ *                   down (a task per listener, subscribed to the meter's broadcast)
  *   anything else   a static file from the kiwi build or public/ (404 if none)
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Broadcast, each, repeat, routine, spawn, type Worker } from "clockwork-microthreads";
+import {
+  Broadcast,
+  each,
+  repeat,
+  routine,
+  spawn,
+  type Task,
+  type Worker,
+} from "clockwork-microthreads";
 import {
   HttpError,
   type HttpServer,
@@ -50,18 +61,66 @@ export interface WebServerOptions {
   onListening?: (server: HttpServer) => void;
   /** Where handler errors go (default: stderr). */
   onError?: (error: unknown, request: Request) => void;
+  /** How many of the meter's samples (one a second) /api/history keeps (default 300: five minutes). */
+  history?: number;
 }
 
-/** What /api/stats answers. */
+/** One of the meter's samples, once a second: what the status page's charts draw. */
+export interface Sample {
+  /** Seconds since the server started, when it was taken. */
+  uptime: number;
+  /** Worker steps in the second before it. */
+  stepsPerSecond: number;
+  /** Requests answered in the second before it. */
+  requestsPerSecond: number;
+  /** Live tasks when it was taken (`tasks.total` of its stats). */
+  liveTasks: number;
+}
+
+/** What /api/history answers: the latest samples, oldest first. */
+export interface History {
+  /** Seconds between two samples. */
+  interval: number;
+  /** The most samples kept: older ones are dropped. */
+  keep: number;
+  samples: Sample[];
+}
+
+/** A live task, as /api/stats and /api/stream show it: one node of the task tree. */
+export interface TaskNode {
+  id: number;
+  name: string;
+  /** "running" (the task that took the snapshot), "runnable" or "waiting". */
+  state: string;
+  /** Its state and what it waits on, as `worker.dump()` says it: "waiting on sleep(1) until 3.020". */
+  doing: string;
+  /** The routines on its call stack, outermost first. */
+  stack: string[];
+  /** The tasks it spawned that are still live, oldest first. */
+  children: TaskNode[];
+}
+
+/** What /api/stats answers, and each event of /api/stream. */
 export interface Stats {
   pid: number;
   /** Seconds since the server started. */
   uptime: number;
   /** Requests answered. */
   requests: number;
+  /**
+   * Live tasks (started, not yet ended) by state, counted from `tree` in
+   * the same step: `runnable` includes the one running (the one that took
+   * the snapshot), `waiting` the sleeping ones.
+   */
   tasks: { total: number; runnable: number; waiting: number };
+  /** The live tasks, top-level ones first, children under their parents (at most TREE_LIMIT nodes). */
+  tree: TaskNode[];
+  /** Live tasks left out of `tree` because it was full: `tasks.total` counts them. */
+  omitted: number;
   /** Worker steps in the last full second. */
   stepsPerSecond: number;
+  /** Requests answered in the last full second. */
+  requestsPerSecond: number;
   /** Worker steps since the start. */
   steps: number;
   tasksCreated: number;
@@ -73,15 +132,70 @@ export function defaultRoots(): string[] {
   return existsSync(kiwiDir) ? [kiwiDir, publicDir] : [publicDir];
 }
 
-/** Tasks by state, as /api/stats reports them. */
-function taskCounts(worker: Worker): Stats["tasks"] {
-  const counts = { total: 0, runnable: 0, waiting: 0 };
-  for (const task of worker.tasks) {
-    counts.total++;
-    if (task.state === "runnable") counts.runnable++;
-    else if (task.state === "waiting") counts.waiting++;
+/** The most tasks a snapshot's tree holds (a server under load may have thousands in flight). */
+export const TREE_LIMIT = 200;
+
+/**
+ * Above this many live tasks, a snapshot leaves out what each waits on
+ * (`doing` is the bare state): `worker.dump()`, which says it, describes
+ * every task, about 1 ms a thousand, and the meter takes a snapshot every
+ * second in one step of the worker that serves the requests.
+ */
+export const DUMP_LIMIT = 1000;
+
+/**
+ * The live tasks of `worker` as a tree, and their count by state, taken in
+ * one step (nothing else runs meanwhile): the count is that of the tasks
+ * the tree is drawn from, so the two always agree.
+ *
+ * They did not: the status page showed the count of the meter's latest
+ * stats above the text of /api/tasks, fetched by another request a moment
+ * later. That request's own task was in the dump but not in the count, so
+ * were the requests then in flight (the page's stylesheet, another
+ * client's), and tasks that had ended in between were counted but gone:
+ * "live tasks 4" above a dump of 7. Now the tree travels in the same
+ * answer (or event) as its count.
+ *
+ * What each task waits on is read from `worker.dump()`, taken in the same
+ * step: it lists the same tasks in the same order (top-level tasks oldest
+ * first, each followed by its children), one line each, `task "name" doing`
+ * then its stack on an "at" line. A line that does not match (a format of
+ * the dump this code does not know) leaves `doing` as the bare state.
+ */
+export function snapshotTasks(worker: Worker): Pick<Stats, "tasks" | "tree" | "omitted"> {
+  const live = worker.tasks;
+  const tasks = { total: live.length, runnable: 0, waiting: 0 };
+  for (const task of live) {
+    if (task.state === "runnable") tasks.runnable++;
+    else tasks.waiting++;
   }
-  return counts;
+  const lines = live.length <= DUMP_LIMIT ? worker.dump().split("\n") : [];
+  let line = 1; // past the dump's header
+  let nodes = 0;
+  // Depth first, as the dump lists them, until the tree is full.
+  const visit = (task: Task, depth: number): TaskNode => {
+    nodes++;
+    const prefix = `${"  ".repeat(depth + 1)}${task.label()} `;
+    let doing: string = task.state;
+    if (lines[line]?.startsWith(prefix)) {
+      doing = (lines[line] as string).slice(prefix.length);
+      line++;
+      if (lines[line]?.startsWith(`${"  ".repeat(depth + 2)}at `)) line++;
+    }
+    const children: TaskNode[] = [];
+    for (const child of task.children) {
+      if (nodes >= TREE_LIMIT) break;
+      children.push(visit(child, depth + 1));
+    }
+    const state = doing === "running" ? "running" : task.state;
+    return { id: task.id, name: task.name, state, doing, stack: task.stack, children };
+  };
+  const tree: TaskNode[] = [];
+  for (const task of live) {
+    if (nodes >= TREE_LIMIT) break;
+    if (task.parent === undefined) tree.push(visit(task, 0));
+  }
+  return { tasks, tree, omitted: tasks.total - nodes };
 }
 
 /**
@@ -98,38 +212,67 @@ export const webServer = routine(function* webServer(
   const started = Date.now();
   const roots = (options.roots ?? defaultRoots()).map((root) => serveStatic(root));
   const hasGame = (options.roots ?? defaultRoots())[0] === kiwiDir;
+  const keep = options.history ?? 300;
+  if (!Number.isInteger(keep) || keep < 1) {
+    throw new RangeError(`webServer option "history" expects a whole number above 0, got ${keep}`);
+  }
   let stepsPerSecond = 0;
+  let requestsPerSecond = 0;
   let server: HttpServer | undefined;
   /** The stats, once a second, to every /api/stream listener; closed on shutdown, which ends the streams. */
   const updates = new Broadcast<Stats>();
+  /** The meter's latest samples, oldest first: a page opened now draws the last minutes at once. */
+  const history: Sample[] = [];
 
-  // A microthread of the server's own: samples the step counter once a second and sends the
-  // stats to the listeners. It never waits for them: each keeps only the latest (see streamStats).
+  // A microthread of the server's own: samples the step and request counters once a second,
+  // keeps the sample and sends the stats to the listeners. It never waits for them: each keeps
+  // only the latest (see streamStats).
   const meter = spawn(
-    repeat(1, function* sample() {
-      const now = worker.counters.steps;
-      stepsPerSecond = now - lastSteps;
-      lastSteps = now;
-      yield* updates.send(stats());
-    }),
+    repeat(
+      1,
+      routine(function* sample() {
+        const steps = worker.counters.steps;
+        const served = server?.served ?? 0;
+        stepsPerSecond = steps - lastSteps;
+        requestsPerSecond = served - lastServed;
+        lastSteps = steps;
+        lastServed = served;
+        const now = stats();
+        history.push({
+          uptime: now.uptime,
+          stepsPerSecond,
+          requestsPerSecond,
+          liveTasks: now.tasks.total,
+        });
+        if (history.length > keep) history.shift();
+        yield* updates.send(now);
+      }),
+    ),
     { name: "steps meter" },
   );
   let lastSteps = worker.counters.steps;
+  let lastServed = 0;
 
   const stats = (): Stats => ({
     pid: process.pid,
     uptime: (Date.now() - started) / 1000,
     requests: server?.served ?? 0,
-    tasks: taskCounts(worker),
+    ...snapshotTasks(worker),
     stepsPerSecond,
+    requestsPerSecond,
     steps: worker.counters.steps,
     tasksCreated: worker.counters.tasksCreated,
     tasksFinished: worker.counters.tasksFinished,
   });
 
+  /** What /api/history answers (the samples are copied: the meter goes on adding). */
+  const kept = (): History => ({ interval: 1, keep, samples: history.slice() });
+
   /**
-   * Server-sent events: the stats now, then the meter's each second, until the client leaves or
-   * the server shuts down (the broadcast is closed: each() returns).
+   * Server-sent events: the samples kept (an event named "history", so a chart starts full
+   * and starts again from the server's own samples when the page reconnects), the stats now,
+   * then the meter's each second, until the client leaves or the server shuts down (the
+   * broadcast is closed: each() returns).
    */
   function* streamStats(res: Response): Generator<unknown, void, any> {
     const headers = { "content-type": "text/event-stream", "cache-control": "no-cache" };
@@ -142,7 +285,10 @@ export const webServer = routine(function* webServer(
     res.raw.once("close", leave);
     try {
       // write() waits while the client is slow to read; it throws if the client goes meanwhile.
-      yield* res.write(event(stats()), headers);
+      yield* res.write(
+        `event: history\ndata: ${JSON.stringify(kept())}\n\n${event(stats())}`,
+        headers,
+      );
       yield* each(latest, (s) => (res.raw.destroyed ? undefined : res.write(event(s))));
     } catch (error) {
       if (!res.raw.destroyed) throw error; // a client that left is no error
@@ -155,6 +301,7 @@ export const webServer = routine(function* webServer(
   function* route(req: Request, res: Response): Generator<unknown, void, any> {
     if (req.path === "/api/stats") return res.json(stats());
     if (req.path === "/api/tasks") return res.text(`${worker.dump()}\n`);
+    if (req.path === "/api/history") return res.json(kept());
     if (req.path === "/api/stream") {
       yield* streamStats(res);
       return;

@@ -21,6 +21,7 @@ import { launchChromium } from "../../examples/kiwi/chromium.ts";
 import type { KiwiHook, KiwiState } from "../../examples/kiwi/src/session.ts";
 import { call, Worker } from "../../src/index.ts";
 import { type HttpServer, serve, serveStatic } from "../../src/node/http.ts";
+import { openPage } from "./page.ts";
 
 /** The longest any one wait may take, in milliseconds. */
 const WAIT = 10_000;
@@ -72,13 +73,7 @@ describe("the kiwi game console in Chromium", { timeout: 120_000 }, () => {
     serving = worker.run();
     await ready;
     browser = await launchChromium(30_000);
-    page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-    page.setDefaultTimeout(WAIT);
-    page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console error: ${message.text()}`);
-    });
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(`${server.url}/`, { timeout: WAIT });
+    page = await openPage(browser, `${server.url}/`, WAIT, problems);
     await until("typeof window.kiwi === 'object'");
   });
 
