@@ -66,6 +66,30 @@ describe("serveStatic", () => {
   writeFileSync(join(top, "secret.txt"), "top secret");
   symlinkSync(join(top, "secret.txt"), join(root, "leak.txt"));
   symlinkSync(join(root, "hello.txt"), join(root, "alias.txt"));
+  mkdirSync(join(root, "types"));
+  const types: Record<string, string> = {
+    "photo.avif": "image/avif",
+    "font.ttf": "font/ttf",
+    "font.otf": "font/otf",
+    "app.webmanifest": "application/manifest+json; charset=utf-8",
+    "module.wasm": "application/wasm",
+    "module.mjs": "text/javascript; charset=utf-8",
+    "script.js": "text/javascript; charset=utf-8",
+    "clip.mp4": "video/mp4",
+    "song.MP3": "audio/mpeg",
+    "data.json": "application/json; charset=utf-8",
+    "app.js.map": "application/json; charset=utf-8",
+    "page.html": "text/html; charset=utf-8",
+    "notes.md": "text/markdown; charset=utf-8",
+    "image.jxl": "image/jxl",
+    "track.vtt": "text/vtt; charset=utf-8",
+    "feed.xml": "text/xml; charset=utf-8",
+    "archive.zip": "application/zip",
+    "setup.exe": "application/x-msdownload",
+    "mystery.unknown-extension": "application/octet-stream",
+    "no-extension": "application/octet-stream",
+  };
+  for (const name of Object.keys(types)) writeFileSync(join(root, "types", name), "x");
 
   const worker = new Worker();
   let server: HttpServer;
@@ -108,6 +132,13 @@ describe("serveStatic", () => {
     assert.ok(reply.headers["last-modified"]);
     const css = await request(server.port, "/style.css");
     assert.equal(css.headers["content-type"], "text/css; charset=utf-8");
+  });
+
+  it("gives content types from a complete table (mime-db's, generated into src/node/content-types.ts), application/octet-stream for an unknown extension", async () => {
+    for (const [name, type] of Object.entries(types)) {
+      const reply = await request(server.port, `/types/${name}`);
+      assert.equal(reply.headers["content-type"], type, name);
+    }
   });
 
   it("answers 304 to a matching If-None-Match or a fresh If-Modified-Since", async () => {

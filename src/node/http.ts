@@ -34,6 +34,7 @@ import {
   TimeoutError,
   timeout,
 } from "../index.ts";
+import { contentTypeOfExtension } from "./content-types.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
@@ -406,8 +407,14 @@ function closeQuietly(handle: fs.FileHandle): void {
 /** Files up to this size are read with one read and sent with one write; larger ones are streamed. */
 const SMALL_FILE_BYTES = 64 * 1024;
 
+/**
+ * A file's content type from its extension, by the table generated from
+ * mime-db (src/node/content-types.ts); application/octet-stream when the
+ * extension is unknown.
+ */
 function contentTypeOf(file: string): string {
-  return CONTENT_TYPES[pathModule.extname(file).toLowerCase()] ?? "application/octet-stream";
+  const ext = pathModule.extname(file).slice(1).toLowerCase();
+  return contentTypeOfExtension(ext) ?? "application/octet-stream";
 }
 
 /** A running HTTP server. */
@@ -627,34 +634,6 @@ const exchange = routine(function* handle(
 });
 
 // ------------------------------------------------------------------ static files
-
-/** Content types by file extension (what browsers need; anything else is application/octet-stream). */
-const CONTENT_TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".htm": "text/html; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".txt": "text/plain; charset=utf-8",
-  ".md": "text/markdown; charset=utf-8",
-  ".csv": "text/csv; charset=utf-8",
-  ".xml": "application/xml; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".webp": "image/webp",
-  ".ico": "image/x-icon",
-  ".wasm": "application/wasm",
-  ".woff": "font/woff",
-  ".woff2": "font/woff2",
-  ".pdf": "application/pdf",
-  ".mp3": "audio/mpeg",
-  ".mp4": "video/mp4",
-};
 
 /** Options for `serveStatic()`. */
 export interface StaticOptions {
