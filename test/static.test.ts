@@ -492,3 +492,75 @@ describe("serveStatic, as users of serve-static (send) and sirv expect it", () =
     assert.match(warned[0] ?? "", /root folder .*public does not exist/);
   });
 });
+
+describe("serveStatic: several roots, and files that change", () => {
+  const top = mkdtempSync(join(tmpdir(), "clockwork-static-roots-"));
+  const first = join(top, "first");
+  const second = join(top, "second");
+  mkdirSync(first);
+  mkdirSync(join(second, "docs"), { recursive: true });
+  writeFileSync(join(first, "both.txt"), "from the first root");
+  writeFileSync(join(second, "both.txt"), "from the second root");
+  writeFileSync(join(second, "only-second.txt"), "only in the second root");
+  writeFileSync(join(second, "docs", "index.html"), "<h1>second docs</h1>");
+
+  const worker = new Worker();
+  let server: HttpServer;
+  let stop: () => void = () => {};
+  let running: Promise<void>;
+  const errors: unknown[] = [];
+
+  before(async () => {
+    const ready = new Promise<void>((resolve) => {
+      worker.assign(
+        (function* main() {
+          server = yield* serve(
+            { port: 0, onError: (error) => errors.push(error) },
+            serveStatic([first, second]),
+          );
+          resolve();
+          yield* call(new Promise<void>((done) => (stop = done)));
+          yield* server.close();
+        })(),
+      );
+    });
+    running = worker.run();
+    await ready;
+  });
+
+  after(async () => {
+    stop();
+    await running;
+    assert.deepEqual(errors, [], "no handler reported an error");
+  });
+
+  it("serves a file from the first root that has it, a folder's index too, and 404 when none has it", async () => {
+    assert.equal((await request(server.port, "/both.txt")).body, "from the first root");
+    assert.equal((await request(server.port, "/only-second.txt")).body, "only in the second root");
+    assert.equal((await request(server.port, "/docs/")).body, "<h1>second docs</h1>");
+    assert.equal((await request(server.port, "/docs")).status, 301);
+    assert.equal((await request(server.port, "/in-neither.txt")).status, 404);
+  });
+
+  it("serves a file new as soon as it changes (even to the same size), and one that appears, though what it knew of it is kept", async () => {
+    const file = join(first, "changing.txt");
+    writeFileSync(file, "version 1");
+    const one = await request(server.port, "/changing.txt");
+    assert.equal(one.body, "version 1");
+    assert.equal((await request(server.port, "/changing.txt")).body, "version 1");
+    writeFileSync(file, "version 2"); // the same size: only the time of change tells
+    utimesSync(file, new Date(), new Date(Date.now() + 2000));
+    const two = await request(server.port, "/changing.txt");
+    assert.equal(two.body, "version 2");
+    assert.notEqual(two.headers.etag, one.headers.etag);
+    // A file that appears in the first root now hides the second root's.
+    assert.equal((await request(server.port, "/only-second.txt")).body, "only in the second root");
+    writeFileSync(join(first, "only-second.txt"), "now in the first too");
+    assert.equal((await request(server.port, "/only-second.txt")).body, "now in the first too");
+  });
+
+  it("refuses a root list that is empty or holds anything but folder names, saying what it expected", () => {
+    assert.throws(() => serveStatic([]), /expects a root folder or a list of them, got \[\]/);
+    assert.throws(() => serveStatic([first, ""]), /got \[".*",""\]/);
+  });
+});

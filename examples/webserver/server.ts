@@ -21,7 +21,6 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Broadcast, each, repeat, routine, spawn, type Worker } from "clockwork-microthreads";
 import {
-  HttpError,
   type HttpServer,
   type Request,
   type Response,
@@ -96,7 +95,8 @@ export const webServer = routine(function* webServer(
   shutdown: PromiseLike<unknown>,
 ) {
   const started = Date.now();
-  const roots = (options.roots ?? defaultRoots()).map((root) => serveStatic(root));
+  // One handler over every root: a file of the second is found without a 404 thrown by the first.
+  const files = serveStatic(options.roots ?? defaultRoots());
   const hasGame = (options.roots ?? defaultRoots())[0] === kiwiDir;
   let stepsPerSecond = 0;
   let server: HttpServer | undefined;
@@ -167,16 +167,8 @@ export const webServer = routine(function* webServer(
       yield* res.sendFile(`${publicDir}about.html`);
       return;
     }
-    // Each static root in turn; the last one's 404 (or any other refusal) is the answer.
-    for (let i = 0; i < roots.length; i++) {
-      try {
-        yield* (roots[i] as (typeof roots)[number])(req, res);
-        return;
-      } catch (error) {
-        const notFound = error instanceof HttpError && error.status === 404;
-        if (!notFound || i === roots.length - 1) throw error;
-      }
-    }
+    // The static roots, the first that has the file answering (404 if none has it).
+    yield* files(req, res);
   }
 
   server = yield* serve(
