@@ -1,7 +1,13 @@
 // The server side of the http benchmark, in a process of its own (forked by
 // bench/http.ts), so that the load generator does not share its thread.
 //
-//   node bench/http-server.mjs <node|node-same-headers|clockwork|sirv|clockwork-static> [folder]
+//   node bench/http-server.mjs <mode> [folder]
+//
+// Modes: node, node-same-headers, clockwork (hello world); node-json,
+// clockwork-json, fastify-json, express-json (a small JSON answer at any
+// path); sirv, express-static, fastify-static, clockwork-static (the files
+// of folder; express 5 with serve-static, fastify 5 with @fastify/static,
+// sirv on node:http, each with its defaults).
 //
 // It tells its parent { port } once it listens (or { error }), then answers
 // "start" and "stop" messages, as many times as asked: "stop" replies
@@ -18,6 +24,8 @@ const tell = (message) => {
 
 const [mode, folder] = process.argv.slice(2);
 const hello = "hello world\n";
+/** The JSON endpoint's answer: a small object made per request, as a handler would. */
+const jsonAnswer = () => ({ ok: true, time: 1_700_000_000_000, tasks: 12, names: ["a", "b"] });
 
 function listenNode(handler) {
   const server = http.createServer(handler);
@@ -39,11 +47,36 @@ async function main() {
       });
       res.end(hello);
     });
+  } else if (mode === "node-json") {
+    listenNode((_req, res) => {
+      const body = JSON.stringify(jsonAnswer());
+      res.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(body),
+      });
+      res.end(body);
+    });
+  } else if (mode === "express-json" || mode === "express-static") {
+    const { default: express } = await import("express");
+    const app = express();
+    if (mode === "express-json") app.use((_req, res) => res.json(jsonAnswer()));
+    else {
+      const { default: serveStatic } = await import("serve-static");
+      app.use(serveStatic(folder));
+    }
+    const server = app.listen(0, "127.0.0.1", () => tell({ port: server.address().port }));
+  } else if (mode === "fastify-json" || mode === "fastify-static") {
+    const { default: fastify } = await import("fastify");
+    const app = fastify({ logger: false });
+    if (mode === "fastify-json") app.get("/*", async () => jsonAnswer());
+    else await app.register((await import("@fastify/static")).default, { root: folder });
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    tell({ port: app.server.address().port });
   } else if (mode === "sirv") {
     const { default: sirv } = await import("sirv");
     const files = sirv(folder);
     listenNode((req, res) => files(req, res));
-  } else if (mode === "clockwork" || mode === "clockwork-static") {
+  } else if (mode === "clockwork" || mode === "clockwork-static" || mode === "clockwork-json") {
     const { Worker } = await import("../dist/index.js");
     const { serve, serveStatic } = await import("../dist/node/http.js");
     const handler =
@@ -51,7 +84,11 @@ async function main() {
         ? function* hello_(_req, res) {
             res.text(hello);
           }
-        : serveStatic(folder);
+        : mode === "clockwork-json"
+          ? function* json(_req, res) {
+              res.json(jsonAnswer());
+            }
+          : serveStatic(folder);
     const worker = new Worker({ onError: (error) => tell({ error: String(error) }) });
     worker.assign(
       (function* main() {

@@ -10,11 +10,12 @@
 // the steadiest figure on a machine whose two cores the client shares.
 
 import { fork } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import autocannon from "autocannon";
 import {
   type Case,
@@ -29,16 +30,12 @@ import {
   type Verdict,
 } from "./harness.ts";
 
-export function params(env: Env): { connections: number; seconds: number; fileBytes: number } {
-  return env.quick
-    ? { connections: 10, seconds: 1, fileBytes: 64 * 1024 }
-    : { connections: 50, seconds: 5, fileBytes: 64 * 1024 };
+export function params(env: Env): { connections: number; seconds: number } {
+  return env.quick ? { connections: 10, seconds: 1 } : { connections: 50, seconds: 5 };
 }
 
 /** Requests sent before the measured run (JIT warm-up, connections opened); the quick run too, or its figures are of cold code. */
 const WARMUP_REQUESTS = 5_000;
-
-const fileName = "file.bin";
 
 // ---------------------------------------------------------------------------
 // Load and measure
@@ -52,7 +49,27 @@ const metrics: readonly Metric[] = [
 /** Whether autocannon itself (the client, in this process) has been warmed up yet. */
 let clientWarm = false;
 
-type ServerMode = "node" | "node-same-headers" | "clockwork" | "sirv" | "clockwork-static";
+type ServerMode =
+  | "node"
+  | "node-same-headers"
+  | "clockwork"
+  | "node-json"
+  | "clockwork-json"
+  | "fastify-json"
+  | "express-json"
+  | "sirv"
+  | "express-static"
+  | "fastify-static"
+  | "clockwork-static"
+  | "clockwork-static-br";
+
+/** How a table loads its servers beyond params(): connections, and headers sent to some. */
+interface Load {
+  connections?: number;
+  headers?: Partial<Record<ServerMode, Record<string, string>>>;
+  /** Run for each server once the rounds are over, while it still runs. */
+  probe?: (mode: ServerMode, url: string) => Promise<void>;
+}
 
 interface ServerMessage {
   port?: number;
@@ -76,7 +93,9 @@ async function startServer(
   folder?: string,
 ): Promise<ServerProcess> {
   const script = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
-  const child = fork(script, folder === undefined ? [mode] : [mode, folder], {
+  // clockwork-static-br is the clockwork-static server, asked for brotli.
+  const serverMode = mode === "clockwork-static-br" ? "clockwork-static" : mode;
+  const child = fork(script, folder === undefined ? [serverMode] : [serverMode, folder], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const errors: string[] = [];
@@ -122,18 +141,22 @@ async function measureInTurns(
   path: string,
   env: Env,
   folder?: string,
+  load: Load = {},
 ): Promise<Map<ServerMode, Values>> {
   const servers: ServerProcess[] = [];
   try {
     for (const mode of modes) servers.push(await startServer(mode, path, folder));
-    const { connections, seconds } = params(env);
-    for (const server of servers) {
+    const { seconds } = params(env);
+    const connections = load.connections ?? params(env).connections;
+    const headersOf = (i: number) => load.headers?.[modes[i] as ServerMode] ?? {};
+    for (const [i, server] of servers.entries()) {
+      const headers = headersOf(i);
       if (!clientWarm) {
         // The first server measured would otherwise also pay for compiling the client.
         clientWarm = true;
-        await autocannon({ url: server.url, connections, duration: env.quick ? 0.5 : 3 });
+        await autocannon({ url: server.url, connections, headers, duration: env.quick ? 0.5 : 3 });
       }
-      await autocannon({ url: server.url, connections, amount: WARMUP_REQUESTS });
+      await autocannon({ url: server.url, connections, headers, amount: WARMUP_REQUESTS });
     }
     const samples = servers.map(() => ({
       rps: [] as number[],
@@ -146,7 +169,12 @@ async function measureInTurns(
       for (const i of order) {
         const server = servers[i] as ServerProcess;
         await server.ask("start");
-        const result = await autocannon({ url: server.url, connections, duration: seconds });
+        const result = await autocannon({
+          url: server.url,
+          connections,
+          headers: headersOf(i),
+          duration: seconds,
+        });
         const { cpuMs } = await server.ask("stop");
         if (result.errors > 0 || result.non2xx > 0 || result.requests.total === 0) {
           throw new Error(
@@ -160,6 +188,8 @@ async function measureInTurns(
         sample.cpu.push(((cpuMs ?? Number.NaN) * 1000) / result.requests.total);
       }
     }
+    for (const [i, server] of servers.entries())
+      await load.probe?.(modes[i] as ServerMode, server.url);
     return new Map(
       modes.map((mode, i) => {
         const sample = samples[i] as { rps: number[]; p99: number[]; cpu: number[] };
@@ -236,41 +266,124 @@ function helloVerdict(get: Lookup): Verdict {
 }
 
 // ---------------------------------------------------------------------------
-// Part 2: a static file
+// Part 2: the JSON endpoint
 
-/** Writes the file to a temp folder of its own, runs `body`, removes the folder. */
-async function withFile<T>(env: Env, body: (folder: string) => Promise<T>): Promise<T> {
+const json = shared((env) =>
+  measureInTurns(["node-json", "clockwork-json", "fastify-json", "express-json"], "/api/data", env),
+);
+
+const jsonCases: readonly Case[] = [
+  {
+    name: "node:http",
+    kind: "baseline",
+    how: "res.writeHead(200, json + content-length); res.end(JSON.stringify(value))",
+    run: (env) => json("node-json", env),
+  },
+  {
+    name: "fastify 5",
+    kind: "peer",
+    how: "app.get('/*', async () => value), logger off",
+    run: (env) => json("fastify-json", env),
+  },
+  {
+    name: "express 5",
+    kind: "peer",
+    how: "app.use((req, res) => res.json(value))",
+    run: (env) => json("express-json", env),
+  },
+  {
+    name: "clockwork res.json()",
+    kind: "clockwork",
+    how: "yield* serve({ port: 0 }, function* (req, res) { res.json(value) }), worker.run()",
+    run: (_cw, env) => json("clockwork-json", env),
+  },
+];
+
+function jsonVerdict(get: Lookup): Verdict {
+  const node = get("node:http", "rps");
+  const fastify = get("fastify 5", "rps");
+  const clockwork = get("clockwork res.json()", "rps");
+  if (node === undefined || fastify === undefined || clockwork === undefined) {
+    return { status: "n/a", detail: "clockwork, node:http or fastify has no figure" };
+  }
+  const r = clockwork / node;
+  return {
+    status: r >= 0.9 && clockwork > fastify ? "met" : "not met",
+    detail: `clockwork ${fmtNumber(clockwork)} req/s, ${fmtRatio(r)} node:http (goal >= 0.9x), ${fmtRatio(clockwork / fastify)} fastify (goal > 1x)${cpuNote(get, "clockwork res.json()", "node:http")}`,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Part 3: static files against sirv, express and fastify
+
+/** The files served: a 437 B stylesheet, and the game's bundle (or JavaScript as large). */
+const SMALL = "small.css";
+const BUNDLE = "bundle.js";
+
+/** The game's bundle if it was built (npm run build:kiwi), else generated JavaScript of 118 KB. */
+function bundleBytes(): Buffer {
+  const built = fileURLToPath(new URL("../examples/kiwi/dist/kiwi.js", import.meta.url));
+  if (existsSync(built)) return readFileSync(built);
+  let text = "";
+  for (let i = 0; text.length < 118_723; i++) {
+    text += `export function step${i}(task, value) { return task.resume(value + ${i}); }\n`;
+  }
+  return Buffer.from(text);
+}
+
+/** Writes the files to a temp folder of its own (the bundle with .br and .gz siblings, as the game's build writes), runs `body`, removes the folder. */
+async function withFiles<T>(body: (folder: string) => Promise<T>): Promise<T> {
   const folder = mkdtempSync(join(tmpdir(), "clockwork-bench-http-"));
   try {
-    writeFileSync(join(folder, fileName), randomBytes(params(env).fileBytes));
+    writeFileSync(join(folder, SMALL), "/* a small stylesheet */\n".padEnd(437, "a"));
+    const bundle = bundleBytes();
+    writeFileSync(join(folder, BUNDLE), bundle);
+    writeFileSync(join(folder, `${BUNDLE}.br`), bestBrotli(bundle));
+    writeFileSync(join(folder, `${BUNDLE}.gz`), gzipSync(bundle, { level: 9 }));
     return await body(folder);
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
 }
 
-const staticFile = shared((env) =>
-  withFile(env, (folder) =>
-    measureInTurns(["sirv", "clockwork-static"], `/${fileName}`, env, folder),
-  ),
-);
+function bestBrotli(bytes: Uint8Array): Buffer {
+  return brotliCompressSync(bytes, {
+    params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY },
+  });
+}
 
-const staticCases: readonly Case[] = [
-  {
-    name: "sirv on node:http",
-    kind: "peer",
-    how: "http.createServer(sirv(folder))",
-    run: (env) => staticFile("sirv", env),
-  },
-  {
-    name: "clockwork serveStatic()",
-    kind: "clockwork",
-    how: "yield* serve({ port: 0 }, serveStatic(folder)), worker.run()",
-    run: (_cw, env) => staticFile("clockwork-static", env),
-  },
-];
+const FILE_SERVERS = ["sirv", "express-static", "fastify-static", "clockwork-static"] as const;
 
-function staticVerdict(get: Lookup): Verdict {
+function fileCases(measure: (mode: ServerMode, env: Env) => Promise<Values>): readonly Case[] {
+  return [
+    {
+      name: "sirv on node:http",
+      kind: "baseline",
+      how: "http.createServer(sirv(folder))",
+      run: (env) => measure("sirv", env),
+    },
+    {
+      name: "express 5 + serve-static",
+      kind: "peer",
+      how: "app.use(serveStatic(folder))",
+      run: (env) => measure("express-static", env),
+    },
+    {
+      name: "fastify 5 + @fastify/static",
+      kind: "peer",
+      how: "app.register(fastifyStatic, { root: folder })",
+      run: (env) => measure("fastify-static", env),
+    },
+    {
+      name: "clockwork serveStatic()",
+      kind: "clockwork",
+      how: "yield* serve({ port: 0 }, serveStatic(folder)), worker.run()",
+      run: (_cw, env) => measure("clockwork-static", env),
+    },
+  ];
+}
+
+function fileVerdict(get: Lookup): Verdict {
   const peer = get("sirv on node:http", "rps");
   const clockwork = get("clockwork serveStatic()", "rps");
   if (peer === undefined || clockwork === undefined) {
@@ -283,16 +396,118 @@ function staticVerdict(get: Lookup): Verdict {
   };
 }
 
+const smallFile = shared((env) =>
+  withFiles((folder) => measureInTurns(FILE_SERVERS, `/${SMALL}`, env, folder)),
+);
+const bundleFile = shared((env) =>
+  withFiles((folder) => measureInTurns(FILE_SERVERS, `/${BUNDLE}`, env, folder)),
+);
+const manyConnections = (env: Env) => (env.quick ? 100 : 1000);
+const smallFileCrowd = shared((env) =>
+  withFiles((folder) =>
+    measureInTurns(FILE_SERVERS, `/${SMALL}`, env, folder, {
+      connections: manyConnections(env),
+    }),
+  ),
+);
+
+// ---------------------------------------------------------------------------
+// Part 4: compression
+
+/** The bytes of one answer's body as sent (node:http's client does not decode it). */
+function bodyBytes(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers, agent: false }, (res) => {
+      let bytes = 0;
+      res.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      res.on("end", () => resolve(bytes));
+    });
+    req.on("error", reject);
+  });
+}
+
+const BR = { "accept-encoding": "br, gzip" };
+
+/** Besides the load: the bytes on the wire of each, and of brotli's best, taken once. */
+const compressed = shared((env) =>
+  withFiles(async (folder) => {
+    const values = await measureInTurns(
+      ["clockwork-static", "clockwork-static-br"],
+      `/${BUNDLE}`,
+      env,
+      folder,
+      {
+        headers: { "clockwork-static-br": BR },
+        probe: async (mode, url) => {
+          if (mode === "clockwork-static-br") wireBytes = await bodyBytes(url, BR);
+        },
+      },
+    );
+    const best = bestBrotli(readFileSync(join(folder, BUNDLE))).length;
+    const identity = readFileSync(join(folder, BUNDLE)).length;
+    const result = new Map<ServerMode, Values>();
+    for (const [mode, v] of values) {
+      result.set(mode, { ...v, bytes: mode === "clockwork-static-br" ? wireBytes : identity });
+    }
+    result.set("node", { bytes: best });
+    return result;
+  }),
+);
+/** The body bytes of the compressed answer, read by a check request while its server ran. */
+let wireBytes = Number.NaN;
+
+const compressionCases: readonly Case[] = [
+  {
+    name: "no Accept-Encoding",
+    kind: "baseline",
+    how: "GET /bundle.js: the file as it is",
+    run: (env) => compressed("clockwork-static", env),
+  },
+  {
+    name: "Accept-Encoding: br, gzip",
+    kind: "clockwork",
+    how: "GET /bundle.js with Accept-Encoding: br, gzip: bundle.js.br, the sibling the build wrote",
+    run: (_cw, env) => compressed("clockwork-static-br", env),
+  },
+  {
+    name: "brotli's best (quality 11)",
+    kind: "peer",
+    how: "zlib.brotliCompressSync(bundle, quality 11): the bytes only",
+    run: (env) => compressed("node", env),
+  },
+];
+
+function compressionVerdict(get: Lookup): Verdict {
+  const plain = get("no Accept-Encoding", "rps");
+  const br = get("Accept-Encoding: br, gzip", "rps");
+  const bytes = get("Accept-Encoding: br, gzip", "bytes");
+  const best = get("brotli's best (quality 11)", "bytes");
+  if (plain === undefined || br === undefined || bytes === undefined || best === undefined) {
+    return { status: "n/a", detail: "a figure is missing" };
+  }
+  const size = bytes / best;
+  const speed = br / plain;
+  return {
+    status: size <= 1.05 && speed >= 1 ? "met" : "not met",
+    detail: `${fmtNumber(bytes)} B on the wire, ${fmtRatio(size)} brotli's best (goal <= 1.05x); ${fmtNumber(br)} req/s, ${fmtRatio(speed)} the uncompressed answer (goal >= 1x)`,
+  };
+}
+
 export const suite: Suite = {
   name: "http",
-  description: "the HTTP adapter under load: hello world and a static file",
+  description:
+    "the HTTP adapter under load: hello world, JSON, static files against sirv, express and fastify, compression",
   tables(env) {
-    const { connections, seconds, fileBytes } = params(env);
-    const load = `each server in its own process, all started at once and measured in turns: ${rounds(env)} round(s) of ${seconds} s each, the order reversed every other round, medians; autocannon in this process, ${connections} connections, after ${fmtNumber(WARMUP_REQUESTS)} warm-up requests each; 127.0.0.1`;
+    const { connections, seconds } = params(env);
+    const load = (n: number) =>
+      `each server in its own process, all started at once and measured in turns: ${rounds(env)} round(s) of ${seconds} s each, the order reversed every other round, medians; autocannon in this process, ${n} connections, after ${fmtNumber(WARMUP_REQUESTS)} warm-up requests each; 127.0.0.1`;
+    const files = fileCases;
     return [
       {
         title: "http: hello world",
-        params: load,
+        params: load(connections),
         goal: ">= 0.9x the req/s of plain node:http",
         baseline: "node:http",
         metrics,
@@ -300,13 +515,49 @@ export const suite: Suite = {
         verdict: helloVerdict,
       },
       {
-        title: "http: a static file",
-        params: `GET of a ${fileBytes / 1024} KiB file; ${load}`,
+        title: "http: a JSON endpoint",
+        params: `GET of a small object as JSON; ${load(connections)}`,
+        goal: ">= 0.9x the req/s of plain node:http, and ahead of fastify",
+        baseline: "node:http",
+        metrics,
+        cases: jsonCases,
+        verdict: jsonVerdict,
+      },
+      {
+        title: "http: a 437 B file",
+        params: `GET /${SMALL}; ${load(connections)}`,
         goal: ">= 1x the req/s of sirv on node:http",
         baseline: "sirv on node:http",
         metrics,
-        cases: staticCases,
-        verdict: staticVerdict,
+        cases: files(smallFile),
+        verdict: fileVerdict,
+      },
+      {
+        title: "http: the game's bundle",
+        params: `GET /${BUNDLE} (the kiwi bundle if built, else 118 KB of JavaScript), no Accept-Encoding; ${load(connections)}`,
+        goal: ">= 1x the req/s of sirv on node:http",
+        baseline: "sirv on node:http",
+        metrics,
+        cases: files(bundleFile),
+        verdict: fileVerdict,
+      },
+      {
+        title: "http: a 437 B file, many connections",
+        params: `GET /${SMALL}; ${load(manyConnections(env))}`,
+        goal: ">= 1x the req/s of sirv on node:http",
+        baseline: "sirv on node:http",
+        metrics,
+        cases: files(smallFileCrowd),
+        verdict: fileVerdict,
+      },
+      {
+        title: "http: compression (clockwork serveStatic)",
+        params: `GET /${BUNDLE} with and without Accept-Encoding, bundle.js.br and .gz beside it; ${load(connections)}`,
+        goal: "bytes on the wire <= 1.05x brotli's best; req/s >= 1x the uncompressed answer",
+        baseline: "no Accept-Encoding",
+        metrics: [...metrics, { key: "bytes", label: "body", unit: "B", better: "lower" }],
+        cases: compressionCases,
+        verdict: compressionVerdict,
       },
     ];
   },

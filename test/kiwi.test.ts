@@ -12,7 +12,12 @@
  * with its console commands.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { buildKiwi } from "../examples/kiwi/build.ts";
 import {
   armory,
   enemy,
@@ -462,5 +467,20 @@ describe("time in the game is the game's", () => {
     const start = kiwi.frames;
     play(kiwi, 3);
     assert.equal(woke - start, 120, "one game second is 120 frames at half speed");
+  });
+});
+
+describe("the build (npm run build:kiwi)", () => {
+  it("writes the bundle precompressed beside it, kiwi.js.br and kiwi.js.gz, no older than it, for serveStatic to send", async () => {
+    const dir = await buildKiwi(mkdtempSync(join(tmpdir(), "clockwork-kiwi-build-")));
+    const bundle = readFileSync(join(dir, "kiwi.js"));
+    const br = readFileSync(join(dir, "kiwi.js.br"));
+    const gz = readFileSync(join(dir, "kiwi.js.gz"));
+    assert.deepEqual(brotliDecompressSync(br), bundle);
+    assert.deepEqual(gunzipSync(gz), bundle);
+    assert.ok(br.length < bundle.length / 3, `brotli: ${br.length} of ${bundle.length} bytes`);
+    for (const sibling of ["kiwi.js.br", "kiwi.js.gz"]) {
+      assert.ok(statSync(join(dir, sibling)).mtimeMs >= statSync(join(dir, "kiwi.js")).mtimeMs);
+    }
   });
 });

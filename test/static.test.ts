@@ -13,10 +13,15 @@
  * they arrive.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import fsPromises, { type FileHandle } from "node:fs/promises";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import * as http from "node:http";
-import { syncBuiltinESMExports } from "node:module";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,6 +71,30 @@ describe("serveStatic", () => {
   writeFileSync(join(top, "secret.txt"), "top secret");
   symlinkSync(join(top, "secret.txt"), join(root, "leak.txt"));
   symlinkSync(join(root, "hello.txt"), join(root, "alias.txt"));
+  mkdirSync(join(root, "types"));
+  const types: Record<string, string> = {
+    "photo.avif": "image/avif",
+    "font.ttf": "font/ttf",
+    "font.otf": "font/otf",
+    "app.webmanifest": "application/manifest+json; charset=utf-8",
+    "module.wasm": "application/wasm",
+    "module.mjs": "text/javascript; charset=utf-8",
+    "script.js": "text/javascript; charset=utf-8",
+    "clip.mp4": "video/mp4",
+    "song.MP3": "audio/mpeg",
+    "data.json": "application/json; charset=utf-8",
+    "app.js.map": "application/json; charset=utf-8",
+    "page.html": "text/html; charset=utf-8",
+    "notes.md": "text/markdown; charset=utf-8",
+    "image.jxl": "image/jxl",
+    "track.vtt": "text/vtt; charset=utf-8",
+    "feed.xml": "text/xml; charset=utf-8",
+    "archive.zip": "application/zip",
+    "setup.exe": "application/x-msdownload",
+    "mystery.unknown-extension": "application/octet-stream",
+    "no-extension": "application/octet-stream",
+  };
+  for (const name of Object.keys(types)) writeFileSync(join(root, "types", name), "x");
 
   const worker = new Worker();
   let server: HttpServer;
@@ -108,6 +137,13 @@ describe("serveStatic", () => {
     assert.ok(reply.headers["last-modified"]);
     const css = await request(server.port, "/style.css");
     assert.equal(css.headers["content-type"], "text/css; charset=utf-8");
+  });
+
+  it("gives content types from a complete table (mime-db's, generated into src/node/content-types.ts), application/octet-stream for an unknown extension", async () => {
+    for (const [name, type] of Object.entries(types)) {
+      const reply = await request(server.port, `/types/${name}`);
+      assert.equal(reply.headers["content-type"], type, name);
+    }
   });
 
   it("answers 304 to a matching If-None-Match or a fresh If-Modified-Since", async () => {
@@ -182,47 +218,36 @@ describe("serveStatic", () => {
     assert.equal((await request(server.port, "/hello.txt")).body, "0123456789");
   });
 
-  it("closes every file it opens: small files, a large one, 304, HEAD, ranges, 416, folders, 404 and refusals", async () => {
-    // Every FileHandle that fs/promises opens is counted until it is closed (the handler's
-    // import sees the wrapper once the built-in module's exports are synced).
-    const realOpen = fsPromises.open;
-    const open = new Set<FileHandle>();
-    let opened = 0;
-    fsPromises.open = (async (...args: Parameters<typeof realOpen>) => {
-      const handle = await realOpen(...args);
-      opened++;
-      open.add(handle);
-      const close = handle.close.bind(handle);
-      handle.close = () => {
-        open.delete(handle);
-        return close();
-      };
-      return handle;
-    }) as typeof realOpen;
-    syncBuiltinESMExports();
-    try {
-      for (let round = 0; round < 5; round++) {
-        const hello = await request(server.port, "/hello.txt");
-        await request(server.port, "/hello.txt", { "if-none-match": hello.headers.etag ?? "" });
-        await request(server.port, "/hello.txt", {}, "HEAD");
-        await request(server.port, "/hello.txt", { range: "bytes=2-4" });
-        await request(server.port, "/hello.txt", { range: "bytes=50-60" });
-        await request(server.port, "/big.bin", { range: "bytes=0-199999" });
-        await request(server.port, "/docs");
-        await request(server.port, "/docs/");
-        await request(server.port, "/missing.txt");
-        await request(server.port, "/leak.txt");
-      }
-      // A close finishes in the thread pool; a stream closes its file once it has ended.
-      for (let wait = 0; wait < 50 && open.size > 0; wait++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      assert.ok(opened >= 40, `only ${opened} files were opened: the wrapper was not used`);
-      assert.equal(open.size, 0, `${open.size} of ${opened} files left open`);
-    } finally {
-      fsPromises.open = realOpen;
-      syncBuiltinESMExports();
+  it("closes every file it opens: small files, a large one, 304, HEAD, ranges, 416, folders, 404 and refusals, compressed or not", async () => {
+    // The process's open descriptors (Linux's /proc/self/fd), before and after: files however
+    // they are opened (fs/promises, a path's stream, readFile), and sockets (each request here
+    // has a connection of its own, closed when it ends).
+    const descriptors = () => readdirSync("/proc/self/fd").length;
+    const before = descriptors();
+    for (let round = 0; round < 5; round++) {
+      // A new version of a file each round: nothing is served from what was kept of the last.
+      writeFileSync(join(root, "round.txt"), `round ${round} `.repeat(200));
+      utimesSync(join(root, "round.txt"), new Date(), new Date(Date.now() + round * 1000));
+      const hello = await request(server.port, "/hello.txt");
+      await request(server.port, "/hello.txt", { "if-none-match": hello.headers.etag ?? "" });
+      await request(server.port, "/hello.txt", {}, "HEAD");
+      await request(server.port, "/hello.txt", { range: "bytes=2-4" });
+      await request(server.port, "/hello.txt", { range: "bytes=50-60" });
+      await request(server.port, "/big.bin", { range: "bytes=0-199999" });
+      await request(server.port, "/big.bin", { range: "bytes=100-199" });
+      await request(server.port, "/round.txt", { "accept-encoding": "br" });
+      await request(server.port, "/round.txt", { "accept-encoding": "gzip" });
+      await request(server.port, "/round.txt", { range: "bytes=0-9" });
+      await request(server.port, "/docs");
+      await request(server.port, "/docs/");
+      await request(server.port, "/missing.txt");
+      await request(server.port, "/leak.txt");
     }
+    // A close finishes in the thread pool; a stream closes its file once it has ended.
+    for (let wait = 0; wait < 100 && descriptors() > before; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(descriptors(), before, "every descriptor opened was closed");
   });
 
   it("follows symbolic links that stay inside the root", async () => {
@@ -465,5 +490,77 @@ describe("serveStatic, as users of serve-static (send) and sirv expect it", () =
     assert.deepEqual(errors, []);
     assert.equal(warned.length, 1, warned.join("\n"));
     assert.match(warned[0] ?? "", /root folder .*public does not exist/);
+  });
+});
+
+describe("serveStatic: several roots, and files that change", () => {
+  const top = mkdtempSync(join(tmpdir(), "clockwork-static-roots-"));
+  const first = join(top, "first");
+  const second = join(top, "second");
+  mkdirSync(first);
+  mkdirSync(join(second, "docs"), { recursive: true });
+  writeFileSync(join(first, "both.txt"), "from the first root");
+  writeFileSync(join(second, "both.txt"), "from the second root");
+  writeFileSync(join(second, "only-second.txt"), "only in the second root");
+  writeFileSync(join(second, "docs", "index.html"), "<h1>second docs</h1>");
+
+  const worker = new Worker();
+  let server: HttpServer;
+  let stop: () => void = () => {};
+  let running: Promise<void>;
+  const errors: unknown[] = [];
+
+  before(async () => {
+    const ready = new Promise<void>((resolve) => {
+      worker.assign(
+        (function* main() {
+          server = yield* serve(
+            { port: 0, onError: (error) => errors.push(error) },
+            serveStatic([first, second]),
+          );
+          resolve();
+          yield* call(new Promise<void>((done) => (stop = done)));
+          yield* server.close();
+        })(),
+      );
+    });
+    running = worker.run();
+    await ready;
+  });
+
+  after(async () => {
+    stop();
+    await running;
+    assert.deepEqual(errors, [], "no handler reported an error");
+  });
+
+  it("serves a file from the first root that has it, a folder's index too, and 404 when none has it", async () => {
+    assert.equal((await request(server.port, "/both.txt")).body, "from the first root");
+    assert.equal((await request(server.port, "/only-second.txt")).body, "only in the second root");
+    assert.equal((await request(server.port, "/docs/")).body, "<h1>second docs</h1>");
+    assert.equal((await request(server.port, "/docs")).status, 301);
+    assert.equal((await request(server.port, "/in-neither.txt")).status, 404);
+  });
+
+  it("serves a file new as soon as it changes (even to the same size), and one that appears, though what it knew of it is kept", async () => {
+    const file = join(first, "changing.txt");
+    writeFileSync(file, "version 1");
+    const one = await request(server.port, "/changing.txt");
+    assert.equal(one.body, "version 1");
+    assert.equal((await request(server.port, "/changing.txt")).body, "version 1");
+    writeFileSync(file, "version 2"); // the same size: only the time of change tells
+    utimesSync(file, new Date(), new Date(Date.now() + 2000));
+    const two = await request(server.port, "/changing.txt");
+    assert.equal(two.body, "version 2");
+    assert.notEqual(two.headers.etag, one.headers.etag);
+    // A file that appears in the first root now hides the second root's.
+    assert.equal((await request(server.port, "/only-second.txt")).body, "only in the second root");
+    writeFileSync(join(first, "only-second.txt"), "now in the first too");
+    assert.equal((await request(server.port, "/only-second.txt")).body, "now in the first too");
+  });
+
+  it("refuses a root list that is empty or holds anything but folder names, saying what it expected", () => {
+    assert.throws(() => serveStatic([]), /expects a root folder or a list of them, got \[\]/);
+    assert.throws(() => serveStatic([first, ""]), /got \[".*",""\]/);
   });
 });

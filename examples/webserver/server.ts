@@ -32,7 +32,6 @@ import {
   type Worker,
 } from "clockwork-microthreads";
 import {
-  HttpError,
   type HttpServer,
   type Request,
   type Response,
@@ -210,7 +209,8 @@ export const webServer = routine(function* webServer(
   shutdown: PromiseLike<unknown>,
 ) {
   const started = Date.now();
-  const roots = (options.roots ?? defaultRoots()).map((root) => serveStatic(root));
+  // One handler over every root: a file of the second is found without a 404 thrown by the first.
+  const files = serveStatic(options.roots ?? defaultRoots());
   const hasGame = (options.roots ?? defaultRoots())[0] === kiwiDir;
   const keep = options.history ?? 300;
   if (!Number.isInteger(keep) || keep < 1) {
@@ -314,16 +314,8 @@ export const webServer = routine(function* webServer(
       yield* res.sendFile(`${publicDir}about.html`);
       return;
     }
-    // Each static root in turn; the last one's 404 (or any other refusal) is the answer.
-    for (let i = 0; i < roots.length; i++) {
-      try {
-        yield* (roots[i] as (typeof roots)[number])(req, res);
-        return;
-      } catch (error) {
-        const notFound = error instanceof HttpError && error.status === 404;
-        if (!notFound || i === roots.length - 1) throw error;
-      }
-    }
+    // The static roots, the first that has the file answering (404 if none has it).
+    yield* files(req, res);
   }
 
   server = yield* serve(

@@ -18,7 +18,7 @@
  * that has gone gets a `ClientGoneError` at once.
  */
 import { Buffer } from "node:buffer";
-import type { Stats } from "node:fs";
+import { createReadStream, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as http from "node:http";
 import * as pathModule from "node:path";
@@ -34,6 +34,16 @@ import {
   TimeoutError,
   timeout,
 } from "../index.ts";
+import {
+  compress,
+  type Encoding,
+  isCompressible,
+  MAX_COMPRESS_BYTES,
+  MIN_COMPRESS_BYTES,
+  negotiate,
+  SUFFIX,
+} from "./compress.ts";
+import { contentTypeOfExtension } from "./content-types.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
@@ -406,8 +416,14 @@ function closeQuietly(handle: fs.FileHandle): void {
 /** Files up to this size are read with one read and sent with one write; larger ones are streamed. */
 const SMALL_FILE_BYTES = 64 * 1024;
 
+/**
+ * A file's content type from its extension, by the table generated from
+ * mime-db (src/node/content-types.ts); application/octet-stream when the
+ * extension is unknown.
+ */
 function contentTypeOf(file: string): string {
-  return CONTENT_TYPES[pathModule.extname(file).toLowerCase()] ?? "application/octet-stream";
+  const ext = pathModule.extname(file).slice(1).toLowerCase();
+  return contentTypeOfExtension(ext) ?? "application/octet-stream";
 }
 
 /** A running HTTP server. */
@@ -628,34 +644,6 @@ const exchange = routine(function* handle(
 
 // ------------------------------------------------------------------ static files
 
-/** Content types by file extension (what browsers need; anything else is application/octet-stream). */
-const CONTENT_TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".htm": "text/html; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-  ".txt": "text/plain; charset=utf-8",
-  ".md": "text/markdown; charset=utf-8",
-  ".csv": "text/csv; charset=utf-8",
-  ".xml": "application/xml; charset=utf-8",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".webp": "image/webp",
-  ".ico": "image/x-icon",
-  ".wasm": "application/wasm",
-  ".woff": "font/woff",
-  ".woff2": "font/woff2",
-  ".pdf": "application/pdf",
-  ".mp3": "audio/mpeg",
-  ".mp4": "video/mp4",
-};
-
 /** Options for `serveStatic()`. */
 export interface StaticOptions {
   /** The file served for a folder (default "index.html"). */
@@ -669,27 +657,117 @@ export interface StaticOptions {
    * `/.well-known/` (RFC 8615) is served whatever this says, as sirv does.
    */
   dotfiles?: "allow" | "deny" | "ignore";
+  /**
+   * Compression (default true): a file with a precompressed sibling
+   * (`app.js.br`, `app.js.gz`, no older than the file) is answered with it
+   * when the client's `Accept-Encoding` takes that encoding; a
+   * compressible file (text, JSON, JavaScript, SVG, wasm, ...) of 1 KiB to
+   * 8 MiB without one is compressed once (brotli preferred, at its best)
+   * and kept. Never for a Range request. False sends every file as it is.
+   */
+  compress?: boolean;
+  /**
+   * Bytes of file contents kept in memory (default 64 MiB): small files
+   * (up to 64 KiB) and compressed ones, the oldest dropped first. 0 keeps
+   * none: every request reads its file, and nothing is compressed on the
+   * fly (precompressed siblings are still served).
+   */
+  cacheBytes?: number;
 }
 
 const DOTFILES = ["allow", "deny", "ignore"];
 
+/** A version of a file in one encoding: in memory, or read from `path` per request. */
+interface Variant {
+  encoding: Encoding;
+  size: number;
+  etag: string;
+  /** The bytes, when kept in memory. */
+  body: Buffer | undefined;
+  /** The file to stream the bytes from (a precompressed sibling too large to keep). */
+  path: string | undefined;
+}
+
 /**
- * A handler that serves the files under `root`: content types, ETag and
- * Last-Modified with 304, the other conditional requests of RFC 9110
- * (If-Match and If-Unmodified-Since: 412; If-Range), Range (206, 416),
- * HEAD, `index.html` for folders (a redirect adds the slash, never to
- * another host: `//a` goes to `/a/`). Dotfiles are hidden (see
- * `dotfiles`). There is no way out of `root`: `..` (also
- * percent-encoded), backslashes, NUL bytes and symbolic links that lead
- * outside are refused. A root that does not exist answers 404 to every
- * request (said once, on stderr, at the first) until it does.
+ * What serveStatic knows of a file, kept while its stat says it is the same
+ * file (device, inode, size and modification time): the check that its
+ * real path is inside the root, its headers, its bytes if small, its
+ * compressed versions. A file that changes or appears is seen at once:
+ * every request stats its path.
+ */
+interface Entry {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  contentType: string;
+  etag: string;
+  lastModified: string;
+  /** The whole file, when it is small and the cache keeps bytes. */
+  body: Buffer | undefined;
+  /** Whether answers may differ by Accept-Encoding (a sibling, or a compressible type): Vary. */
+  varies: boolean;
+  /** Encodings that can be served (siblings, or compressible), best first. */
+  encodings: Encoding[];
+  /** Encodings at hand or being made. */
+  variants: Map<Encoding, Variant | Promise<Variant | null> | null>;
+  /** Bytes of this entry kept in memory. */
+  bytes: number;
+}
+
+function sameFile(entry: Entry, stat: Stats): boolean {
+  return (
+    entry.mtimeMs === stat.mtimeMs &&
+    entry.size === stat.size &&
+    entry.ino === stat.ino &&
+    entry.dev === stat.dev
+  );
+}
+
+/** A file's stat, or null when there is no such file (any other failure is thrown: a 500). */
+function* statOrNull(path: string): Generator<unknown, Stats | null, any> {
+  try {
+    return yield* call(fs.stat(path));
+  } catch (error) {
+    if (isNoSuchFile(error)) return null;
+    throw error;
+  }
+}
+
+/**
+ * A handler that serves the files under `root` (or under each of several
+ * roots: the first that has the file answers, the others are not
+ * tried): content types, ETag and Last-Modified with 304, the other
+ * conditional requests of RFC 9110 (If-Match and If-Unmodified-Since:
+ * 412; If-Range), Range (206, 416), HEAD, `index.html` for folders (a
+ * redirect adds the slash, never to another host: `//a` goes to `/a/`),
+ * compression (see `compress`). Dotfiles are hidden (see `dotfiles`).
+ * There is no way out of a root: `..` (also percent-encoded),
+ * backslashes, NUL bytes and symbolic links that lead outside are
+ * refused. A root that does not exist answers 404 to every request (said
+ * once, on stderr, at the first) until it does.
+ *
+ * What it learns of a file (its headers, its bytes when small, its
+ * compressed versions) is kept while the file's stat is the same: each
+ * request costs one stat, and a file that changes or appears is served
+ * new at once.
  *
  * @example
  * yield* serve({ port: 8080 }, serveStatic("./public"));
  */
-export function serveStatic(root: string, options: StaticOptions = {}): Handler {
-  if (typeof root !== "string" || root === "") {
-    throw new TypeError(`serveStatic() expects a root folder, got ${JSON.stringify(root)}`);
+export function serveStatic(
+  root: string | readonly string[],
+  options: StaticOptions = {},
+): Handler {
+  const rootList = typeof root === "string" ? [root] : root;
+  if (
+    !Array.isArray(rootList) ||
+    rootList.length === 0 ||
+    rootList.some((r) => typeof r !== "string" || r === "")
+  ) {
+    throw new TypeError(
+      `serveStatic() expects a root folder or a list of them, got ${JSON.stringify(root)}`,
+    );
   }
   const dotfiles = options.dotfiles ?? "ignore";
   if (!DOTFILES.includes(dotfiles)) {
@@ -697,33 +775,285 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       `serveStatic() option "dotfiles" expects "allow", "deny" or "ignore", got ${JSON.stringify(dotfiles)}`,
     );
   }
-  const base = pathModule.resolve(root);
+  const compressOn = options.compress ?? true;
+  if (typeof compressOn !== "boolean") {
+    throw new TypeError(
+      `serveStatic() option "compress" expects true or false, got ${JSON.stringify(compressOn)}`,
+    );
+  }
+  const cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
+  if (typeof cacheBytes !== "number" || !(cacheBytes >= 0)) {
+    throw new RangeError(
+      `serveStatic() option "cacheBytes" expects a number, 0 or more, got ${String(cacheBytes)}`,
+    );
+  }
   const index = options.index ?? "index.html";
   const cacheControl = options.cacheControl ?? "no-cache";
-  let realBase: string | undefined;
-  let saidRootMissing = false;
-  // Files found inside the root, by path: the real path is resolved again only when the
-  // path now leads to another file (device and inode differ), so most requests cost one stat.
-  const checked = new Map<string, { dev: number; ino: number }>();
+  const roots = rootList.map((r) => ({
+    base: pathModule.resolve(r),
+    real: undefined as string | undefined,
+    saidMissing: false,
+  }));
+  // What is known of each file, by path; the oldest first (a Map keeps insertion order).
+  const entries = new Map<string, Entry>();
+  let keptBytes = 0;
+
+  /** Drops entries, oldest first, until the bytes kept fit. */
+  function fit(): void {
+    for (const [path, entry] of entries) {
+      if (keptBytes <= cacheBytes && entries.size <= 10_000) return;
+      entries.delete(path);
+      keptBytes -= entry.bytes;
+    }
+  }
+
+  function keep(entry: Entry, bytes: number): boolean {
+    if (bytes > cacheBytes / 4) return false; // one file never fills the cache
+    entry.bytes += bytes;
+    keptBytes += bytes;
+    return true;
+  }
+
+  /** What is known of the file at `target` (inside `realBase`) with this stat, learned now if need be. */
+  function* entryOf(target: string, stat: Stats, realBase: string): Generator<unknown, Entry, any> {
+    const known = entries.get(target);
+    if (known !== undefined && sameFile(known, stat)) return known;
+    const real = yield* call(fs.realpath(target));
+    if (real !== realBase && !real.startsWith(realBase + pathModule.sep)) {
+      throw new HttpError(403, "forbidden path");
+    }
+    const contentType = contentTypeOf(target);
+    const entry: Entry = {
+      dev: stat.dev,
+      ino: stat.ino,
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      contentType,
+      etag: `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`,
+      lastModified: stat.mtime.toUTCString(),
+      body: undefined,
+      varies: false,
+      encodings: [],
+      variants: new Map(),
+      bytes: 0,
+    };
+    if (compressOn) {
+      // Precompressed siblings, when no older than the file (a stale one is not served).
+      for (const encoding of ["br", "gzip"] as const) {
+        const sibling = `${target}${SUFFIX[encoding]}`;
+        const found = yield* statOrNull(sibling);
+        if (found?.isFile() && found.mtimeMs >= stat.mtimeMs) {
+          entry.encodings.push(encoding);
+          entry.variants.set(encoding, {
+            encoding,
+            size: found.size,
+            etag: `W/"${found.size.toString(16)}-${Math.floor(found.mtimeMs).toString(16)}-${encoding}"`,
+            body: undefined,
+            path: sibling,
+          });
+        }
+      }
+      if (
+        entry.encodings.length === 0 &&
+        cacheBytes > 0 &&
+        stat.size >= MIN_COMPRESS_BYTES &&
+        stat.size <= MAX_COMPRESS_BYTES &&
+        isCompressible(contentType)
+      ) {
+        entry.encodings.push("br", "gzip");
+      }
+      entry.varies = entry.encodings.length > 0;
+    }
+    if (known !== undefined) {
+      entries.delete(target);
+      keptBytes -= known.bytes;
+    }
+    entries.set(target, entry);
+    return entry;
+  }
+
+  /** The variant of `entry` in `encoding`, made (and kept) if need be; null if not worth it. */
+  function* variantOf(
+    entry: Entry,
+    target: string,
+    encoding: Encoding,
+  ): Generator<unknown, Variant | null, any> {
+    let variant = entry.variants.get(encoding);
+    if (variant === undefined) {
+      // Made once, whoever asks meanwhile waits for the same promise.
+      variant = makeVariant(entry, target, encoding);
+      entry.variants.set(encoding, variant);
+      variant.then(
+        (made) => {
+          if (entry.variants.get(encoding) === variant) entry.variants.set(encoding, made);
+        },
+        () => entry.variants.delete(encoding), // tried again by the next request
+      );
+    }
+    return variant instanceof Promise ? yield* call(variant) : variant;
+  }
+
+  async function makeVariant(
+    entry: Entry,
+    target: string,
+    encoding: Encoding,
+  ): Promise<Variant | null> {
+    const bytes = entry.body ?? (await fs.readFile(target));
+    if (bytes.length !== entry.size) return null; // changed under us: the next stat will see it
+    const body = await compress(encoding, bytes);
+    // Not worth it when it saves under a tenth (already compressed data, say).
+    if (body.length > bytes.length * 0.9 || !keep(entry, body.length)) return null;
+    fit();
+    return {
+      encoding,
+      size: body.length,
+      etag: `${entry.etag.slice(0, -1)}-${encoding}"`,
+      body,
+      path: undefined,
+    };
+  }
+
+  /**
+   * Serves the file `segments` names under one root. Gives false when that
+   * root has no such file (the next root is tried), true once answered.
+   */
+  function* fromRoot(
+    req: Request,
+    res: Response,
+    root: (typeof roots)[number],
+    segments: string[],
+  ): Generator<unknown, boolean, any> {
+    if (root.real === undefined) {
+      try {
+        root.real = yield* call(fs.realpath(root.base));
+      } catch (error) {
+        if (!isNoSuchFile(error)) throw error;
+        // The operator's mistake, not the client's nor each request's: said once, then 404s.
+        if (!root.saidMissing) {
+          root.saidMissing = true;
+          console.warn(
+            `clockwork http: serveStatic(): the root folder ${root.base} does not exist: every request gets 404 until it does`,
+          );
+        }
+        return false;
+      }
+    }
+    const base = root.base;
+    const file = pathModule.join(base, ...segments);
+    if (file !== base && !file.startsWith(base + pathModule.sep)) {
+      throw new HttpError(403, "forbidden path");
+    }
+    let target = file;
+    let stat = yield* statOrNull(target);
+    if (stat?.isDirectory()) {
+      if (!req.path.endsWith("/")) {
+        // Leading slashes collapsed: "//host" would send the browser to another host.
+        const location = `/${req.path.replace(/^\/+/, "")}/${req.url.slice(req.path.length)}`;
+        res.send("", { status: 301, headers: { location } });
+        return true;
+      }
+      target = pathModule.join(target, index);
+      stat = yield* statOrNull(target);
+    } else if (stat !== null && req.path.endsWith("/")) {
+      return false; // "/file.html/" names a folder, and there is none
+    }
+    if (stat === null || !stat.isFile()) return false;
+    const entry = yield* entryOf(target, stat, root.real);
+    yield* answer(req, res, target, entry);
+    return true;
+  }
+
+  function* answer(req: Request, res: Response, target: string, entry: Entry) {
+    const range = req.headers.range;
+    // Never a compressed answer to a Range request: the range is of the file as it is.
+    let variant: Variant | null = null;
+    if (entry.encodings.length > 0 && range === undefined) {
+      const encoding = negotiate(req.headers["accept-encoding"], entry.encodings);
+      if (encoding !== undefined) variant = yield* variantOf(entry, target, encoding);
+    }
+    const etag = variant === null ? entry.etag : variant.etag;
+    const headers: http.OutgoingHttpHeaders = {
+      "content-type": entry.contentType,
+      etag,
+      "last-modified": entry.lastModified,
+      "cache-control": cacheControl,
+      "accept-ranges": "bytes",
+    };
+    if (entry.varies) headers.vary = "Accept-Encoding";
+    // RFC 9110 13.2.2: If-Match, else If-Unmodified-Since (412); then If-None-Match, else
+    // If-Modified-Since (304); then If-Range decides whether a Range is read.
+    if (preconditionFailed(req, etag, entry.mtimeMs)) {
+      res.send("precondition failed\n", { status: 412 });
+      return;
+    }
+    if (isFresh(req, etag, entry.mtimeMs)) {
+      const fresh: http.OutgoingHttpHeaders = {
+        etag,
+        "last-modified": entry.lastModified,
+        "cache-control": cacheControl,
+      };
+      if (entry.varies) fresh.vary = "Accept-Encoding";
+      res.raw.writeHead(304, fresh);
+      res.raw.end();
+      return;
+    }
+    if (variant !== null) {
+      if (variant.body === undefined && variant.size <= SMALL_FILE_BYTES && cacheBytes > 0) {
+        // A small precompressed sibling is read once, as a small file is.
+        const bytes = yield* call(fs.readFile(variant.path ?? target));
+        if (bytes.length === variant.size && keep(entry, bytes.length)) {
+          variant.body = bytes;
+          fit();
+        }
+      }
+      headers["content-encoding"] = variant.encoding;
+      headers["content-length"] = variant.size;
+      res.raw.writeHead(200, headers);
+      if (req.method === "HEAD") res.raw.end();
+      else yield* sendBytes(res, variant.path ?? target, variant.body, 0, variant.size - 1, 0);
+      return;
+    }
+    const size = entry.size;
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    if (range !== undefined && rangeStillValid(req, etag, entry.mtimeMs)) {
+      const parsed = parseRange(range, size);
+      if (parsed === null) {
+        res.send("range not satisfiable\n", {
+          status: 416,
+          headers: { "content-range": `bytes */${size}` },
+        });
+        return;
+      }
+      if (parsed !== undefined) {
+        [start, end] = parsed;
+        status = 206;
+        headers["content-range"] = `bytes ${start}-${end}/${size}`;
+      }
+    }
+    const length = end >= start ? end - start + 1 : 0;
+    headers["content-length"] = length;
+    if (entry.body === undefined && size <= SMALL_FILE_BYTES && cacheBytes > 0) {
+      // A small file is read once, whole, and kept while its stat is the same.
+      const bytes = yield* call(fs.readFile(target));
+      if (bytes.length === size && keep(entry, bytes.length)) {
+        entry.body = bytes;
+        fit();
+      }
+    }
+    res.raw.writeHead(status, headers);
+    if (req.method === "HEAD" || length === 0) {
+      res.raw.end();
+      return;
+    }
+    yield* sendBytes(res, target, entry.body, start, end, size);
+  }
+
   return function* serveStatic(req, res) {
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.send("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
       return;
-    }
-    if (realBase === undefined) {
-      try {
-        realBase = yield* call(fs.realpath(base));
-      } catch (error) {
-        if (!isNoSuchFile(error)) throw error;
-        // The operator's mistake, not the client's nor each request's: said once, then 404s.
-        if (!saidRootMissing) {
-          saidRootMissing = true;
-          console.warn(
-            `clockwork http: serveStatic(): the root folder ${base} does not exist: every request gets 404 until it does`,
-          );
-        }
-        throw new HttpError(404);
-      }
     }
     const segments = pathSegments(req.path);
     if (segments === undefined) throw new HttpError(403, "forbidden path");
@@ -731,105 +1061,51 @@ export function serveStatic(root: string, options: StaticOptions = {}): Handler 
       if (dotfiles === "deny") throw new HttpError(403, "forbidden path");
       throw new HttpError(404);
     }
-    const file = pathModule.join(base, ...segments);
-    if (file !== base && !file.startsWith(base + pathModule.sep)) {
-      throw new HttpError(403, "forbidden path");
+    for (const root of roots) {
+      if (yield* fromRoot(req, res, root, segments)) return;
     }
-    let target = file;
-    let opened = yield* openFile(target);
-    if (opened?.stat.isDirectory()) {
-      closeQuietly(opened.handle);
-      if (!req.path.endsWith("/")) {
-        // Leading slashes collapsed: "//host" would send the browser to another host.
-        const location = `/${req.path.replace(/^\/+/, "")}/${req.url.slice(req.path.length)}`;
-        res.send("", { status: 301, headers: { location } });
-        return;
-      }
-      target = pathModule.join(target, index);
-      opened = yield* openFile(target);
-    } else if (opened !== null && req.path.endsWith("/")) {
-      // "/file.html/" names a folder, and there is none.
-      closeQuietly(opened.handle);
-      throw new HttpError(404);
-    }
-    if (opened === null) throw new HttpError(404);
-    const { handle, stat } = opened;
-    let streaming = false; // once a stream has the handle, closing it is the stream's
-    try {
-      if (!stat.isFile()) throw new HttpError(404);
-      const known = checked.get(target);
-      if (known === undefined || known.dev !== stat.dev || known.ino !== stat.ino) {
-        const real = yield* call(fs.realpath(target));
-        if (real !== realBase && !real.startsWith(realBase + pathModule.sep)) {
-          throw new HttpError(403, "forbidden path");
-        }
-        if (checked.size >= 10_000) checked.clear();
-        checked.set(target, { dev: stat.dev, ino: stat.ino });
-      }
-
-      const etag = `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
-      const headers: http.OutgoingHttpHeaders = {
-        "content-type": contentTypeOf(target),
-        etag,
-        "last-modified": stat.mtime.toUTCString(),
-        "cache-control": cacheControl,
-        "accept-ranges": "bytes",
-      };
-      // RFC 9110 13.2.2: If-Match, else If-Unmodified-Since (412); then If-None-Match, else
-      // If-Modified-Since (304); then If-Range decides whether a Range is read.
-      if (preconditionFailed(req, etag, stat.mtimeMs)) {
-        res.send("precondition failed\n", { status: 412 });
-        return;
-      }
-      if (isFresh(req, etag, stat.mtimeMs)) {
-        res.raw.writeHead(304, {
-          etag,
-          "last-modified": headers["last-modified"],
-          "cache-control": cacheControl,
-        });
-        res.raw.end();
-        return;
-      }
-      let start = 0;
-      let end = stat.size - 1;
-      let status = 200;
-      const range = req.headers.range;
-      if (range !== undefined && rangeStillValid(req, etag, stat.mtimeMs)) {
-        const parsed = parseRange(range, stat.size);
-        if (parsed === null) {
-          res.send("range not satisfiable\n", {
-            status: 416,
-            headers: { "content-range": `bytes */${stat.size}` },
-          });
-          return;
-        }
-        if (parsed !== undefined) {
-          [start, end] = parsed;
-          status = 206;
-          headers["content-range"] = `bytes ${start}-${end}/${stat.size}`;
-        }
-      }
-      const length = end >= start ? end - start + 1 : 0;
-      headers["content-length"] = length;
-      res.raw.writeHead(status, headers);
-      if (req.method === "HEAD" || length === 0) {
-        res.raw.end();
-        return;
-      }
-      if (length <= SMALL_FILE_BYTES) {
-        // One read and one write: no stream to set up for a small file.
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = yield* call(handle.read(buffer, 0, length, start));
-        if (bytesRead === length) res.raw.end(buffer);
-        else res.raw.destroy(); // the file shrank since its stat: a short body would leave the client waiting
-        return;
-      }
-      streaming = true;
-      yield* pipeFile(handle.createReadStream({ start, end }), res.raw);
-    } finally {
-      if (!streaming) closeQuietly(handle);
-    }
+    throw new HttpError(404);
   };
+}
+
+/**
+ * Sends bytes `start` to `end` of a file: from `body` when it is in memory,
+ * else one read of a small part, else a stream of the file's path (a
+ * path-based stream costs less than a FileHandle's). `size` is what the
+ * stat said (0 when unknown): a file that shrank since is cut off, not
+ * padded, so the client sees a broken answer rather than waiting.
+ */
+function* sendBytes(
+  res: Response,
+  path: string,
+  body: Buffer | undefined,
+  start: number,
+  end: number,
+  size: number,
+): Generator<unknown, void, any> {
+  if (body !== undefined) {
+    res.raw.end(start === 0 && end === body.length - 1 ? body : body.subarray(start, end + 1));
+    return;
+  }
+  const length = end - start + 1;
+  if (length <= SMALL_FILE_BYTES && size > 0) {
+    // One open, one read and one write: no stream to set up for a small part.
+    const opened = yield* openFile(path);
+    if (opened === null) {
+      res.raw.destroy(); // gone since its stat: the answer has started, so cut it off
+      return;
+    }
+    try {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = yield* call(opened.handle.read(buffer, 0, length, start));
+      if (bytesRead === length) res.raw.end(buffer);
+      else res.raw.destroy(); // the file shrank since its stat: a short body would leave the client waiting
+    } finally {
+      closeQuietly(opened.handle);
+    }
+    return;
+  }
+  yield* pipeFile(createReadStream(path, { start, end }), res.raw);
 }
 
 /**
