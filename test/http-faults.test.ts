@@ -24,9 +24,9 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { call, park, shield, sleep, timeout, Worker } from "../src/index.ts";
-import { type HttpServer, type ServeOptions, serve, serveStatic } from "../src/node/http.ts";
-import { nodeScript } from "./support.ts";
+import { park, shield, sleep, timeout } from "../src/index.ts";
+import { type HttpServer, type ServeOptions, type serve, serveStatic } from "../src/node/http.ts";
+import { nodeScript, withServer } from "./support.ts";
 
 type Handler = Parameters<typeof serve>[1];
 
@@ -34,7 +34,7 @@ type Handler = Parameters<typeof serve>[1];
  * Runs `body(server)` against a server with `handler` and the default
  * onError, then closes it; gives what the server printed to stderr.
  */
-async function withServer(
+async function withServerPrinting(
   handler: Handler,
   body: (server: HttpServer) => Promise<void>,
   options: ServeOptions = {},
@@ -44,26 +44,11 @@ async function withServer(
   console.error = (...args: unknown[]) => {
     printed.push(args.map((arg) => (arg instanceof Error ? arg.stack : String(arg))).join(" "));
   };
-  const worker = new Worker();
-  const failures: unknown[] = [];
-  worker.assign(
-    (function* main() {
-      const server = yield* serve({ port: 0, closeGrace: 0.2, ...options }, handler);
-      try {
-        yield* call(body(server));
-      } catch (error) {
-        failures.push(error);
-      } finally {
-        yield* server.close();
-      }
-    })(),
-  );
   try {
-    await worker.run();
+    await withServer(handler, body, { closeGrace: 0.2, ...options });
   } finally {
     console.error = realError;
   }
-  if (failures.length > 0) throw failures[0];
   return { printed };
 }
 
@@ -112,7 +97,7 @@ describe("http under faults: a client that goes away", () => {
   it("cancels the request's task (request.signal aborts, its finally runs): a handler sleeping 3 s does not finish its 3 s", async () => {
     const events: string[] = [];
     let started = 0;
-    const { printed } = await withServer(
+    const { printed } = await withServerPrinting(
       function* slow(req, res) {
         req.signal.addEventListener("abort", () => events.push("signal aborted"));
         try {
@@ -138,7 +123,7 @@ describe("http under faults: a client that goes away", () => {
 
   it("cancels a handler reading the body when the client hangs up halfway through it, and reports nothing", async () => {
     const events: string[] = [];
-    const { printed } = await withServer(
+    const { printed } = await withServerPrinting(
       function* upload(req, res) {
         try {
           const body = yield* req.body();
@@ -163,7 +148,7 @@ describe("http under faults: a client that goes away", () => {
   it("cancels a handler waiting to write to a client that stopped reading and left, and prints no stack trace", async () => {
     const events: string[] = [];
     const chunk = Buffer.alloc(64 * 1024, 120);
-    const { printed } = await withServer(
+    const { printed } = await withServerPrinting(
       function* flood(_req, res) {
         try {
           for (let i = 0; i < 100_000; i++) yield* res.write(chunk); // 6 GiB: it waits for the client
@@ -183,7 +168,7 @@ describe("http under faults: a client that goes away", () => {
 
   it("cancels an event stream between two events when its client leaves: it does not wait for a write that can never finish", async () => {
     const events: string[] = [];
-    const { printed } = await withServer(
+    const { printed } = await withServerPrinting(
       function* stream(_req, res) {
         try {
           for (let i = 0; ; i++) {
@@ -205,7 +190,7 @@ describe("http under faults: a client that goes away", () => {
 
   it("throws a ClientGoneError at once from write() to a client that has gone, in code a cancel cannot cut (a shield)", async () => {
     let outcome = "";
-    await withServer(
+    await withServerPrinting(
       function* stubborn(_req, res) {
         yield* res.write("first\n");
         yield* shield(
@@ -286,7 +271,7 @@ describe("http under faults: hang-ups before the answer starts", () => {
   it("ends a serveStatic request whose client hangs up while the file is being opened, and closes the file once opened", async () => {
     let endedAfter = -1;
     const left = await withSlowFiles(1000, async () => {
-      await withServer(serveStatic(folder), async (server) => {
+      await withServerPrinting(serveStatic(folder), async (server) => {
         const started = Date.now();
         await hangUp(server.port, GET("/big.bin"), { after: 50 }); // the open takes 1 s
         assert.ok(await until(() => server.served === 1, 2000), "the request's task ended");
@@ -303,7 +288,7 @@ describe("http under faults: hang-ups before the answer starts", () => {
   it("ends a sendFile request whose client hangs up while the file is looked at, before the first byte", async () => {
     let endedAfter = -1;
     await withSlowFiles(1000, async () => {
-      await withServer(
+      await withServerPrinting(
         function* download(_req, res) {
           yield* res.sendFile(join(folder, "big.bin"));
         },
@@ -323,7 +308,7 @@ describe("http under faults: hang-ups before the answer starts", () => {
 
   it("throws a ClientGoneError at once from a sendFile a cancel cannot cut (a shield) to a client that has gone", async () => {
     let outcome = "";
-    await withServer(
+    await withServerPrinting(
       function* stubborn(_req, res) {
         yield* shield(
           (function* afterTheClientLeft() {

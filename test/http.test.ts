@@ -14,37 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { call, Future, routine, sleep, VirtualClock, Worker } from "../src/index.ts";
-import {
-  HttpError,
-  type HttpServer,
-  type Request,
-  type Response,
-  serve,
-} from "../src/node/http.ts";
-
-/** Runs `body(server)` against a server with `handler`, then closes it. */
-async function withServer(
-  handler: Parameters<typeof serve>[1],
-  body: (server: HttpServer) => Promise<void>,
-  options: Parameters<typeof serve>[0] = {},
-): Promise<void> {
-  const worker = new Worker();
-  const failures: unknown[] = [];
-  worker.assign(
-    (function* main() {
-      const server = yield* serve({ port: 0, ...options }, handler);
-      try {
-        yield* call(body(server));
-      } catch (error) {
-        failures.push(error);
-      } finally {
-        yield* server.close();
-      }
-    })(),
-  );
-  await worker.run();
-  if (failures.length > 0) throw failures[0];
-}
+import { HttpError, type Request, type Response, serve } from "../src/node/http.ts";
+import { withServer } from "./support.ts";
 
 describe("http", () => {
   it("answers inside node:http's own request callback: the handler's first step is not left to a microtask", async () => {

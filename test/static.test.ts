@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { call, type Task, Worker } from "../src/index.ts";
 import { type HttpServer, type StaticOptions, serve, serveStatic } from "../src/node/http.ts";
+import { withServer } from "./support.ts";
 
 interface Reply {
   status: number;
@@ -316,29 +317,13 @@ async function withStatic(
   const warned: string[] = [];
   const realWarn = console.warn;
   console.warn = (...args: unknown[]) => warned.push(args.join(" "));
-  const failures: unknown[] = [];
-  const worker = new Worker();
-  worker.assign(
-    (function* main() {
-      const server = yield* serve(
-        { port: 0, onError: (error) => errors.push(error) },
-        serveStatic(root, options),
-      );
-      try {
-        yield* call(body(server));
-      } catch (error) {
-        failures.push(error);
-      } finally {
-        yield* server.close();
-      }
-    })(),
-  );
   try {
-    await worker.run();
+    await withServer(serveStatic(root, options), body, {
+      onError: (error) => errors.push(error),
+    });
   } finally {
     console.warn = realWarn;
   }
-  if (failures.length > 0) throw failures[0];
   return { errors, warned };
 }
 

@@ -5,7 +5,8 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { VirtualClock, Worker } from "../src/index.ts";
+import { call, VirtualClock, Worker } from "../src/index.ts";
+import { type Handler, type HttpServer, type ServeOptions, serve } from "../src/node/http.ts";
 
 /**
  * A worker on a fresh VirtualClock. With `onError`, unhandled task errors go
@@ -82,4 +83,32 @@ export function isAlive(pid: number): boolean {
   } catch {
     return true; // no /proc here
   }
+}
+
+/**
+ * Runs `body(server)` against a server of `handler` on 127.0.0.1, port 0
+ * (options as given), on a worker of its own, then closes the server;
+ * rethrows what `body` threw once the server has closed.
+ */
+export async function withServer(
+  handler: Handler,
+  body: (server: HttpServer) => Promise<void>,
+  options: ServeOptions = {},
+): Promise<void> {
+  const worker = new Worker();
+  const failures: unknown[] = [];
+  worker.assign(
+    (function* main() {
+      const server = yield* serve({ port: 0, ...options }, handler);
+      try {
+        yield* call(body(server));
+      } catch (error) {
+        failures.push(error);
+      } finally {
+        yield* server.close();
+      }
+    })(),
+  );
+  await worker.run();
+  if (failures.length > 0) throw failures[0];
 }
