@@ -106,6 +106,8 @@ export class Driver {
 
   tick(): boolean {
     this.#enter("tick()");
+    const outer = running.worker;
+    running.worker = this.#worker;
     try {
       const stepped = this.#profile ? this.#timedStep() : this.#worker._step();
       this.#throwPending();
@@ -113,6 +115,7 @@ export class Driver {
     } catch (error) {
       throw this.#escaped(error);
     } finally {
+      running.worker = outer;
       this.#driving = null;
     }
   }
@@ -120,11 +123,14 @@ export class Driver {
   tickFor(seconds: number): number {
     checkSeconds("tickFor()", seconds);
     this.#enter("tickFor()");
+    const outer = running.worker;
+    running.worker = this.#worker;
     try {
       return this.#stepFor(seconds * 1000);
     } catch (error) {
       throw this.#escaped(error);
     } finally {
+      running.worker = outer;
       this.#driving = null;
     }
   }
@@ -132,6 +138,8 @@ export class Driver {
   work(): void {
     this.#enter("work()");
     const worker = this.#worker;
+    const outer = running.worker;
+    running.worker = worker;
     try {
       for (;;) {
         if (this.#profile) {
@@ -151,6 +159,7 @@ export class Driver {
     } catch (error) {
       throw this.#escaped(error);
     } finally {
+      running.worker = outer;
       this.#driving = null;
     }
   }
@@ -296,6 +305,8 @@ export class Driver {
    */
   #runSlice(): void {
     const worker = this.#worker;
+    const outer = running.worker; // what a host callback's own driving call had set, if any
+    running.worker = worker;
     try {
       // A wake often makes one task runnable: its step needs no read of the clock.
       if (this.#profile ? this.#timedStep() : worker._step()) {
@@ -303,9 +314,11 @@ export class Driver {
         if (worker._runnable() !== 0 || worker._sleeping() !== 0) this.#stepFor(RUN_SLICE_MS);
       } else this.#throwPending();
     } catch (error) {
+      running.worker = outer;
       this.#runEnd(this.#escaped(error), true);
       return;
     }
+    running.worker = outer;
     if (worker._live() === 0) {
       this.#runEnd(undefined, false);
     } else if (worker._runnable() !== 0) {

@@ -55,5 +55,29 @@ export const CANCEL_PENDING = 128; // cancelled while shielded: the cancel comes
 /** @internal */
 export const RESOURCE = 256; // a resource (resource()): cancelled once only resources are left of its parent's children
 
-/** @internal The module-wide "which task is stepping now". */
-export const running: { task: Task<unknown> | undefined } = { task: undefined };
+/** @internal What `running` asks a worker: the task it is stepping now. */
+export interface Stepping {
+  _current: Task<unknown> | undefined;
+}
+
+/**
+ * @internal The module-wide "which task is stepping now": the worker whose
+ * driving call is under way (set by its driver around each call or slice
+ * of run(), and put back after), and through it the task it is stepping.
+ *
+ * Why not one slot set at every step: a task stored into a long-lived
+ * object (this module's) costs a write barrier's slow path (~50
+ * instructions) whenever the task is younger than the object, which a
+ * freshly spawned task is. The worker's own slot is as young as the
+ * worker, so a step stores the task there, and this object changes only
+ * per driving call.
+ */
+export const running = {
+  /** The worker whose driving call is under way, or undefined. */
+  worker: undefined as Stepping | undefined,
+  /** The task whose step is running now, or undefined outside a step. */
+  get task(): Task<unknown> | undefined {
+    const worker = this.worker;
+    return worker === undefined ? undefined : worker._current;
+  },
+};
