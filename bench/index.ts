@@ -34,6 +34,7 @@ import { suite as parked } from "./parked.ts";
 import { suite as processSuite } from "./process.ts";
 import { suite as recursion } from "./recursion.ts";
 import { suite as select } from "./select.ts";
+import { suite as sim } from "./sim.ts";
 import { suite as sleepers } from "./sleepers.ts";
 import { suite as spawnJoin } from "./spawn-join.ts";
 import { suite as switchSuite } from "./switch.ts";
@@ -53,6 +54,7 @@ const suites = [
   http,
   processSuite,
   cluster,
+  sim,
 ];
 
 /** A case that takes longer than this is reported as timed out. */
