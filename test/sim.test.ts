@@ -91,6 +91,23 @@ describe("the schedule option", () => {
     for (const runnable of asked) assert.ok(runnable.length >= 2);
   });
 
+  it("lends pick() one array, refilled for every pick: a schedule that keeps it must copy it", () => {
+    const lent = new Set<readonly unknown[]>();
+    const copies: string[][] = [];
+    const schedule: Schedule = {
+      pick(runnable) {
+        lent.add(runnable);
+        copies.push(runnable.map((t) => t.name));
+        return 0;
+      },
+      choose: () => 0,
+    };
+    runUnder(schedule, chatty);
+    assert.ok(copies.length > 10, "chatty makes many picks");
+    assert.equal(lent.size, 1, "no array is made per pick");
+    assert.notDeepEqual(copies[0], copies.at(-1), "the array changed from pick to pick");
+  });
+
   it("with every choice 0 is the plain round-robin worker, step for step", () => {
     const zero: Schedule = { pick: () => 0, choose: () => 0 };
     assert.deepEqual(runUnder(zero, chatty).log, runUnder(undefined, chatty).log);
