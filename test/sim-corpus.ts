@@ -31,6 +31,8 @@ export interface CorpusEntry {
   options: ExploreOptions<unknown>;
   /** What `why` says of the bug's failure. */
   why: RegExp;
+  /** The fewest delays of a schedule that fails the bug (the sum of its choices: 0 is round-robin). */
+  delays: number;
 }
 
 /** The check of programs that must return `expected`. */
@@ -49,7 +51,8 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
     function* counter(): Generator<unknown, number, any> {
       let value = 0;
       const lock = new Semaphore(1);
-      const increment = function* increment() {
+      const increment = function* increment(after: number) {
+        for (let i = 0; i < after; i++) yield; // other work first
         const body = (function* readWrite() {
           const read = value;
           yield;
@@ -58,7 +61,7 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
         if (locked) yield* lock.withPermit(body);
         else yield* body;
       };
-      const tasks = [spawn(increment()), spawn(increment()), spawn(increment())];
+      const tasks = [spawn(increment(0)), spawn(increment(2)), spawn(increment(4))];
       for (const t of tasks) yield t;
       return value;
     };
@@ -222,6 +225,125 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
       return "done";
     };
 
+  /** A lock-free-style stack: pop and push read the top, yield, then compare-and-set it. */
+  const stackProgram = (versioned: boolean) =>
+    function* stack(): Generator<unknown, string, any> {
+      interface Node {
+        name: string;
+        next: Node | null;
+      }
+      // A fresh top object at every update: comparing the objects compares versions.
+      let top: { node: Node | null } = { node: null };
+      const nodes = ["c", "b", "a"].map((name): Node => ({ name, next: null }));
+      for (const node of nodes) top = { node: { ...node, next: top.node } };
+      const compareAndSet = (seen: { node: Node | null }, node: Node | null): boolean => {
+        if (versioned ? top !== seen : top.node !== seen.node) return false;
+        top = { node };
+        return true;
+      };
+      const pop = function* pop(): Generator<unknown, Node | null, any> {
+        for (;;) {
+          const seen = top;
+          if (seen.node === null) return null;
+          const next = seen.node.next;
+          yield; // another task may pop and push here
+          if (compareAndSet(seen, next)) return seen.node;
+        }
+      };
+      const push = function* push(node: Node): Generator<unknown, void, any> {
+        for (;;) {
+          const seen = top;
+          node.next = seen.node;
+          yield;
+          if (compareAndSet(seen, node)) return;
+        }
+      };
+      const held: (Node | null)[] = [];
+      const slow = spawn(
+        routine(function* slow() {
+          held.push(yield* pop());
+        })(),
+      );
+      const busy = spawn(
+        routine(function* busy() {
+          const a = yield* pop();
+          held.push(yield* pop());
+          if (a !== null) yield* push(a); // a is back on top: the same node, another stack below
+        })(),
+      );
+      yield slow;
+      yield busy;
+      const left: string[] = [];
+      for (let node = top.node; node !== null && left.length < 5; node = node.next) {
+        left.push(held.includes(node) ? `${node.name} (popped!)` : node.name);
+      }
+      return left.join(",");
+    };
+
+  /** A producer writes into a ring of 3 slots; a consumer reads them in order. */
+  const ringProgram = (bounded: boolean) =>
+    function* ring(): Generator<unknown, string, any> {
+      const slots = [0, 0, 0];
+      const filled = new Channel<void>(6); // a signal for each slot written
+      const free = new Semaphore(slots.length); // slots the producer may write
+      const got: number[] = [];
+      const producer = spawn(
+        routine(function* producer() {
+          for (let i = 1; i <= 6; i++) {
+            if (bounded) yield* free.acquire(); // full: wait
+            slots[(i - 1) % slots.length] = i;
+            filled.trySend();
+            yield;
+          }
+        })(),
+      );
+      const consumer = spawn(
+        routine(function* consumer() {
+          for (let i = 0; i < 6; i++) {
+            yield* filled.receive(); // empty: wait
+            got.push(slots[i % slots.length] as number);
+            if (bounded) free.release();
+            yield;
+          }
+        })(),
+      );
+      yield producer;
+      yield consumer;
+      return got.join(",");
+    };
+
+  /** Two producers each check the job queue has room (else shed the job), build the job, then put it. */
+  const queueProgram = (waits: boolean) =>
+    function* queue(): Generator<unknown, string, any> {
+      const jobs = new Channel<string>(1);
+      const accepted: string[] = [];
+      const got: string[] = [];
+      const producer = function* producer(name: string) {
+        if (jobs.size === jobs.capacity) return; // full: shed this job, by design
+        accepted.push(name);
+        yield; // build the job
+        if (waits)
+          yield* jobs.send(name); // waits for room
+        else jobs.trySend(name); // false when the room was taken meanwhile: an accepted job dropped
+      };
+      const consumer = spawn(
+        routine(function* consumer() {
+          yield; // starts up
+          for (let next = yield* jobs.receiveOrClosed(); next.ok; ) {
+            got.push(next.value);
+            next = yield* jobs.receiveOrClosed();
+          }
+        })(),
+      );
+      const a = spawn(producer("a"), { name: "producer a" });
+      const b = spawn(producer("b"), { name: "producer b" });
+      yield a;
+      yield b;
+      jobs.close();
+      yield consumer;
+      return accepted.filter((name) => !got.includes(name)).join(",") || "none lost";
+    };
+
   return [
     {
       name: "lost update",
@@ -230,6 +352,7 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
       fixed: counterProgram(true),
       options: { check: returns(3) },
       why: /returned [12]/,
+      delays: 2,
     },
     {
       name: "check-then-act",
@@ -238,6 +361,7 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
       fixed: cacheProgram(true),
       options: { check: returns(1) },
       why: /returned 2/,
+      delays: 2,
     },
     {
       name: "lock-order deadlock",
@@ -246,6 +370,7 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
       fixed: locksProgram(true),
       options: {},
       why: /deadlocked/,
+      delays: 3,
     },
     {
       name: "order violation",
@@ -255,15 +380,16 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
       fixed: orderProgram(true),
       options: { check: returns("loaded") },
       why: /returned undefined/,
+      delays: 2,
     },
     {
       name: "torn read",
-      story:
-        "a bug two preemptions deep: a reader sees a torn pair of fields; fixed: both fields under one lock",
+      story: "a reader sees a torn pair of fields; fixed: both fields under one lock",
       bug: tornProgram(false),
       fixed: tornProgram(true),
       options: { check: returns("consistent") },
       why: /returned torn/,
+      delays: 1,
     },
     {
       name: "timer ties",
@@ -273,6 +399,7 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
       fixed: tiesProgram(true),
       options: { check: returns("early,late") },
       why: /returned late,early/,
+      delays: 1,
     },
     {
       name: "leaked permit",
@@ -281,6 +408,40 @@ export function corpus(api: CorpusApi): CorpusEntry[] {
       fixed: leakProgram(true),
       options: { faults: { rate: 0.3 } },
       why: /deadlocked/,
+      delays: 1,
+    },
+    {
+      name: "ABA",
+      story:
+        "a pop compares the top node alone, and another task popped it and pushed it back meanwhile; fixed: compare a version too",
+      bug: stackProgram(false),
+      fixed: stackProgram(true),
+      // One node is left, whichever, and no task holds it.
+      options: {
+        check: (o) => (o.ok && /^[abc]$/.test(String(o.value)) ? null : returns("one node")(o)),
+      },
+      why: /popped!/,
+      delays: 3,
+    },
+    {
+      name: "overrun ring",
+      story:
+        "a bug three delays deep: a producer three slots ahead overwrites what the consumer has not read; fixed: it waits while the ring is full",
+      bug: ringProgram(false),
+      fixed: ringProgram(true),
+      options: { check: returns("1,2,3,4,5,6") },
+      why: /returned (?!1,2,3,4,5,6$)/,
+      delays: 3,
+    },
+    {
+      name: "check-then-act through a channel",
+      story:
+        "two producers both see room in a queue of one, the second trySend() finds it taken and an accepted job is dropped; fixed: send() waits for room",
+      bug: queueProgram(false),
+      fixed: queueProgram(true),
+      options: { check: returns("none lost") },
+      why: /returned [ab]$/,
+      delays: 2,
     },
   ];
 }

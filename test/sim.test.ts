@@ -295,8 +295,12 @@ describe("explore()", () => {
 });
 
 describe("a corpus of concurrency bugs, each with a fixed twin", () => {
-  /** Each bug is found within 1,000 schedules for several master seeds; each twin passes `twinRuns`. */
-  const seeds = [1, 2, 3];
+  /**
+   * Each bug is found within 1,000 schedules for several master seeds and
+   * shrunk to within one delay of its fewest; each twin passes `twinRuns`
+   * (10,000 in npm run bench -- sim).
+   */
+  const seeds = [1, 2, 3, 4, 5];
   const twinRuns = 2000;
   const entries = corpus({ Channel, routine, Semaphore, sim, sleep, spawn });
   const entry = (name: string): CorpusEntry => {
@@ -305,12 +309,17 @@ describe("a corpus of concurrency bugs, each with a fixed twin", () => {
     return found;
   };
 
-  function expectFound({ name, bug, options, why }: CorpusEntry): void {
+  function expectFound({ name, bug, options, why, delays }: CorpusEntry): void {
     for (const seed of seeds) {
       const result = explore(bug, { ...options, seed, runs: 1000 });
       assert.equal(result.ok, false, `${name}: not found with seed ${seed}`);
       if (result.ok) return;
       assert.match(result.failure.why, why, name);
+      // Shrunk to within one delay of the fewest there are (never below: that is the fewest).
+      assert.ok(
+        result.failure.delays >= delays && result.failure.delays <= delays + 1,
+        `${name}: shrunk to ${result.failure.delays} delays, the fewest are ${delays}`,
+      );
       // Its seed runs it again, and its shrunk token fails again, twice out of twice.
       const again = explore(bug, { ...options, runs: 1, shrink: false, seed: result.failure.seed });
       assert.equal(again.ok, false, `${name}: seed ${result.failure.seed} does not fail again`);
@@ -325,10 +334,18 @@ describe("a corpus of concurrency bugs, each with a fixed twin", () => {
 
   /** The outcome of `program` on a worker replaying `token`. */
   function outcomeOf<R>(program: () => Generator<unknown, R, any>, token: string): Outcome<R> {
+    return outcomeUnder(program, replay(token));
+  }
+
+  /** The outcome of `program` on a worker under `schedule`. */
+  function outcomeUnder<R>(
+    program: () => Generator<unknown, R, any>,
+    schedule: Schedule,
+  ): Outcome<R> {
     const errors: unknown[] = [];
     const worker = new Worker({
       clock: new VirtualClock(),
-      schedule: replay(token),
+      schedule,
       onError: (error) => errors.push(error),
     });
     const main = worker.assign(program());
@@ -341,10 +358,50 @@ describe("a corpus of concurrency bugs, each with a fixed twin", () => {
     return errors.length > 0 ? { ok: false, error: errors[0] } : { ok: true, value: main.result };
   }
 
+  /**
+   * The fewest delays of any failing schedule of the entry's bug, found our
+   * own way, independent of explore()'s shrinker: every schedule with 0
+   * delays, then 1, 2 ... up to `limit`, enumerated depth first (each
+   * choice point a run meets, past the choices already fixed, tried with
+   * every non-zero choice the delays left allow). Null above `limit`.
+   */
+  function fewestDelays({ bug, options }: CorpusEntry, limit: number): number | null {
+    const check = options.check ?? ((outcome: Outcome<unknown>) => (outcome.ok ? null : "failed"));
+    /** Runs `prefix` then choice 0: whether it fails, and how many options each choice had. */
+    const run = (prefix: readonly number[]): { fails: boolean; met: number[] } => {
+      const met: number[] = [];
+      const next = (count: number): number => {
+        const choice = prefix[met.length] ?? 0;
+        met.push(count);
+        return choice;
+      };
+      const outcome = outcomeUnder(bug, { pick: (r) => next(r.length), choose: (n) => next(n) });
+      return { fails: check(outcome, {} as never) !== null, met };
+    };
+    const failsWithin = (prefix: number[], left: number): boolean => {
+      const { fails, met } = run(prefix);
+      if (fails) return true;
+      for (let i = prefix.length; i < met.length; i++) {
+        for (let c = 1; c < (met[i] as number) && c <= left; c++) {
+          const next = met.slice(0, i).map((_, k) => prefix[k] ?? 0);
+          next.push(c);
+          if (failsWithin(next, left - c)) return true;
+        }
+      }
+      return false;
+    };
+    for (let bound = 0; bound <= limit; bound++) if (failsWithin([], bound)) return bound;
+    return null;
+  }
+
   function expectHolds({ name, fixed, options }: CorpusEntry): void {
     const result = explore(fixed, { ...options, runs: twinRuns });
     assert.deepEqual(result, { ok: true, runs: twinRuns }, `${name}, fixed`);
   }
+
+  it("states each bug's fewest delays, as our own enumeration of every schedule finds them", () => {
+    for (const e of entries) assert.equal(fewestDelays(e, e.delays), e.delays, e.name);
+  });
 
   for (const e of entries) {
     it(`${e.name}: ${e.story}`, () => {
