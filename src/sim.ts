@@ -489,6 +489,18 @@ function execute<R>(
   return { outcome, env };
 }
 
+/**
+ * @internal One run of `program` under `schedule`, as explore() makes
+ * each (for sim-fast-check.ts): how it ended.
+ */
+export function _runUnder<R>(
+  program: (env: SimEnv) => Generator<unknown, R, any>,
+  schedule: Schedule,
+  maxSteps: number,
+): Outcome<R> {
+  return execute(program, new Recorder().start(schedule, false), maxSteps).outcome;
+}
+
 /** work(), bounded by a number of steps: returns the error that stopped it (a deadlock, a livelock), if any. */
 function drive(worker: Worker, clock: VirtualClock, maxSteps: number): unknown {
   let steps = 0;
