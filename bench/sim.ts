@@ -223,6 +223,23 @@ const asyncTwins: Record<ProgramName, { run: (s: Scheduler) => Promise<unknown>;
 
 // ---------------------------------------------------------------------------
 
+/** Schedules a second of each program of the clockwork rows, `runOnce` making `params(env).runs` of them. */
+async function ratesOf(
+  { runs: programs }: Built,
+  env: Env,
+  runOnce: (program: CorpusEntry["fixed"], options: CorpusEntry["options"], name: string) => void,
+): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, program, options] of programs) {
+    const ms = await timeRun(() => {
+      runOnce(program, options, name);
+      return undefined;
+    }, timing(env));
+    out[name] = rate(params(env).runs, ms);
+  }
+  return out;
+}
+
 export const cases: Case[] = [
   {
     name: "limit (plain worker per run)",
@@ -230,19 +247,13 @@ export const cases: Case[] = [
     how: "new Worker({ clock: new VirtualClock() }); assign(program()); work(): no schedule, no check",
     async run(cw, env) {
       const { runs } = params(env);
-      const out: Record<string, number> = {};
-      for (const [name, program] of (await built(cw)).runs) {
-        const ms = await timeRun(() => {
-          for (let i = 0; i < runs; i++) {
-            const worker = new cw.Worker({ clock: new cw.VirtualClock() });
-            worker.assign(program());
-            worker.work();
-          }
-          return undefined;
-        }, timing(env));
-        out[name] = rate(runs, ms);
-      }
-      return out;
+      return ratesOf(await built(cw), env, (program) => {
+        for (let i = 0; i < runs; i++) {
+          const worker = new cw.Worker({ clock: new cw.VirtualClock() });
+          worker.assign(program());
+          worker.work();
+        }
+      });
     },
   },
   {
@@ -251,17 +262,11 @@ export const cases: Case[] = [
     how: "explore(fixed, { runs, check }): portfolio of random and PCT 1-3, every choice recorded",
     async run(cw, env) {
       const { runs } = params(env);
-      const { sim, runs: programRuns } = await built(cw);
-      const out: Record<string, number> = {};
-      for (const [name, fixed, options] of programRuns) {
-        const ms = await timeRun(() => {
-          const result = sim.explore(fixed, { ...options, runs });
-          if (!result.ok) throw new Error(`${name}, fixed, failed: ${result.failure.why}`);
-          return undefined;
-        }, timing(env));
-        out[name] = rate(runs, ms);
-      }
-      return out;
+      const build = await built(cw);
+      return ratesOf(build, env, (fixed, options, name) => {
+        const result = build.sim.explore(fixed, { ...options, runs });
+        if (!result.ok) throw new Error(`${name}, fixed, failed: ${result.failure.why}`);
+      });
     },
   },
   {

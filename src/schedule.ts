@@ -28,6 +28,12 @@ export interface Schedule {
   pick(runnable: readonly Task<unknown>[]): number;
   /** A choice among `options` (0 = the default): data, faults, ties. */
   choose(options: number, label: string): number;
+  /**
+   * Told when the worker's last task has ended (optional): a replay checks
+   * there that the program used every choice it recorded. An error thrown
+   * here is reported like a task's (to onError, else by the driving call).
+   */
+  end?(): void;
 }
 
 /** What a routine under a scheduled worker can ask its schedule for (see `sim()`). */

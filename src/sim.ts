@@ -143,6 +143,10 @@ function delaysOf(choices: readonly Choice[]): number {
 
 // ---------------------------------------------------------------- replay
 
+const NOT_DETERMINISTIC =
+  "The program is not deterministic: look for a real promise, Math.random(), Date.now() or " +
+  "state kept between runs";
+
 /** Thrown (to the driving call, or onError) when a replay meets other choices than it recorded. */
 export class ReplayDivergedError extends Error {
   override name = "ReplayDivergedError";
@@ -152,8 +156,9 @@ export class ReplayDivergedError extends Error {
  * A schedule that makes the recorded choices of `token`, then 0
  * (round-robin) past its end. A program that is not deterministic (a real
  * promise, `Math.random()`, `Date.now()`) meets a choice among another
- * number of options than recorded: that is reported as a
- * ReplayDivergedError, never as a pass.
+ * number of options than recorded, or ends before it has made every
+ * recorded choice: either is reported as a ReplayDivergedError, never as
+ * a pass.
  *
  * @example
  * const worker = new Worker({ clock: new VirtualClock(), schedule: replay(failure.shrunk) });
@@ -169,8 +174,7 @@ export function replay(token: string): Schedule {
       diverged = true;
       throw new ReplayDivergedError(
         `the replay diverged from its recording at choice ${at} (${what}): ${recorded.options} ` +
-          `options were recorded, ${options} met now. The program is not deterministic: look for ` +
-          "a real promise, Math.random(), Date.now() or state kept between runs",
+          `options were recorded, ${options} met now. ${NOT_DETERMINISTIC}`,
       );
     }
     return recorded.choice;
@@ -178,6 +182,14 @@ export function replay(token: string): Schedule {
   return {
     pick: (runnable) => next(runnable.length, "which task steps"),
     choose: (options, label) => next(options, label),
+    end: () => {
+      if (diverged || at >= choices.length) return;
+      diverged = true;
+      throw new ReplayDivergedError(
+        `the replay diverged from its recording: the program ended after ${at} of its ` +
+          `${choices.length} recorded choices. ${NOT_DETERMINISTIC}`,
+      );
+    },
   };
 }
 
@@ -573,17 +585,30 @@ export function explore<R>(
     if (options.shrink !== false) {
       best = shrink(program, best, judge, recorder, sources.prefix, maxSteps, shrinkRuns);
     }
-    // The run reported is run once more, traced (no other run pays for naming its tasks).
+    // The run reported is run once more, traced (no other run pays for naming its tasks): it
+    // must fail again with the same choices, else the failure cannot be replayed, and `why` says so.
     const prefix = best.choices.map((c) => c.choice);
     const traced = execute(program, recorder.start(sources.prefix.restart(prefix), true), maxSteps);
     const tracedWhy = judge(traced);
+    const again = recorder.choices();
+    const same =
+      again.length === best.choices.length &&
+      again.every(
+        (c, i) => c.choice === best.choices[i]?.choice && c.options === best.choices[i]?.options,
+      );
+    const reported =
+      tracedWhy !== null && same
+        ? tracedWhy
+        : `${NOT_DETERMINISTIC}: its failing schedule, run again, ${
+            same ? "passed" : "met other choices"
+          } (it had failed with: ${best.why})`;
     return {
       ok: false,
       failure: {
         seed,
         token: encode(choices),
         shrunk: encode(best.choices),
-        why: tracedWhy ?? best.why,
+        why: reported,
         trace: recorder.trace(),
         delays: delaysOf(best.choices),
       },

@@ -245,6 +245,22 @@ describe("explore()", () => {
     assert.equal(tokens(42), tokens(42));
   });
 
+  /** Records a run of `program` (which fails by fiat), and expects its replay to throw a ReplayDivergedError. */
+  function expectDiverges(program: () => Generator<unknown, unknown, any>, message: RegExp): void {
+    const result = explore(program, { runs: 1, shrink: false, check: () => "always fails" });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const worker = new Worker({
+      clock: new VirtualClock(),
+      schedule: replay(result.failure.token),
+    });
+    worker.assign(program());
+    assert.throws(
+      () => worker.work(),
+      (error) => error instanceof ReplayDivergedError && message.test(error.message),
+    );
+  }
+
   it("says so when a replay meets other choices than it recorded (state kept between runs)", () => {
     let runs = 0; // outside the program: each run sees another value
     function* flaky(): Generator<unknown, number, any> {
@@ -261,17 +277,48 @@ describe("explore()", () => {
       for (const t of tasks) yield t;
       return 0;
     }
-    const result = explore(flaky, { runs: 1, shrink: false, check: () => "always fails" });
+    expectDiverges(
+      flaky,
+      /at choice \d+ .* options were recorded, \d+ met now\. The program is not deterministic/,
+    );
+  });
+
+  it("says so when a replayed program ends before it has made every choice it recorded", () => {
+    let runs = 0; // outside the program: the second run is shorter
+    function* shrinking(): Generator<unknown, number, any> {
+      runs++;
+      const steps = runs === 1 ? 4 : 1;
+      const talk = routine(function* talk() {
+        for (let i = 0; i < steps; i++) yield;
+      });
+      const a = spawn(talk());
+      const b = spawn(talk());
+      yield a;
+      yield b;
+      return 0;
+    }
+    expectDiverges(
+      shrinking,
+      /the program ended after \d+ of its \d+ recorded choices\. The program is not deterministic/,
+    );
+  });
+
+  it("runs the failure it reports once more, and says when it does not fail again: not deterministic", () => {
+    let calls = 0; // outside the program: only its second run fails
+    function* secondFails(): Generator<unknown, number, any> {
+      calls++;
+      yield;
+      return calls;
+    }
+    const result = explore(secondFails, {
+      runs: 3,
+      check: (o) => (o.ok && o.value === 2 ? "it was run twice" : null),
+    });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    const worker = new Worker({
-      clock: new VirtualClock(),
-      schedule: replay(result.failure.token),
-    });
-    worker.assign(flaky());
-    assert.throws(
-      () => worker.work(),
-      (error) => error instanceof ReplayDivergedError && /is not deterministic/.test(error.message),
+    assert.match(
+      result.failure.why,
+      /^The program is not deterministic: .*: its failing schedule, run again, passed \(it had failed with: it was run twice\)$/,
     );
   });
 
