@@ -35,6 +35,7 @@ import { suite as parked } from "./parked.ts";
 import { suite as processSuite } from "./process.ts";
 import { suite as recursion } from "./recursion.ts";
 import { suite as select } from "./select.ts";
+import { suite as sim } from "./sim.ts";
 import { suite as sizeSuite } from "./size.ts";
 import { suite as sleepers } from "./sleepers.ts";
 import { suite as spawnJoin } from "./spawn-join.ts";
@@ -56,6 +57,7 @@ const suites = [
   processSuite,
   cluster,
   linkwatcher,
+  sim,
   sizeSuite,
 ];
 

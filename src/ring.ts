@@ -67,7 +67,6 @@ export class Ring<T> {
     return false;
   }
 
-  /** The items from head to tail. */
   /** Takes out the item at `index` (0 = the first), closing the gap. */
   takeAt(index: number): T | undefined {
     if (index < 0 || index >= this.#size) return undefined;
@@ -82,6 +81,14 @@ export class Ring<T> {
     return item;
   }
 
+  /** The items from head to tail, written over `out` (whose length becomes the size). */
+  copyInto(out: T[]): void {
+    const mask = this.#items.length - 1;
+    for (let i = 0; i < this.#size; i++) out[i] = this.#items[(this.#head + i) & mask] as T;
+    out.length = this.#size;
+  }
+
+  /** The items from head to tail. */
   toArray(): T[] {
     const out: T[] = [];
     const mask = this.#items.length - 1;

@@ -19,10 +19,21 @@ import type { Task } from "./task.ts";
 
 /** Chooses for a worker under simulation (the `schedule` option of `new Worker()`). */
 export interface Schedule {
-  /** The index in `runnable` (the run queue, oldest first) of the task to step next; asked only when 2+ are runnable. */
+  /**
+   * The index in `runnable` (the run queue, oldest first) of the task to
+   * step next; asked only when 2+ are runnable. `runnable` is lent for the
+   * call: the worker refills the same array for the next pick, so copy it
+   * to keep it.
+   */
   pick(runnable: readonly Task<unknown>[]): number;
   /** A choice among `options` (0 = the default): data, faults, ties. */
   choose(options: number, label: string): number;
+  /**
+   * Told when the worker's last task has ended (optional): a replay checks
+   * there that the program used every choice it recorded. An error thrown
+   * here is reported like a task's (to onError, else by the driving call).
+   */
+  end?(): void;
 }
 
 /** What a routine under a scheduled worker can ask its schedule for (see `sim()`). */
@@ -59,6 +70,8 @@ export function checkSchedule(schedule: unknown): Schedule {
 export class ScheduledRing extends Ring<Task<unknown>> {
   readonly #schedule: Schedule;
   readonly #report: (error: unknown, task: Task<unknown>) => void;
+  /** What pick() is shown: one array refilled for each pick, rather than a new one per pick. */
+  readonly #runnable: Task<unknown>[] = [];
 
   constructor(schedule: Schedule, report: (error: unknown, task: Task<unknown>) => void) {
     super();
@@ -68,7 +81,8 @@ export class ScheduledRing extends Ring<Task<unknown>> {
 
   override shift(): Task<unknown> | undefined {
     if (this.size < 2) return super.shift();
-    const runnable = this.toArray();
+    const runnable = this.#runnable;
+    this.copyInto(runnable);
     let index: unknown;
     try {
       index = this.#schedule.pick(runnable);

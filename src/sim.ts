@@ -143,6 +143,10 @@ function delaysOf(choices: readonly Choice[]): number {
 
 // ---------------------------------------------------------------- replay
 
+const NOT_DETERMINISTIC =
+  "The program is not deterministic: look for a real promise, Math.random(), Date.now() or " +
+  "state kept between runs";
+
 /** Thrown (to the driving call, or onError) when a replay meets other choices than it recorded. */
 export class ReplayDivergedError extends Error {
   override name = "ReplayDivergedError";
@@ -152,8 +156,9 @@ export class ReplayDivergedError extends Error {
  * A schedule that makes the recorded choices of `token`, then 0
  * (round-robin) past its end. A program that is not deterministic (a real
  * promise, `Math.random()`, `Date.now()`) meets a choice among another
- * number of options than recorded: that is reported as a
- * ReplayDivergedError, never as a pass.
+ * number of options than recorded, or ends before it has made every
+ * recorded choice: either is reported as a ReplayDivergedError, never as
+ * a pass.
  *
  * @example
  * const worker = new Worker({ clock: new VirtualClock(), schedule: replay(failure.shrunk) });
@@ -169,8 +174,7 @@ export function replay(token: string): Schedule {
       diverged = true;
       throw new ReplayDivergedError(
         `the replay diverged from its recording at choice ${at} (${what}): ${recorded.options} ` +
-          `options were recorded, ${options} met now. The program is not deterministic: look for ` +
-          "a real promise, Math.random(), Date.now() or state kept between runs",
+          `options were recorded, ${options} met now. ${NOT_DETERMINISTIC}`,
       );
     }
     return recorded.choice;
@@ -178,21 +182,39 @@ export function replay(token: string): Schedule {
   return {
     pick: (runnable) => next(runnable.length, "which task steps"),
     choose: (options, label) => next(options, label),
+    end: () => {
+      if (diverged || at >= choices.length) return;
+      diverged = true;
+      throw new ReplayDivergedError(
+        `the replay diverged from its recording: the program ended after ${at} of its ` +
+          `${choices.length} recorded choices. ${NOT_DETERMINISTIC}`,
+      );
+    },
   };
 }
 
 // ------------------------------------------------------------ strategies
 
-/** A seeded generator of numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
+// Every run of an explore() call reuses one source of each kind and one
+// Recorder, restarted for the run: exploring is a loop of many short runs,
+// and what each run allocates besides its own worker shows up as garbage
+// collection (npm run bench -- sim).
+
+/** A seeded generator of numbers in [0, 1) (mulberry32), restarted by `seed()`. */
+class Rng {
+  #a = 0;
+
+  seed(seed: number): void {
+    this.#a = seed >>> 0;
+  }
+
+  next(): number {
+    this.#a = (this.#a + 0x6d2b79f5) >>> 0;
+    let t = this.#a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  }
 }
 
 /** The seed of run `i` of a master seed (run 0 uses the master itself). */
@@ -215,22 +237,35 @@ interface FaultPolicy {
   labels: readonly string[] | null;
 }
 
-function faultChoice(policy: FaultPolicy, label: string, draw: () => number): number {
+function faultChoice(policy: FaultPolicy, label: string, rng: Rng): number {
   if (!label.startsWith("fault ")) return -1;
-  const name = label.slice("fault ".length);
-  if (policy.rate === 0 || (policy.labels !== null && !policy.labels.includes(name))) return 0;
-  return draw() < policy.rate ? 1 : 0;
+  if (policy.rate === 0) return 0;
+  if (policy.labels !== null && !policy.labels.includes(label.slice("fault ".length))) return 0;
+  return rng.next() < policy.rate ? 1 : 0;
 }
 
-function uniformSource(seed: number, faults: FaultPolicy): Source {
-  const draw = random(seed);
-  return {
-    pick: (runnable) => Math.floor(draw() * runnable.length),
-    choose: (options, label) => {
-      const fault = faultChoice(faults, label, draw);
-      return fault >= 0 ? fault : Math.floor(draw() * options);
-    },
-  };
+/** Uniform random: every runnable task, every option, as likely. */
+class UniformSource implements Source {
+  readonly #rng = new Rng();
+  readonly #faults: FaultPolicy;
+
+  constructor(faults: FaultPolicy) {
+    this.#faults = faults;
+  }
+
+  restart(seed: number): this {
+    this.#rng.seed(seed);
+    return this;
+  }
+
+  pick(runnable: readonly Task<unknown>[]): number {
+    return Math.floor(this.#rng.next() * runnable.length);
+  }
+
+  choose(options: number, label: string): number {
+    const fault = faultChoice(this.#faults, label, this.#rng);
+    return fault >= 0 ? fault : Math.floor(this.#rng.next() * options);
+  }
 }
 
 /**
@@ -239,56 +274,199 @@ function uniformSource(seed: number, faults: FaultPolicy): Source {
  * among the run's first `length` picks the task picked there drops below
  * every other. Data choices are drawn uniformly.
  */
-function pctSource(seed: number, depth: number, length: number, faults: FaultPolicy): Source {
-  const draw = random(seed);
-  const priorities = new Map<number, number>();
-  const changes = new Map<number, number>();
-  for (let d = 1; d < depth; d++) changes.set(1 + Math.floor(draw() * Math.max(1, length)), d);
-  let picks = 0;
-  const priority = (task: Task<unknown>): number => {
-    let p = priorities.get(task.id);
-    if (p === undefined) {
-      p = depth + draw(); // above every changed priority (1 .. depth - 1)
-      priorities.set(task.id, p);
+class PctSource implements Source {
+  readonly #rng = new Rng();
+  readonly #faults: FaultPolicy;
+  /** Priorities by task id (a worker numbers its tasks from 1); 0 = not seen yet this run. */
+  #priorities = new Float64Array(64);
+  /** The highest task id given a priority this run (what a restart clears). */
+  #top = 0;
+  /** The pick at which the picked task's priority drops to d, at index d - 1 (0: none). */
+  readonly #changeAt = [0, 0];
+  #depth = 1;
+  /** Picks made this run. */
+  #picks = 0;
+
+  constructor(faults: FaultPolicy) {
+    this.#faults = faults;
+  }
+
+  restart(seed: number, depth: number, length: number): this {
+    this.#rng.seed(seed);
+    this.#priorities.fill(0, 0, this.#top + 1);
+    this.#top = 0;
+    this.#depth = depth;
+    this.#picks = 0;
+    for (let d = 1; d <= this.#changeAt.length; d++) {
+      this.#changeAt[d - 1] =
+        d < depth ? 1 + Math.floor(this.#rng.next() * Math.max(1, length)) : 0;
+    }
+    return this;
+  }
+
+  #priority(task: Task<unknown>): number {
+    const id = task.id;
+    if (id >= this.#priorities.length) {
+      const grown = new Float64Array(Math.max(id + 1, this.#priorities.length * 2));
+      grown.set(this.#priorities);
+      this.#priorities = grown;
+    }
+    let p = this.#priorities[id] as number;
+    if (p === 0) {
+      p = this.#depth + this.#rng.next(); // above every changed priority (1 .. depth - 1)
+      this.#priorities[id] = p;
+      if (id > this.#top) this.#top = id;
     }
     return p;
-  };
-  return {
-    pick: (runnable) => {
-      picks++;
-      let best = 0;
-      for (let i = 1; i < runnable.length; i++) {
-        if (priority(runnable[i] as Task<unknown>) > priority(runnable[best] as Task<unknown>))
-          best = i;
+  }
+
+  pick(runnable: readonly Task<unknown>[]): number {
+    const picks = ++this.#picks;
+    let best = 0;
+    for (let i = 1; i < runnable.length; i++) {
+      if (
+        this.#priority(runnable[i] as Task<unknown>) >
+        this.#priority(runnable[best] as Task<unknown>)
+      )
+        best = i;
+    }
+    // When two change points fall on one pick, the deeper one counts.
+    for (let d = this.#changeAt.length; d >= 1; d--) {
+      if (this.#changeAt[d - 1] === picks) {
+        this.#priorities[(runnable[best] as Task<unknown>).id] = d;
+        break;
       }
-      const change = changes.get(picks);
-      if (change !== undefined) priorities.set((runnable[best] as Task<unknown>).id, change);
-      return best;
-    },
-    choose: (options, label) => {
-      const fault = faultChoice(faults, label, draw);
-      return fault >= 0 ? fault : Math.floor(draw() * options);
-    },
-  };
+    }
+    return best;
+  }
+
+  choose(options: number, label: string): number {
+    const fault = faultChoice(this.#faults, label, this.#rng);
+    return fault >= 0 ? fault : Math.floor(this.#rng.next() * options);
+  }
 }
 
 /** Plays `prefix`, then 0 (round-robin); past a choice with fewer options than the prefix asks, 0. */
-function prefixSource(prefix: readonly number[]): Source {
-  let at = 0;
-  const next = (options: number): number => {
-    const c = prefix[at++] ?? 0;
+class PrefixSource implements Source {
+  #prefix: readonly number[] = [];
+  #at = 0;
+
+  restart(prefix: readonly number[]): this {
+    this.#prefix = prefix;
+    this.#at = 0;
+    return this;
+  }
+
+  #next(options: number): number {
+    const c = this.#prefix[this.#at++] ?? 0;
     return c < options ? c : 0;
-  };
-  return { pick: (runnable) => next(runnable.length), choose: (options) => next(options) };
+  }
+
+  pick(runnable: readonly Task<unknown>[]): number {
+    return this.#next(runnable.length);
+  }
+
+  choose(options: number): number {
+    return this.#next(options);
+  }
 }
 
 // ------------------------------------------------------------------ runs
 
+/**
+ * The schedule of every run of one explore() call: each choice is drawn
+ * from the run's source and recorded, as flat numbers in an array kept
+ * from run to run (copied out only for a run that fails). The trace, which
+ * names tasks in words, is written only when asked: for the run reported.
+ */
+class Recorder implements Schedule {
+  #source: Source = new PrefixSource();
+  /** choice, options, choice, options ... of the current run: its first `2 * #count` entries. */
+  readonly #flat: number[] = [];
+  #count = 0;
+  /** The trace of the current run, or null when none is written. */
+  #trace: string[] | null = null;
+  /** The current run's worker (its step count dates the trace's lines). */
+  #worker: Worker | null = null;
+  /** The first error the current run's worker reported to onError. */
+  unhandled: { error: unknown } | null = null;
+  /** The onError of every run's worker. */
+  readonly onError = (error: unknown): void => {
+    if (this.unhandled === null) this.unhandled = { error };
+  };
+
+  /** Readies the recorder for a run drawn from `source`; `traced` writes its trace. */
+  start(source: Source, traced: boolean): this {
+    this.#source = source;
+    this.#count = 0;
+    this.#trace = traced ? [] : null;
+    this.#worker = null;
+    this.unhandled = null;
+    return this;
+  }
+
+  /** The run's worker, once made. */
+  attach(worker: Worker): void {
+    this.#worker = worker;
+  }
+
+  pick(runnable: readonly Task<unknown>[]): number {
+    const choice = this.#source.pick(runnable);
+    this.#record(choice, runnable.length);
+    if (choice !== 0 && this.#trace !== null) {
+      const others = runnable.slice(0, choice).map(who);
+      this.#trace.push(
+        `step ${this.#steps() + 1}: ${who(runnable[choice] as Task<unknown>)} steps before ${others.join(", ")}`,
+      );
+    }
+    return choice;
+  }
+
+  choose(options: number, label: string): number {
+    const choice = this.#source.choose(options, label);
+    this.#record(choice, options);
+    if (this.#trace !== null) {
+      const at = `step ${this.#steps()}: `; // inside that step
+      if (label.startsWith("fault ")) {
+        if (choice === 1) this.#trace.push(`${at}fault injected: ${label.slice("fault ".length)}`);
+      } else if (choice !== 0) this.#trace.push(`${at}${label}: choice ${choice} of ${options}`);
+    }
+    return choice;
+  }
+
+  /** The current run's choices, copied. */
+  choices(): Choice[] {
+    const out: Choice[] = [];
+    for (let i = 0; i < this.#count; i++) {
+      out.push({ choice: this.#flat[2 * i] as number, options: this.#flat[2 * i + 1] as number });
+    }
+    return out;
+  }
+
+  /** Choices made in the current run. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The current run's trace (empty unless it was traced). */
+  trace(): string[] {
+    return this.#trace ?? [];
+  }
+
+  #record(choice: number, options: number): void {
+    const at = 2 * this.#count++;
+    this.#flat[at] = choice;
+    this.#flat[at + 1] = options;
+  }
+
+  #steps(): number {
+    return this.#worker === null ? 0 : this.#worker.counters.steps;
+  }
+}
+
 interface RunResult<R> {
   outcome: Outcome<R>;
   env: SimEnv;
-  choices: Choice[];
-  trace: string[];
 }
 
 /** A task in a trace: `task "name" (#id)`, since tasks often share a name. */
@@ -296,40 +474,15 @@ function who(task: Task<unknown>): string {
   return `${task.label()} (#${task.id})`;
 }
 
-/** One run of `program` on a fresh worker, its choices drawn from `source` and recorded. */
+/** One run of `program` on a fresh worker under `recorder` (started for the run). */
 function execute<R>(
   program: (env: SimEnv) => Generator<unknown, R, any>,
-  source: Source,
+  recorder: Recorder,
   maxSteps: number,
 ): RunResult<R> {
-  const choices: Choice[] = [];
-  const trace: string[] = [];
-  const unhandled: unknown[] = [];
-  const schedule: Schedule = {
-    pick(runnable) {
-      const choice = source.pick(runnable);
-      choices.push({ choice, options: runnable.length });
-      if (choice !== 0) {
-        const others = runnable.slice(0, choice).map(who);
-        trace.push(
-          `step ${steps() + 1}: ${who(runnable[choice] as Task<unknown>)} steps before ${others.join(", ")}`,
-        );
-      }
-      return choice;
-    },
-    choose(options, label) {
-      const choice = source.choose(options, label);
-      choices.push({ choice, options });
-      const at = `step ${steps()}: `; // inside that step
-      if (label.startsWith("fault ")) {
-        if (choice === 1) trace.push(`${at}fault injected: ${label.slice("fault ".length)}`);
-      } else if (choice !== 0) trace.push(`${at}${label}: choice ${choice} of ${options}`);
-      return choice;
-    },
-  };
   const clock = new VirtualClock();
-  const worker = new Worker({ clock, schedule, onError: (error) => unhandled.push(error) });
-  const steps = () => worker.counters.steps;
+  const worker = new Worker({ clock, schedule: recorder, onError: recorder.onError });
+  recorder.attach(worker);
   const env = worker._sim() as SimEnv;
   let outcome: Outcome<R>;
   try {
@@ -342,8 +495,22 @@ function execute<R>(
   } catch (error) {
     outcome = { ok: false, error };
   }
-  if (outcome.ok && unhandled.length > 0) outcome = { ok: false, error: unhandled[0] };
-  return { outcome, env, choices, trace };
+  if (outcome.ok && recorder.unhandled !== null) {
+    outcome = { ok: false, error: recorder.unhandled.error };
+  }
+  return { outcome, env };
+}
+
+/**
+ * @internal One run of `program` under `schedule`, as explore() makes
+ * each (for sim-fast-check.ts): how it ended.
+ */
+export function _runUnder<R>(
+  program: (env: SimEnv) => Generator<unknown, R, any>,
+  schedule: Schedule,
+  maxSteps: number,
+): Outcome<R> {
+  return execute(program, new Recorder().start(schedule, false), maxSteps).outcome;
 }
 
 /** work(), bounded by a number of steps: returns the error that stopped it (a deadlock, a livelock), if any. */
@@ -410,33 +577,55 @@ export function explore<R>(
     }
   };
 
-  const fail = (seed: number, result: RunResult<R>, why: string): ExploreResult => {
-    const choices = result.choices;
-    let best: Candidate = { choices, why, trace: result.trace };
-    if (options.shrink !== false) best = shrink(program, best, judge, maxSteps, shrinkRuns);
+  const recorder = new Recorder();
+  const sources = new Sources(faults);
+  const fail = (seed: number, why: string): ExploreResult => {
+    const choices = recorder.choices();
+    let best: Candidate = { choices, why };
+    if (options.shrink !== false) {
+      best = shrink(program, best, judge, recorder, sources.prefix, maxSteps, shrinkRuns);
+    }
+    // The run reported is run once more, traced (no other run pays for naming its tasks): it
+    // must fail again with the same choices, else the failure cannot be replayed, and `why` says so.
+    const prefix = best.choices.map((c) => c.choice);
+    const traced = execute(program, recorder.start(sources.prefix.restart(prefix), true), maxSteps);
+    const tracedWhy = judge(traced);
+    const again = recorder.choices();
+    const same =
+      again.length === best.choices.length &&
+      again.every(
+        (c, i) => c.choice === best.choices[i]?.choice && c.options === best.choices[i]?.options,
+      );
+    const reported =
+      tracedWhy !== null && same
+        ? tracedWhy
+        : `${NOT_DETERMINISTIC}: its failing schedule, run again, ${
+            same ? "passed" : "met other choices"
+          } (it had failed with: ${best.why})`;
     return {
       ok: false,
       failure: {
         seed,
         token: encode(choices),
         shrunk: encode(best.choices),
-        why: best.why,
-        trace: best.trace,
+        why: reported,
+        trace: recorder.trace(),
         delays: delaysOf(best.choices),
       },
     };
   };
   // Round-robin first: the default schedule is always tried, and its length is PCT's estimate
   // of a run's picks (the same for every run, so that a run's seed alone repeats it).
-  const plain = execute(program, prefixSource([]), maxSteps);
+  const plain = execute(program, recorder.start(sources.prefix.restart([]), false), maxSteps);
   const plainWhy = judge(plain);
-  if (plainWhy !== null) return fail(master, plain, plainWhy);
-  const length = Math.max(1, plain.choices.length);
+  if (plainWhy !== null) return fail(master, plainWhy);
+  const length = Math.max(1, recorder.count);
   for (let i = 0; i < runs; i++) {
     const seed = runSeed(master, i);
-    const result = execute(program, sourceFor(strategy, seed, length, faults), maxSteps);
+    const source = sources.for(strategy, seed, length);
+    const result = execute(program, recorder.start(source, false), maxSteps);
     const why = judge(result);
-    if (why !== null) return fail(seed, result, why);
+    if (why !== null) return fail(seed, why);
   }
   return { ok: true, runs };
 }
@@ -447,15 +636,27 @@ function defaultCheck(outcome: Outcome<unknown>): string | null {
   return `the program ${kind}: ${describeError(outcome.error)}`;
 }
 
-function sourceFor(strategy: Strategy, seed: number, length: number, faults: FaultPolicy): Source {
-  // The portfolio picks by the run's seed, so that one run can be repeated from its seed alone.
-  const chosen: Strategy =
-    strategy === "portfolio"
-      ? ((["random", "pct1", "pct2", "pct3"] as const)[seed % 4] as Strategy)
-      : strategy;
-  if (chosen === "random") return uniformSource(seed, faults);
-  return pctSource(seed, Number(chosen.slice(3)), length, faults);
+/** One source of each kind, restarted for each run. */
+class Sources {
+  readonly uniform: UniformSource;
+  readonly pct: PctSource;
+  readonly prefix = new PrefixSource();
+
+  constructor(faults: FaultPolicy) {
+    this.uniform = new UniformSource(faults);
+    this.pct = new PctSource(faults);
+  }
+
+  /** The source of a run of `strategy` with `seed` (`length`: round-robin's picks, PCT's estimate). */
+  for(strategy: Strategy, seed: number, length: number): Source {
+    // The portfolio picks by the run's seed, so that one run can be repeated from its seed alone.
+    const chosen = strategy === "portfolio" ? (PORTFOLIO[seed % 4] as Strategy) : strategy;
+    if (chosen === "random") return this.uniform.restart(seed);
+    return this.pct.restart(seed, chosen === "pct1" ? 1 : chosen === "pct2" ? 2 : 3, length);
+  }
 }
+
+const PORTFOLIO: readonly Strategy[] = ["random", "pct1", "pct2", "pct3"];
 
 function faultPolicy(faults: ExploreOptions<unknown>["faults"]): FaultPolicy {
   if (faults === undefined) return { rate: 0, labels: null };
@@ -494,7 +695,6 @@ function wholeNumber(name: string, value: unknown, fallback: number, min: number
 interface Candidate {
   choices: Choice[];
   why: string;
-  trace: string[];
 }
 
 /**
@@ -509,20 +709,18 @@ function shrink<R>(
   program: (env: SimEnv) => Generator<unknown, R, any>,
   start: Candidate,
   judge: (result: RunResult<R>) => string | null,
+  recorder: Recorder,
+  source: PrefixSource,
   maxSteps: number,
   budget: number,
 ): Candidate {
   let runs = 0;
-  const attempt = (prefix: readonly number[]): { result: RunResult<R>; why: string | null } => {
+  /** Runs `prefix` then round-robin: the choices it met, and why it failed (null: it passed). */
+  const attempt = (prefix: readonly number[]): { choices: Choice[]; why: string | null } => {
     runs++;
-    const result = execute(program, prefixSource(prefix), maxSteps);
-    return { result, why: judge(result) };
+    const result = execute(program, recorder.start(source.restart(prefix), false), maxSteps);
+    return { choices: recorder.choices(), why: judge(result) };
   };
-  const adopt = (result: RunResult<R>, why: string): Candidate => ({
-    choices: result.choices,
-    why,
-    trace: result.trace,
-  });
 
   let best = start;
   // Greedy passes.
@@ -533,9 +731,9 @@ function shrink<R>(
       for (const lower of current > 1 ? [0, current - 1] : current === 1 ? [0] : []) {
         const prefix = best.choices.map((c) => c.choice);
         prefix[i] = lower;
-        const { result, why } = attempt(prefix);
-        if (why !== null && delaysOf(result.choices) < delaysOf(best.choices)) {
-          best = adopt(result, why);
+        const { choices, why } = attempt(prefix);
+        if (why !== null && delaysOf(choices) < delaysOf(best.choices)) {
+          best = { choices, why };
           improved = true;
           break;
         }
@@ -554,10 +752,9 @@ function shrink<R>(
   function boundedSearch(bound: number): Candidate | null {
     const visit = (prefix: number[], from: number, left: number): Candidate | null => {
       if (runs >= budget) return null;
-      const { result, why } = attempt(prefix);
-      if (why !== null) return adopt(result, why);
+      const { choices: met, why } = attempt(prefix);
+      if (why !== null) return { choices: met, why };
       if (left === 0) return null;
-      const met = result.choices;
       for (let i = from; i < met.length; i++) {
         const options = (met[i] as Choice).options;
         for (let c = 1; c < options && c <= left; c++) {

@@ -910,6 +910,16 @@ export class Worker {
         }
       }
     }
+    if (this.#live === 0 && this.#schedule?.end !== undefined) this.#scheduleEnded(first);
+  }
+
+  /** The last task has ended under a schedule with end(): it is told (a replay checks its choices were all used). */
+  #scheduleEnded(last: Task<unknown>): void {
+    try {
+      this.#schedule?.end?.();
+    } catch (error) {
+      this._report(error, last);
+    }
   }
 
   /** A task failed and nobody joined it: its parent gets the error, else the worker reports it. */

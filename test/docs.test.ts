@@ -14,7 +14,15 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -90,6 +98,8 @@ let work: string;
 before(() => {
   work = mkdtempSync(join(tmpdir(), "clockwork-docs-"));
   writeFileSync(join(work, "package.json"), JSON.stringify({ type: "module", private: true }));
+  // Blocks may import the project's dev dependencies too (fast-check, for sim-fast-check).
+  symlinkSync(join(root, "node_modules"), join(work, "node_modules"), "dir");
   writeFileSync(
     join(work, "tsconfig.json"),
     JSON.stringify({

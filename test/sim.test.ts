@@ -24,14 +24,7 @@ import {
   Worker,
 } from "../src/index.ts";
 import { explore, type Outcome, ReplayDivergedError, replay, sim } from "../src/sim.ts";
-
-/** The check of programs that return a number that must be `expected`. */
-const returns =
-  (expected: unknown) =>
-  (outcome: Outcome<unknown>): string | null => {
-    if (!outcome.ok) return `it failed: ${String(outcome.error)}`;
-    return outcome.value === expected ? null : `it returned ${String(outcome.value)}`;
-  };
+import { type CorpusEntry, corpus, returns } from "./sim-corpus.ts";
 
 /** Runs `program` on a fresh scheduled worker; returns its trace (what the program logs) and its outcome. */
 function runUnder(
@@ -96,6 +89,23 @@ describe("the schedule option", () => {
     assert.deepEqual(log, ["b", "a"]); // round-robin would say a, b
     assert.deepEqual(asked[0], ["a", "b"]);
     for (const runnable of asked) assert.ok(runnable.length >= 2);
+  });
+
+  it("lends pick() one array, refilled for every pick: a schedule that keeps it must copy it", () => {
+    const lent = new Set<readonly unknown[]>();
+    const copies: string[][] = [];
+    const schedule: Schedule = {
+      pick(runnable) {
+        lent.add(runnable);
+        copies.push(runnable.map((t) => t.name));
+        return 0;
+      },
+      choose: () => 0,
+    };
+    runUnder(schedule, chatty);
+    assert.ok(copies.length > 10, "chatty makes many picks");
+    assert.equal(lent.size, 1, "no array is made per pick");
+    assert.notDeepEqual(copies[0], copies.at(-1), "the array changed from pick to pick");
   });
 
   it("with every choice 0 is the plain round-robin worker, step for step", () => {
@@ -235,6 +245,22 @@ describe("explore()", () => {
     assert.equal(tokens(42), tokens(42));
   });
 
+  /** Records a run of `program` (which fails by fiat), and expects its replay to throw a ReplayDivergedError. */
+  function expectDiverges(program: () => Generator<unknown, unknown, any>, message: RegExp): void {
+    const result = explore(program, { runs: 1, shrink: false, check: () => "always fails" });
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    const worker = new Worker({
+      clock: new VirtualClock(),
+      schedule: replay(result.failure.token),
+    });
+    worker.assign(program());
+    assert.throws(
+      () => worker.work(),
+      (error) => error instanceof ReplayDivergedError && message.test(error.message),
+    );
+  }
+
   it("says so when a replay meets other choices than it recorded (state kept between runs)", () => {
     let runs = 0; // outside the program: each run sees another value
     function* flaky(): Generator<unknown, number, any> {
@@ -251,17 +277,48 @@ describe("explore()", () => {
       for (const t of tasks) yield t;
       return 0;
     }
-    const result = explore(flaky, { runs: 1, shrink: false, check: () => "always fails" });
+    expectDiverges(
+      flaky,
+      /at choice \d+ .* options were recorded, \d+ met now\. The program is not deterministic/,
+    );
+  });
+
+  it("says so when a replayed program ends before it has made every choice it recorded", () => {
+    let runs = 0; // outside the program: the second run is shorter
+    function* shrinking(): Generator<unknown, number, any> {
+      runs++;
+      const steps = runs === 1 ? 4 : 1;
+      const talk = routine(function* talk() {
+        for (let i = 0; i < steps; i++) yield;
+      });
+      const a = spawn(talk());
+      const b = spawn(talk());
+      yield a;
+      yield b;
+      return 0;
+    }
+    expectDiverges(
+      shrinking,
+      /the program ended after \d+ of its \d+ recorded choices\. The program is not deterministic/,
+    );
+  });
+
+  it("runs the failure it reports once more, and says when it does not fail again: not deterministic", () => {
+    let calls = 0; // outside the program: only its second run fails
+    function* secondFails(): Generator<unknown, number, any> {
+      calls++;
+      yield;
+      return calls;
+    }
+    const result = explore(secondFails, {
+      runs: 3,
+      check: (o) => (o.ok && o.value === 2 ? "it was run twice" : null),
+    });
     assert.equal(result.ok, false);
     if (result.ok) return;
-    const worker = new Worker({
-      clock: new VirtualClock(),
-      schedule: replay(result.failure.token),
-    });
-    worker.assign(flaky());
-    assert.throws(
-      () => worker.work(),
-      (error) => error instanceof ReplayDivergedError && /is not deterministic/.test(error.message),
+    assert.match(
+      result.failure.why,
+      /^The program is not deterministic: .*: its failing schedule, run again, passed \(it had failed with: it was run twice\)$/,
     );
   });
 
@@ -285,32 +342,38 @@ describe("explore()", () => {
 });
 
 describe("a corpus of concurrency bugs, each with a fixed twin", () => {
-  /** Each bug is found within 1,000 schedules for several master seeds; each twin passes `twinRuns`. */
-  const seeds = [1, 2, 3];
+  /**
+   * Each bug is found within 1,000 schedules for several master seeds and
+   * shrunk to within one delay of its fewest; each twin passes `twinRuns`
+   * (10,000 in npm run bench -- sim).
+   */
+  const seeds = [1, 2, 3, 4, 5];
   const twinRuns = 2000;
+  const entries = corpus({ Channel, routine, Semaphore, sim, sleep, spawn });
+  const entry = (name: string): CorpusEntry => {
+    const found = entries.find((e) => e.name === name);
+    if (found === undefined) throw new Error(`no corpus entry "${name}"`);
+    return found;
+  };
 
-  function expectFound<R>(
-    name: string,
-    program: () => Generator<unknown, R, any>,
-    options: Parameters<typeof explore<R>>[1],
-    why: RegExp,
-  ): void {
+  function expectFound({ name, bug, options, why, delays }: CorpusEntry): void {
     for (const seed of seeds) {
-      const result = explore(program, { ...options, seed, runs: 1000 });
+      const result = explore(bug, { ...options, seed, runs: 1000 });
       assert.equal(result.ok, false, `${name}: not found with seed ${seed}`);
       if (result.ok) return;
       assert.match(result.failure.why, why, name);
+      // Shrunk to within one delay of the fewest there are (never below: that is the fewest).
+      assert.ok(
+        result.failure.delays >= delays && result.failure.delays <= delays + 1,
+        `${name}: shrunk to ${result.failure.delays} delays, the fewest are ${delays}`,
+      );
       // Its seed runs it again, and its shrunk token fails again, twice out of twice.
-      const again = explore(program, {
-        ...options,
-        runs: 1,
-        shrink: false,
-        seed: result.failure.seed,
-      });
+      const again = explore(bug, { ...options, runs: 1, shrink: false, seed: result.failure.seed });
       assert.equal(again.ok, false, `${name}: seed ${result.failure.seed} does not fail again`);
-      const check = options?.check ?? ((outcome: Outcome<R>) => (outcome.ok ? null : "failed"));
+      const check =
+        options.check ?? ((outcome: Outcome<unknown>) => (outcome.ok ? null : "failed"));
       for (let i = 0; i < 2; i++) {
-        const outcome = outcomeOf(program, result.failure.shrunk);
+        const outcome = outcomeOf(bug, result.failure.shrunk);
         assert.notEqual(check(outcome, {} as never), null, `${name}: the shrunk token passes`);
       }
     }
@@ -318,10 +381,18 @@ describe("a corpus of concurrency bugs, each with a fixed twin", () => {
 
   /** The outcome of `program` on a worker replaying `token`. */
   function outcomeOf<R>(program: () => Generator<unknown, R, any>, token: string): Outcome<R> {
+    return outcomeUnder(program, replay(token));
+  }
+
+  /** The outcome of `program` on a worker under `schedule`. */
+  function outcomeUnder<R>(
+    program: () => Generator<unknown, R, any>,
+    schedule: Schedule,
+  ): Outcome<R> {
     const errors: unknown[] = [];
     const worker = new Worker({
       clock: new VirtualClock(),
-      schedule: replay(token),
+      schedule,
       onError: (error) => errors.push(error),
     });
     const main = worker.assign(program());
@@ -334,239 +405,69 @@ describe("a corpus of concurrency bugs, each with a fixed twin", () => {
     return errors.length > 0 ? { ok: false, error: errors[0] } : { ok: true, value: main.result };
   }
 
-  function expectHolds<R>(
-    name: string,
-    program: () => Generator<unknown, R, any>,
-    options: Parameters<typeof explore<R>>[1],
-  ): void {
-    const result = explore(program, { ...options, runs: twinRuns });
-    assert.deepEqual(result, { ok: true, runs: twinRuns }, name);
+  /**
+   * The fewest delays of any failing schedule of the entry's bug, found our
+   * own way, independent of explore()'s shrinker: every schedule with 0
+   * delays, then 1, 2 ... up to `limit`, enumerated depth first (each
+   * choice point a run meets, past the choices already fixed, tried with
+   * every non-zero choice the delays left allow). Null above `limit`.
+   */
+  function fewestDelays({ bug, options }: CorpusEntry, limit: number): number | null {
+    const check = options.check ?? ((outcome: Outcome<unknown>) => (outcome.ok ? null : "failed"));
+    /** Runs `prefix` then choice 0: whether it fails, and how many options each choice had. */
+    const run = (prefix: readonly number[]): { fails: boolean; met: number[] } => {
+      const met: number[] = [];
+      const next = (count: number): number => {
+        const choice = prefix[met.length] ?? 0;
+        met.push(count);
+        return choice;
+      };
+      const outcome = outcomeUnder(bug, { pick: (r) => next(r.length), choose: (n) => next(n) });
+      return { fails: check(outcome, {} as never) !== null, met };
+    };
+    const failsWithin = (prefix: number[], left: number): boolean => {
+      const { fails, met } = run(prefix);
+      if (fails) return true;
+      for (let i = prefix.length; i < met.length; i++) {
+        for (let c = 1; c < (met[i] as number) && c <= left; c++) {
+          const next = met.slice(0, i).map((_, k) => prefix[k] ?? 0);
+          next.push(c);
+          if (failsWithin(next, left - c)) return true;
+        }
+      }
+      return false;
+    };
+    for (let bound = 0; bound <= limit; bound++) if (failsWithin([], bound)) return bound;
+    return null;
   }
 
-  it("lost update: read, yield, write back; fixed: the read and the write under one lock", () => {
-    const counterProgram = (locked: boolean) =>
-      function* counter(): Generator<unknown, number, any> {
-        let value = 0;
-        const lock = new Semaphore(1);
-        const increment = function* increment() {
-          const body = (function* readWrite() {
-            const read = value;
-            yield;
-            value = read + 1;
-          })();
-          if (locked) yield* lock.withPermit(body);
-          else yield* body;
-        };
-        const tasks = [spawn(increment()), spawn(increment()), spawn(increment())];
-        for (const t of tasks) yield t;
-        return value;
-      };
-    expectFound("lost update", counterProgram(false), { check: returns(3) }, /returned [12]/);
-    expectHolds("lost update, fixed", counterProgram(true), { check: returns(3) });
+  function expectHolds({ name, fixed, options }: CorpusEntry): void {
+    const result = explore(fixed, { ...options, runs: twinRuns });
+    assert.deepEqual(result, { ok: true, runs: twinRuns }, `${name}, fixed`);
+  }
+
+  it("states each bug's fewest delays, as our own enumeration of every schedule finds them", () => {
+    for (const e of entries) assert.equal(fewestDelays(e, e.delays), e.delays, e.name);
   });
 
-  it("check-then-act: two tasks both find the cache empty; fixed: the check and the act in one step", () => {
-    const cacheProgram = (atomic: boolean) =>
-      function* cache(): Generator<unknown, number, any> {
-        const cache = new Map<string, number>();
-        let loads = 0;
-        const get = function* get(delay: number) {
-          for (let i = 0; i < delay; i++) yield;
-          if (atomic) {
-            if (!cache.has("k")) {
-              loads++;
-              cache.set("k", 1);
-            }
-            return;
-          }
-          if (!cache.has("k")) {
-            yield; // "load" it
-            loads++;
-            cache.set("k", 1);
-          }
-        };
-        const a = spawn(get(0));
-        const b = spawn(get(2));
-        yield a;
-        yield b;
-        return loads;
-      };
-    expectFound("check-then-act", cacheProgram(false), { check: returns(1) }, /returned 2/);
-    expectHolds("check-then-act, fixed", cacheProgram(true), { check: returns(1) });
-  });
+  for (const e of entries) {
+    it(`${e.name}: ${e.story}`, () => {
+      expectFound(e);
+      expectHolds(e);
+    });
+  }
 
-  it("lock-order deadlock: two locks taken in opposite orders; fixed: one order", () => {
-    const locksProgram = (sameOrder: boolean) =>
-      function* locks(): Generator<unknown, string, any> {
-        const first = new Semaphore(1);
-        const second = new Semaphore(1);
-        const worker = function* worker(a: Semaphore, b: Semaphore, delay: number) {
-          for (let i = 0; i < delay; i++) yield;
-          yield* a.acquire();
-          yield;
-          yield* b.acquire();
-          b.release();
-          a.release();
-        };
-        const x = spawn(worker(first, second, 0));
-        const y = spawn(sameOrder ? worker(first, second, 3) : worker(second, first, 3));
-        yield x;
-        yield y;
-        return "done";
-      };
-    expectFound(
-      "lock-order deadlock",
-      locksProgram(false),
-      {},
-      /deadlocked.*WouldBlockError|deadlocked/,
-    );
-    expectHolds("lock order, fixed", locksProgram(true), {});
-    const result = explore(locksProgram(false), { runs: 1000 });
+  it("a lock-order deadlock is never round-robin's: it takes at least one delay", () => {
+    const { bug, options } = entry("lock-order deadlock");
+    const result = explore(bug, { ...options, runs: 1000 });
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.ok(result.failure.delays >= 1, "round-robin itself does not deadlock");
   });
 
-  it("order violation: a reader runs before the writer initialised what it reads; fixed: it waits for a signal", () => {
-    const orderProgram = (signalled: boolean) =>
-      function* order(): Generator<unknown, string, any> {
-        let config: string | undefined;
-        const ready = new Channel<void>(1);
-        const writer = spawn(
-          routine(function* writer() {
-            yield;
-            yield;
-            config = "loaded";
-            yield* ready.send();
-          })(),
-        );
-        const reader = spawn(
-          routine(function* reader() {
-            if (signalled) yield* ready.receive();
-            else {
-              yield;
-              yield;
-              yield;
-            }
-            return config ?? "undefined";
-          })(),
-        );
-        yield writer;
-        return (yield reader) as string;
-      };
-    expectFound(
-      "order violation",
-      orderProgram(false),
-      { check: returns("loaded") },
-      /returned undefined/,
-    );
-    expectHolds("order violation, fixed", orderProgram(true), { check: returns("loaded") });
-  });
-
-  it("a bug two preemptions deep: a reader sees a torn pair of fields; fixed: both fields under one lock", () => {
-    const tornProgram = (locked: boolean) =>
-      function* torn(): Generator<unknown, string, any> {
-        const pair = { x: 0, y: 0 };
-        const lock = new Semaphore(1);
-        const writer = spawn(
-          routine(function* writer() {
-            for (let i = 1; i <= 2; i++) {
-              const body = (function* write() {
-                pair.x = i;
-                yield;
-                pair.y = i;
-              })();
-              if (locked) yield* lock.withPermit(body);
-              else yield* body;
-            }
-          })(),
-        );
-        const reader = spawn(
-          routine(function* reader() {
-            let seen = "consistent";
-            for (let i = 0; i < 4; i++) {
-              const body = (function* read() {
-                const x = pair.x;
-                yield;
-                const y = pair.y;
-                if (x !== y) seen = `torn ${x}/${y}`;
-              })();
-              if (locked) yield* lock.withPermit(body);
-              else yield* body;
-              yield;
-            }
-            return seen;
-          })(),
-        );
-        yield writer;
-        return (yield reader) as string;
-      };
-    expectFound("torn read", tornProgram(false), { check: returns("consistent") }, /returned torn/);
-    expectHolds("torn read, fixed", tornProgram(true), { check: returns("consistent") });
-  });
-
-  it("timer ties: two sleepers due at the same time run in either order; fixed: the order is made explicit", () => {
-    const tiesProgram = (explicit: boolean) =>
-      function* ties(): Generator<unknown, string, any> {
-        const log: string[] = [];
-        const early = spawn(
-          routine(function* early() {
-            yield* sleep(1);
-            log.push("early");
-          })(),
-        );
-        const late = spawn(
-          routine(function* late() {
-            yield* sleep(1);
-            if (explicit) yield early;
-            log.push("late");
-          })(),
-        );
-        yield early;
-        yield late;
-        return log.join(",");
-      };
-    expectFound(
-      "timer ties",
-      tiesProgram(false),
-      { check: returns("early,late") },
-      /returned late,early/,
-    );
-    expectHolds("timer ties, fixed", tiesProgram(true), { check: returns("early,late") });
-  });
-
-  it("a fault that leaks a permit: an error between acquire and release; fixed: release in finally", () => {
-    const leakProgram = (guarded: boolean) =>
-      function* leak(): Generator<unknown, string, any> {
-        const lock = new Semaphore(1);
-        const job = function* job() {
-          yield* lock.acquire();
-          if (guarded) {
-            try {
-              if (sim()?.fault("crash")) throw new Error("crash");
-              yield;
-            } finally {
-              lock.release();
-            }
-          } else {
-            if (sim()?.fault("crash")) throw new Error("crash");
-            yield;
-            lock.release();
-          }
-        };
-        for (let i = 0; i < 3; i++) {
-          try {
-            yield spawn(job());
-          } catch {
-            // a crashed job is retried by the next one
-          }
-        }
-        return "done";
-      };
-    const options = { faults: { rate: 0.3 } };
-    expectFound("leaked permit", leakProgram(false), options, /deadlocked/);
-    expectHolds("leaked permit, fixed", leakProgram(true), options);
-    const result = explore(leakProgram(false), options);
+  it("a leaked permit shrinks to the one injected fault, and its trace says where", () => {
+    const { bug, options } = entry("leaked permit");
+    const result = explore(bug, options);
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.equal(result.failure.delays, 1, "one injected fault is the whole bug");
