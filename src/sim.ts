@@ -45,7 +45,12 @@ export interface ExploreOptions<R> {
   /** The master seed: the same seed explores the same schedules; default 1. */
   seed?: number;
   /** Faults to inject at `sim().fault(label)`: none unless given; `rate` defaults to 0.1, `labels` to all. */
-  faults?: { rate?: number; labels?: string[] };
+  faults?: {
+    /** The chance of a fault at each `sim().fault()` (0 to 1); default 0.1. */
+    rate?: number;
+    /** Only these labels fault; default: every label. */
+    labels?: string[];
+  };
   /** The invariant: null when it holds, else why not. Default: the program must not fail. */
   check?: (outcome: Outcome<R>, env: SimEnv) => string | null;
   /** Shrink a failing schedule toward round-robin; default true. */
@@ -149,6 +154,7 @@ const NOT_DETERMINISTIC =
 
 /** Thrown (to the driving call, or onError) when a replay meets other choices than it recorded. */
 export class ReplayDivergedError extends Error {
+  /** "ReplayDivergedError". */
   override name = "ReplayDivergedError";
 }
 
