@@ -13,7 +13,6 @@ import * as net from "node:net";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import {
-  DUMP_LIMIT,
   type History,
   publicDir,
   type Stats,
@@ -505,8 +504,8 @@ describe("the web server's history of samples", { timeout: 30_000 }, () => {
 
 /**
  * A snapshot of a busy worker: the tree holds at most TREE_LIMIT tasks
- * (the first ones, depth first), the count holds them all; past
- * DUMP_LIMIT live tasks, what each waits on is left out.
+ * (the first ones, depth first), the count holds them all, and each drawn
+ * task says what it waits on, however many are live.
  */
 describe("a snapshot of the tasks of a busy server", () => {
   /** A worker with one task that has spawned `n` sleeping children. */
@@ -540,10 +539,10 @@ describe("a snapshot of the tasks of a busy server", () => {
     );
   });
 
-  it(`says only the state of each task past ${DUMP_LIMIT} live tasks`, () => {
-    const { tasks, tree } = snapshotTasks(busyWorker(DUMP_LIMIT));
-    assert.equal(tasks.total, DUMP_LIMIT + 1);
-    assert.equal(tree[0]?.doing, "waiting");
-    assert.equal(tree[0]?.children[0]?.doing, "waiting");
+  it("says what each drawn task waits on, with 5,000 tasks live too", () => {
+    const { tasks, tree } = snapshotTasks(busyWorker(5000));
+    assert.equal(tasks.total, 5001);
+    assert.match(tree[0]?.doing ?? "", /^waiting on sleep\(60\)/);
+    assert.equal(tree[0]?.children[0]?.doing, "waiting on sleep(60) until 60.000");
   });
 });

@@ -91,7 +91,7 @@ export interface TaskNode {
   name: string;
   /** "running" (the task that took the snapshot), "runnable" or "waiting". */
   state: string;
-  /** Its state and what it waits on, as `worker.dump()` says it: "waiting on sleep(1) until 3.020". */
+  /** Its state and what it waits on, as `worker.describeState()` says it: "waiting on sleep(1) until 3.020". */
   doing: string;
   /** The routines on its call stack, outermost first. */
   stack: string[];
@@ -135,14 +135,6 @@ export function defaultRoots(): string[] {
 export const TREE_LIMIT = 200;
 
 /**
- * Above this many live tasks, a snapshot leaves out what each waits on
- * (`doing` is the bare state): `worker.dump()`, which says it, describes
- * every task, about 1 ms a thousand, and the meter takes a snapshot every
- * second in one step of the worker that serves the requests.
- */
-export const DUMP_LIMIT = 1000;
-
-/**
  * The live tasks of `worker` as a tree, and their count by state, taken in
  * one step (nothing else runs meanwhile): the count is that of the tasks
  * the tree is drawn from, so the two always agree.
@@ -155,11 +147,8 @@ export const DUMP_LIMIT = 1000;
  * "live tasks 4" above a dump of 7. Now the tree travels in the same
  * answer (or event) as its count.
  *
- * What each task waits on is read from `worker.dump()`, taken in the same
- * step: it lists the same tasks in the same order (top-level tasks oldest
- * first, each followed by its children), one line each, `task "name" doing`
- * then its stack on an "at" line. A line that does not match (a format of
- * the dump this code does not know) leaves `doing` as the bare state.
+ * What each drawn task waits on is `worker.describeState(task)`, read in
+ * the same step, for the drawn tasks only (at most TREE_LIMIT).
  */
 export function snapshotTasks(worker: Worker): Pick<Stats, "tasks" | "tree" | "omitted"> {
   const live = worker.tasks;
@@ -168,23 +157,15 @@ export function snapshotTasks(worker: Worker): Pick<Stats, "tasks" | "tree" | "o
     if (task.state === "runnable") tasks.runnable++;
     else tasks.waiting++;
   }
-  const lines = live.length <= DUMP_LIMIT ? worker.dump().split("\n") : [];
-  let line = 1; // past the dump's header
   let nodes = 0;
-  // Depth first, as the dump lists them, until the tree is full.
-  const visit = (task: Task, depth: number): TaskNode => {
+  // Depth first, top-level tasks oldest first, until the tree is full.
+  const visit = (task: Task): TaskNode => {
     nodes++;
-    const prefix = `${"  ".repeat(depth + 1)}${task.label()} `;
-    let doing: string = task.state;
-    if (lines[line]?.startsWith(prefix)) {
-      doing = (lines[line] as string).slice(prefix.length);
-      line++;
-      if (lines[line]?.startsWith(`${"  ".repeat(depth + 2)}at `)) line++;
-    }
+    const doing = worker.describeState(task);
     const children: TaskNode[] = [];
     for (const child of task.children) {
       if (nodes >= TREE_LIMIT) break;
-      children.push(visit(child, depth + 1));
+      children.push(visit(child));
     }
     const state = doing === "running" ? "running" : task.state;
     return { id: task.id, name: task.name, state, doing, stack: task.stack, children };
@@ -192,7 +173,7 @@ export function snapshotTasks(worker: Worker): Pick<Stats, "tasks" | "tree" | "o
   const tree: TaskNode[] = [];
   for (const task of live) {
     if (nodes >= TREE_LIMIT) break;
-    if (task.parent === undefined) tree.push(visit(task, 0));
+    if (task.parent === undefined) tree.push(visit(task));
   }
   return { tasks, tree, omitted: tasks.total - nodes };
 }
