@@ -415,6 +415,13 @@ function closeQuietly(handle: fs.FileHandle): void {
 
 /** Files up to this size are read with one read and sent with one write; larger ones are streamed. */
 const SMALL_FILE_BYTES = 64 * 1024;
+/**
+ * Files (and precompressed siblings) up to this size are read whole once
+ * and kept while their stat is the same (within cacheBytes): a page's
+ * scripts and styles are served from memory. Larger ones are streamed from
+ * disk at every request.
+ */
+const KEPT_FILE_BYTES = 512 * 1024;
 
 /**
  * A file's content type from its extension, by the table generated from
@@ -998,7 +1005,7 @@ export function serveStatic(
       return;
     }
     if (variant !== null) {
-      if (variant.body === undefined && variant.size <= SMALL_FILE_BYTES && cacheBytes > 0) {
+      if (variant.body === undefined && variant.size <= KEPT_FILE_BYTES && cacheBytes > 0) {
         // A small precompressed sibling is read once, as a small file is.
         const bytes = yield* call(fs.readFile(variant.path ?? target));
         if (bytes.length === variant.size && keep(entry, bytes.length)) {
@@ -1034,7 +1041,7 @@ export function serveStatic(
     }
     const length = end >= start ? end - start + 1 : 0;
     headers["content-length"] = length;
-    if (entry.body === undefined && size <= SMALL_FILE_BYTES && cacheBytes > 0) {
+    if (entry.body === undefined && size <= KEPT_FILE_BYTES && cacheBytes > 0) {
       // A small file is read once, whole, and kept while its stat is the same.
       const bytes = yield* call(fs.readFile(target));
       if (bytes.length === size && keep(entry, bytes.length)) {
