@@ -13,7 +13,7 @@ import { mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import {
   brotliCompressSync,
   brotliDecompressSync,
@@ -21,8 +21,8 @@ import {
   gunzipSync,
   gzipSync,
 } from "node:zlib";
-import { call, Worker } from "../src/index.ts";
-import { type Handler, type HttpServer, serve, serveStatic } from "../src/node/http.ts";
+import { serveStatic } from "../src/node/http.ts";
+import { suiteServer } from "./support.ts";
 
 interface Reply {
   status: number;
@@ -64,33 +64,6 @@ function script(lines: number): string {
   return text;
 }
 
-/** Runs a server with `handler` on its own worker for the tests of a describe block. */
-function withServer(handler: () => Handler): { port: () => number } {
-  const worker = new Worker();
-  let server: HttpServer;
-  let stop: () => void = () => {};
-  let running: Promise<void>;
-  before(async () => {
-    const ready = new Promise<void>((resolve) => {
-      worker.assign(
-        (function* main() {
-          server = yield* serve({ port: 0 }, handler());
-          resolve();
-          yield* call(new Promise<void>((done) => (stop = done)));
-          yield* server.close();
-        })(),
-      );
-    });
-    running = worker.run();
-    await ready;
-  });
-  after(async () => {
-    stop();
-    await running;
-  });
-  return { port: () => server.port };
-}
-
 const root = mkdtempSync(join(tmpdir(), "clockwork-compress-"));
 const appJs = script(2000); // ~110 KB
 writeFileSync(join(root, "app.js"), appJs);
@@ -110,10 +83,10 @@ writeFileSync(join(root, "old.js.br"), brotliCompressSync("something else entire
 utimesSync(join(root, "old.js.br"), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
 
 describe("serveStatic: compression", () => {
-  const server = withServer(() => serveStatic(root));
+  const server = suiteServer(() => serveStatic(root));
 
   it("serves a precompressed .br sibling to a client that takes br, with its own length and ETag, and Vary", async () => {
-    const reply = await request(server.port(), "/app.js", {
+    const reply = await request(server.port, "/app.js", {
       "accept-encoding": "gzip, deflate, br",
     });
     assert.equal(reply.status, 200);
@@ -122,7 +95,7 @@ describe("serveStatic: compression", () => {
     assert.equal(reply.headers["content-type"], "text/javascript; charset=utf-8");
     assert.equal(reply.headers["content-length"], String(appBr.length));
     assert.deepEqual(reply.body, appBr, "the sibling's bytes, as they are on disk");
-    const plain = await request(server.port(), "/app.js");
+    const plain = await request(server.port, "/app.js");
     assert.equal(plain.headers["content-encoding"], undefined);
     assert.equal(plain.headers.vary, "Accept-Encoding");
     assert.equal(plain.body.toString(), appJs);
@@ -131,7 +104,7 @@ describe("serveStatic: compression", () => {
 
   it("serves the .gz sibling to a client that takes gzip only (or prefers it by q-value)", async () => {
     for (const accept of ["gzip", "x-gzip", "br;q=0.5, gzip", "gzip;q=1, br;q=0.9"]) {
-      const reply = await request(server.port(), "/app.js", { "accept-encoding": accept });
+      const reply = await request(server.port, "/app.js", { "accept-encoding": accept });
       assert.equal(reply.headers["content-encoding"], "gzip", accept);
       assert.deepEqual(reply.body, appGz, accept);
     }
@@ -139,7 +112,7 @@ describe("serveStatic: compression", () => {
 
   it("reads Accept-Encoding's q-values: q=0 refuses, * stands for the codings not named, identity alone gets the file as it is", async () => {
     const encodingOf = async (accept: string) =>
-      (await request(server.port(), "/app.js", { "accept-encoding": accept })).headers[
+      (await request(server.port, "/app.js", { "accept-encoding": accept })).headers[
         "content-encoding"
       ];
     assert.equal(await encodingOf("br;q=0, gzip;q=0"), undefined);
@@ -151,24 +124,24 @@ describe("serveStatic: compression", () => {
   });
 
   it("compresses a compressible file that has no sibling once (brotli at its best), and keeps it", async () => {
-    const first = await request(server.port(), "/style.css", { "accept-encoding": "br" });
+    const first = await request(server.port, "/style.css", { "accept-encoding": "br" });
     assert.equal(first.headers["content-encoding"], "br");
     assert.equal(first.headers.vary, "Accept-Encoding");
     assert.equal(brotliDecompressSync(first.body).toString(), styleCss);
     assert.equal(first.headers["content-length"], String(first.body.length));
     const best = brotliCompressSync(styleCss, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
     assert.ok(first.body.length <= best.length * 1.05, `${first.body.length} vs ${best.length}`);
-    const second = await request(server.port(), "/style.css", { "accept-encoding": "br" });
+    const second = await request(server.port, "/style.css", { "accept-encoding": "br" });
     assert.deepEqual(second.body, first.body);
     assert.equal(second.headers.etag, first.headers.etag);
-    const gz = await request(server.port(), "/style.css", { "accept-encoding": "gzip" });
+    const gz = await request(server.port, "/style.css", { "accept-encoding": "gzip" });
     assert.equal(gz.headers["content-encoding"], "gzip");
     assert.equal(gunzipSync(gz.body).toString(), styleCss);
     assert.notEqual(gz.headers.etag, first.headers.etag);
   });
 
   it("never compresses a Range request: the range is of the file as it is", async () => {
-    const part = await request(server.port(), "/app.js", {
+    const part = await request(server.port, "/app.js", {
       "accept-encoding": "br, gzip",
       range: "bytes=0-99",
     });
@@ -180,7 +153,7 @@ describe("serveStatic: compression", () => {
 
   it("never compresses a type compressed already (an image) or a tiny file, and says no Vary for them", async () => {
     for (const path of ["/photo.png", "/tiny.css"]) {
-      const reply = await request(server.port(), path, { "accept-encoding": "br, gzip" });
+      const reply = await request(server.port, path, { "accept-encoding": "br, gzip" });
       assert.equal(reply.status, 200, path);
       assert.equal(reply.headers["content-encoding"], undefined, path);
       assert.equal(reply.headers.vary, undefined, path);
@@ -188,7 +161,7 @@ describe("serveStatic: compression", () => {
   });
 
   it("answers HEAD with the compressed answer's headers and no body", async () => {
-    const head = await request(server.port(), "/app.js", { "accept-encoding": "br" }, "HEAD");
+    const head = await request(server.port, "/app.js", { "accept-encoding": "br" }, "HEAD");
     assert.equal(head.status, 200);
     assert.equal(head.headers["content-encoding"], "br");
     assert.equal(head.headers["content-length"], String(appBr.length));
@@ -196,8 +169,8 @@ describe("serveStatic: compression", () => {
   });
 
   it("answers 304 to If-None-Match with the compressed answer's ETag, with Vary", async () => {
-    const first = await request(server.port(), "/app.js", { "accept-encoding": "br" });
-    const again = await request(server.port(), "/app.js", {
+    const first = await request(server.port, "/app.js", { "accept-encoding": "br" });
+    const again = await request(server.port, "/app.js", {
       "accept-encoding": "br",
       "if-none-match": String(first.headers.etag),
     });
@@ -207,18 +180,18 @@ describe("serveStatic: compression", () => {
   });
 
   it("does not serve a sibling older than its file (left from an earlier build): the file is compressed anew", async () => {
-    const reply = await request(server.port(), "/old.js", { "accept-encoding": "br" });
+    const reply = await request(server.port, "/old.js", { "accept-encoding": "br" });
     assert.equal(reply.headers["content-encoding"], "br");
     assert.equal(brotliDecompressSync(reply.body).toString(), oldJs);
   });
 });
 
 describe("serveStatic: compress: false", () => {
-  const server = withServer(() => serveStatic(root, { compress: false }));
+  const server = suiteServer(() => serveStatic(root, { compress: false }));
 
   it("sends every file as it is, siblings or not, and says no Vary", async () => {
     for (const path of ["/app.js", "/style.css"]) {
-      const reply = await request(server.port(), path, { "accept-encoding": "br, gzip" });
+      const reply = await request(server.port, path, { "accept-encoding": "br, gzip" });
       assert.equal(reply.headers["content-encoding"], undefined, path);
       assert.equal(reply.headers.vary, undefined, path);
     }

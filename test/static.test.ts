@@ -25,10 +25,9 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { call, type Task, Worker } from "../src/index.ts";
-import { type HttpServer, type StaticOptions, serve, serveStatic } from "../src/node/http.ts";
-import { withServer } from "./support.ts";
+import { after, describe, it } from "node:test";
+import { type HttpServer, type StaticOptions, serveStatic } from "../src/node/http.ts";
+import { suiteServer, withServer } from "./support.ts";
 
 interface Reply {
   status: number;
@@ -97,35 +96,11 @@ describe("serveStatic", () => {
   };
   for (const name of Object.keys(types)) writeFileSync(join(root, "types", name), "x");
 
-  const worker = new Worker();
-  let server: HttpServer;
-  let task: Task<unknown>;
-  let stop: () => void = () => {};
-  let running: Promise<void>;
-  const errors: unknown[] = [];
+  const server = suiteServer(() => serveStatic(root));
+  const { errors } = server;
 
-  before(async () => {
-    const ready = new Promise<void>((resolve) => {
-      task = worker.assign(
-        (function* main() {
-          server = yield* serve(
-            { port: 0, onError: (error) => errors.push(error) },
-            serveStatic(root),
-          );
-          resolve();
-          yield* call(new Promise<void>((done) => (stop = done)));
-          yield* server.close();
-        })(),
-      );
-    });
-    running = worker.run();
-    await ready;
-  });
-
-  after(async () => {
-    stop();
-    await running;
-    assert.equal(task.state, "done");
+  after(() => {
+    assert.equal(server.task().state, "done");
     assert.deepEqual(errors, [], "no handler reported an error");
   });
 
@@ -489,33 +464,10 @@ describe("serveStatic: several roots, and files that change", () => {
   writeFileSync(join(second, "only-second.txt"), "only in the second root");
   writeFileSync(join(second, "docs", "index.html"), "<h1>second docs</h1>");
 
-  const worker = new Worker();
-  let server: HttpServer;
-  let stop: () => void = () => {};
-  let running: Promise<void>;
-  const errors: unknown[] = [];
+  const server = suiteServer(() => serveStatic([first, second]));
+  const { errors } = server;
 
-  before(async () => {
-    const ready = new Promise<void>((resolve) => {
-      worker.assign(
-        (function* main() {
-          server = yield* serve(
-            { port: 0, onError: (error) => errors.push(error) },
-            serveStatic([first, second]),
-          );
-          resolve();
-          yield* call(new Promise<void>((done) => (stop = done)));
-          yield* server.close();
-        })(),
-      );
-    });
-    running = worker.run();
-    await ready;
-  });
-
-  after(async () => {
-    stop();
-    await running;
+  after(() => {
     assert.deepEqual(errors, [], "no handler reported an error");
   });
 

@@ -4,8 +4,9 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
-import { call, VirtualClock, Worker } from "../src/index.ts";
+import { call, type Task, VirtualClock, Worker } from "../src/index.ts";
 import { type Handler, type HttpServer, type ServeOptions, serve } from "../src/node/http.ts";
 
 /**
@@ -111,4 +112,53 @@ export async function withServer(
   );
   await worker.run();
   if (failures.length > 0) throw failures[0];
+}
+
+/**
+ * Serves the handler `makeHandler()` gives (made when the tests start) on
+ * 127.0.0.1, port 0, on a worker of its own, for the tests of the describe
+ * block it is called in: started before them, closed after them. `port`
+ * and `served` are the server's once started; `errors` what
+ * its onError got; `task()` the task that ran it (done once closed).
+ */
+export function suiteServer(makeHandler: () => Handler): {
+  readonly port: number;
+  readonly served: number;
+  errors: unknown[];
+  task: () => Task<unknown>;
+} {
+  const worker = new Worker();
+  const errors: unknown[] = [];
+  let server: HttpServer | undefined;
+  let task: Task<unknown> | undefined;
+  let stop: () => void = () => {};
+  let running: Promise<void> | undefined;
+  before(async () => {
+    const ready = new Promise<void>((resolve) => {
+      task = worker.assign(
+        (function* main() {
+          server = yield* serve({ port: 0, onError: (error) => errors.push(error) }, makeHandler());
+          resolve();
+          yield* call(new Promise<void>((done) => (stop = done)));
+          yield* server.close();
+        })(),
+      );
+    });
+    running = worker.run();
+    await ready;
+  });
+  after(async () => {
+    stop();
+    await running;
+  });
+  return {
+    get port() {
+      return (server as HttpServer).port;
+    },
+    get served() {
+      return (server as HttpServer).served;
+    },
+    errors,
+    task: () => task as Task<unknown>,
+  };
 }
