@@ -597,3 +597,36 @@ describe("a broken loop is loud", () => {
     assert.equal(worker.tasks.length, 0);
   });
 });
+
+describe("currentTask() across workers", () => {
+  it("names the task of the inner worker while a step drives another worker, and its own again after, even when the inner call throws", () => {
+    const outer = new Worker();
+    const inner = new Worker();
+    const seen: string[] = [];
+    inner.assign(
+      routine(function* innerTask() {
+        seen.push(`inner sees ${currentTask()?.name}`);
+        yield;
+        throw new Error("inner failure");
+      })(),
+    );
+    outer.assign(
+      routine(function* outerTask() {
+        seen.push(`outer sees ${currentTask()?.name}`);
+        inner.tick(); // a step of another worker inside this one's
+        seen.push(`outer sees ${currentTask()?.name} after`);
+        assert.throws(() => inner.tick(), /inner failure/);
+        seen.push(`outer sees ${currentTask()?.name} after a throw`);
+        yield;
+      })(),
+    );
+    outer.work();
+    assert.equal(currentTask(), undefined, "outside every step");
+    assert.deepEqual(seen, [
+      "outer sees outerTask",
+      "inner sees innerTask",
+      "outer sees outerTask after",
+      "outer sees outerTask after a throw",
+    ]);
+  });
+});
