@@ -38,7 +38,7 @@ export function dumpWorker(worker: Worker): string {
   return lines.join("\n");
 }
 
-/** A task's state and what it waits on, in words: "waiting on sleep(1) until 3.000". */
+/** A task's state and what it waits on, in words: "waiting on sleep until 3.000". */
 export function describeState(task: Task<unknown>): string {
   const on = task._waitingOn;
   let state: string = task.state;

@@ -28,7 +28,7 @@ import { describeValue } from "./describe.ts";
 import { TimeoutError } from "./errors.ts";
 import { routineName } from "./names.ts";
 import { type Choice, MUST_WAIT, Operation } from "./operation.ts";
-import { isSleep, NOT_SET, type Sleep } from "./sleep.ts";
+import { isSleep, type Sleep } from "./sleep.ts";
 import { running, type Task } from "./task.ts";
 import type { TimerEntry } from "./timer-queue.ts";
 import { CLAIM, type Outcome, Wait } from "./wait.ts";
@@ -347,8 +347,7 @@ export class Select
   }
 
   #deadlineOf(sleep: Sleep, task: Task<unknown>): number {
-    if (sleep.deadline === NOT_SET) sleep.deadline = task._worker.clock.now() + sleep.seconds;
-    return sleep.deadline;
+    return sleep._resolve(task);
   }
 
   #timeoutError(): TimeoutError {

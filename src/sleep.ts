@@ -22,10 +22,22 @@ import { Wait } from "./wait.ts";
 
 let shapesKept = false;
 
-/** @internal A sleep's deadline before it is known. */
-export const NOT_SET = -1;
+// A sleep's `seq` out of the timer queue (the queue numbers its entries from 1). Bit 0 of -seq: it
+// was started (yielded by its own next()); bit 1: `deadline` still holds the seconds to sleep,
+// counted from the park (a sleep made outside a step, or sleep(0)).
+const STARTED = 1;
+const RELATIVE = 2;
 
-/** @internal A sleep: its wait, its generator protocol, and its entry in the timer queue, in one object. */
+/**
+ * @internal A sleep: its wait, its generator protocol, its first iterator result and its entry in
+ * the timer queue, in one object of three fields.
+ *
+ * Why it is its own iterator result: under `yield* sleep(s)` the routine's generator holds the
+ * result its delegate gave for as long as the task sleeps; a `{ value, done }` object would cost
+ * 40 bytes a sleeping task. A sleep answers `done` (false, on the prototype) and `value` (itself).
+ * Why no `seconds` field: it would cost 8 bytes and, holding a fraction, a 16-byte box; the seconds
+ * live in `deadline` until the park turns them into a time.
+ */
 export class Sleep
   extends Wait<void>
   implements Generator<unknown, void, any>, TimerEntry<Task<unknown>>
@@ -35,29 +47,36 @@ export class Sleep
     return "sleep";
   }
 
-  /** When it wakes, in the worker's clock; NOT_SET until known. */
+  /** When it wakes, in the worker's clock; the seconds to sleep while RELATIVE (see above). */
   deadline: number;
-  /** Set by the timer queue, for the order of equal deadlines. */
-  seq = 0;
+  /** Set by the timer queue (>= 1), for the order of equal deadlines; <= 0 before (see above). */
+  seq: number;
   /** The parked task, while it sleeps. */
-  owner: Task<unknown> | null = null;
-  /** How long it sleeps. */
-  readonly seconds: number;
-  /** Whether it was yielded by its own next() (when it runs as a frame or under yield*). */
-  private _started = false;
+  owner: Task<unknown> | null;
+  /** As the first result of its own next(): not done. */
+  declare readonly done: false;
 
-  constructor(seconds: number, deadline: number) {
+  /** `time` is its deadline, or with `relative` the seconds to sleep from the park. */
+  constructor(time: number, relative: boolean) {
     super();
-    this.seconds = seconds;
-    this.deadline = deadline;
+    this.deadline = time;
+    this.seq = relative ? -RELATIVE : 0;
+    this.owner = null;
+  }
+
+  /** As the first result of its own next(): the wait to park on, itself. */
+  get value(): this {
+    return this;
   }
 
   park(task: Task<unknown>): void {
-    if (this.seconds === 0) {
-      this.wake(task); // sleep(0) only gives up control
-      return;
+    if (this.seq < -1) {
+      if (this.deadline === 0) {
+        this.wake(task); // sleep(0) only gives up control
+        return;
+      }
+      this._resolve(task);
     }
-    if (this.deadline === NOT_SET) this.deadline = task._worker.clock.now() + this.seconds;
     this.owner = task;
     task._worker._addTimer(this);
   }
@@ -71,30 +90,37 @@ export class Sleep
     task._worker._wake(task, this, false, undefined);
   }
 
+  /** @internal Its deadline, counted from now in `task`'s worker when it was not known yet. */
+  _resolve(task: Task<unknown>): number {
+    if (this.seq < -1) {
+      this.deadline += task._worker.clock.now();
+      this.seq += RELATIVE;
+    }
+    return this.deadline;
+  }
+
   /** @internal Whether it was already yielded or parked on (a select needs a fresh one). */
   _used(): boolean {
-    return this._started || this.owner !== null;
+    return this.seq > 0 || (-this.seq & STARTED) !== 0;
   }
 
   describe(): string {
-    return this.deadline === NOT_SET
-      ? `sleep(${this.seconds})`
-      : `sleep(${this.seconds}) until ${this.deadline.toFixed(3)}`;
+    return this.seq < -1 ? `sleep(${this.deadline})` : `sleep until ${this.deadline.toFixed(3)}`;
   }
 
   next(): IteratorResult<unknown, void> {
-    if (this._started) return { value: undefined, done: true };
-    this._started = true;
-    return { value: this, done: false };
+    if (this._used()) return { value: undefined, done: true };
+    this.seq -= STARTED;
+    return this;
   }
 
   return(value?: unknown): IteratorResult<unknown, void> {
-    this._started = true;
+    if (!this._used()) this.seq -= STARTED;
     return { value: value as undefined, done: true };
   }
 
   throw(error: unknown): IteratorResult<unknown, void> {
-    this._started = true;
+    if (!this._used()) this.seq -= STARTED;
     throw error;
   }
 
@@ -106,6 +132,7 @@ export class Sleep
     return "Sleep";
   }
 }
+Object.defineProperty(Sleep.prototype, "done", { value: false });
 
 /**
  * Waits at least `seconds` (in the worker's clock) without costing steps:
@@ -129,10 +156,9 @@ export function sleep(seconds: number): Generator<unknown, void, any> {
     });
   }
   const task = running.task;
-  return new Sleep(
-    seconds,
-    task === undefined || seconds === 0 ? NOT_SET : task._worker.clock.now() + seconds,
-  );
+  return task === undefined || seconds === 0
+    ? new Sleep(seconds, true)
+    : new Sleep(task._worker.clock.now() + seconds, false);
 }
 
 const repeatRoutine = routine(function* repeat(

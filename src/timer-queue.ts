@@ -29,8 +29,8 @@ export class TimerQueue<T> {
   #heap: TimerEntry<T>[] = [];
   /** Entries whose owner is set. */
   #live = 0;
-  /** The sequence number the next timer gets. */
-  #seq = 0;
+  /** The sequence number the next timer gets: from 1 (a sleep takes seq <= 0 as never queued). */
+  #seq = 1;
 
   /** Number of live timers. */
   get size(): number {

@@ -374,7 +374,7 @@ export class Worker {
     return dumpWorker(this);
   }
 
-  /** A task's state and what it waits on, in words: "waiting on sleep(1) until 3.000". */
+  /** A task's state and what it waits on, in words: "waiting on sleep until 3.000". */
   describeState(task: Task<unknown>): string {
     return describeState(task);
   }

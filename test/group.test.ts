@@ -93,9 +93,8 @@ describe("all", () => {
     while (worker.tick()) {}
     const dump = worker.dump();
     assert.match(dump, /task "crawl" waiting on 2 of 2 routines\n {4}at crawl\n/);
-    assert.match(dump, /task "nap" waiting on sleep\(5\) until 5\.000\n {6}at nap\n/);
-    assert.match(dump, /task "nap" waiting on sleep\(5\)/);
-    assert.match(dump, /task "fetchPage" waiting on sleep\(1\)/);
+    assert.match(dump, /task "nap" waiting on sleep until 5\.000\n {6}at nap\n/);
+    assert.match(dump, /task "fetchPage" waiting on sleep until 1\.000/);
     worker.work();
     assert.equal(task.state, "failed");
     assert.match(String((task.error as Error).stack), /task "fetchPage", routine stack: fetchPage/);

@@ -340,7 +340,7 @@ describe("console commands", () => {
     assert.match(rows, /\d+ {4}round-1 +waiting on task "player" +round\n/);
     assert.match(rows, /\d+ {6}player +waiting on 2 of 2 routines +player\n/);
     assert.match(rows, /\d+ {8}pilot +waiting on the next frame +pilot$/m);
-    assert.match(rows, /\d+ {6}waves +waiting on sleep\(2\) until [\d.]+ +waves > announce/);
+    assert.match(rows, /\d+ {6}waves +waiting on sleep until [\d.]+ +waves > announce/);
   });
 
   it("ps <name> lists the tasks whose name contains it; long lists end with a count", () => {

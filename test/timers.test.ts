@@ -10,7 +10,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { repeat, routine, sleep, VirtualClock, Worker, WouldBlockError } from "../src/index.ts";
+import {
+  repeat,
+  routine,
+  sleep,
+  VirtualClock,
+  Wait,
+  Worker,
+  WouldBlockError,
+} from "../src/index.ts";
 
 describe("sleep", () => {
   it("parks a task until its deadline; a parked task costs no steps (semantic 6)", () => {
@@ -99,6 +107,50 @@ describe("sleep", () => {
       (used.user + used.system) / 1e6 < 0.03,
       `used ${(used.user + used.system) / 1000} ms of CPU`,
     );
+  });
+
+  it("is one object: its own iterator, its own first result, then done; yield* sleeps once", () => {
+    const clock = new VirtualClock();
+    const worker = new Worker({ clock });
+    const nap = sleep(2); // made outside a step: its 2 s count from the park
+    assert.equal(nap[Symbol.iterator](), nap);
+    const first = nap.next();
+    assert.equal(first, nap, "the first result is the sleep itself (nothing more to keep alive)");
+    assert.equal(first.done, false);
+    assert.equal(first.value, nap);
+    assert.deepEqual(nap.next(), { value: undefined, done: true });
+    assert.deepEqual(nap.next(), { value: undefined, done: true }, "and stays done");
+
+    const trace: string[] = [];
+    const later = sleep(3);
+    function* sleeper() {
+      clock.advance(10);
+      yield* later; // parks at 10: wakes at 13, whenever the sleep was made
+      trace.push(`woke at ${clock.now()}`);
+      yield* later; // an ended sleep: yield* goes straight on
+      trace.push(`again at ${clock.now()}`);
+      yield* sleep(1); // made in a step: counts from now
+      trace.push(`last at ${clock.now()}`);
+    }
+    const task = worker.assign(sleeper());
+    worker.tick();
+    assert.equal(worker.describeState(task), "waiting on sleep until 13.000");
+    worker.work();
+  });
+
+  it("says how long a sleep not yet parked will sleep, and when a parked one wakes", () => {
+    const nap = sleep(2.5);
+    assert.ok(nap instanceof Wait, "a sleep is a wait");
+    assert.equal(nap.describe(), "sleep(2.5)");
+    const clock = new VirtualClock(4);
+    const worker = new Worker({ clock });
+    const task = worker.assign(
+      (function* () {
+        yield nap;
+      })(),
+    );
+    worker.tick();
+    assert.equal(worker.describeState(task), "waiting on sleep until 6.500");
   });
 
   it("releases a cancelled sleeper's timer", () => {

@@ -91,7 +91,7 @@ export interface TaskNode {
   name: string;
   /** "running" (the task that took the snapshot), "runnable" or "waiting". */
   state: string;
-  /** Its state and what it waits on, as `worker.describeState()` says it: "waiting on sleep(1) until 3.020". */
+  /** Its state and what it waits on, as `worker.describeState()` says it: "waiting on sleep until 3.020". */
   doing: string;
   /** The routines on its call stack, outermost first. */
   stack: string[];
