@@ -19,6 +19,7 @@ import {
   CANCELLING,
   DONE,
   FAILED,
+  INTERRUPTED,
   NEXT,
   RUNNABLE,
   running,
@@ -345,7 +346,17 @@ export function byAge(tasks: readonly Task<unknown>[]): Task<unknown>[] {
   return [...tasks].sort((a, b) => a.id - b.id);
 }
 
-/** The frame of `task.join()`: yields the task, returns its result. */
+/**
+ * The frame of `task.join()`: yields the task, returns its result.
+ *
+ * A task that has ended already is read without a step: the first next()
+ * returns its result (or throws its error) inside the joiner's step, so
+ * `yield* task.join()` goes straight on, as `wg.Wait()` does in Go once the
+ * count is zero. The outcome is the one a yield would bring (the error of
+ * a failed task went on when it ended). Not while the joiner has an
+ * interrupt waiting (a cancel, a child's error): then it yields, and the
+ * worker delivers the interrupt at that yield, as at any other.
+ */
 class JoinRoutine<R> extends YieldOnce<R> {
   /** @internal Its frames are named "join". */
   get [routineName](): string {
@@ -354,5 +365,21 @@ class JoinRoutine<R> extends YieldOnce<R> {
 
   constructor(task: Task<R>) {
     super(task);
+  }
+
+  override next(input?: unknown): IteratorResult<unknown, R> {
+    if (!this._started) {
+      const target = this._value as Task<R>;
+      const state = target._state;
+      if (state >= DONE) {
+        const joiner = running.task;
+        if (joiner !== undefined && !(joiner._flags & INTERRUPTED)) {
+          this._started = true;
+          if (state === DONE) return { value: target._input as R, done: true };
+          throw state === FAILED ? target._input : target._cancelledError();
+        }
+      }
+    }
+    return super.next(input);
   }
 }

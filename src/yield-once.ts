@@ -13,9 +13,9 @@
 
 export class YieldOnce<T> implements Generator<unknown, T, any> {
   /** What it yields on its first resume. */
-  private readonly _value: unknown;
+  protected readonly _value: unknown;
   /** Whether it has yielded (or was ended before it could). */
-  private _started = false;
+  protected _started = false;
 
   constructor(value: unknown) {
     this._value = value;

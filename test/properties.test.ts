@@ -549,9 +549,11 @@ class RealRun {
  * - `yield sleep(s)` parks the task itself until now + s; `sleep(0)` wakes
  *   it at once, to the back. When nothing is runnable, the clock jumps to
  *   the next deadline.
- * - `yield* t.join()` yields t: if t has ended, the joiner goes to the back
- *   with its outcome; otherwise it parks until t ends, and is then woken in
- *   the order it joined. A joiner that receives an error handles it.
+ * - `yield* t.join()` of a task that has ended gives its outcome at once,
+ *   in the same step, unless an error waits to be thrown in at the joiner's
+ *   next yield: then it yields t and goes to the back with the outcome (a
+ *   re-read). A join of a live task parks until t ends; joiners are woken
+ *   in the order they joined. A joiner that receives an error handles it.
  * - A body that ended waits for its children; a task ends when both have;
  *   then its joiners wake and, if its parent's body ended and it was the
  *   last child, the parent ends in the same step. A body that failed (or a
@@ -1281,6 +1283,13 @@ class Model {
             break;
           }
           this.#log(frame, `${p} join ${target.label}`);
+          if (ended(target) && this.#current?.pending.length === 0) {
+            // Read without a step (nothing waits to be thrown in at a yield): the outcome at once.
+            if (target.state === "done") this.#log(frame, `${p} joined ${String(target.outcome)}`);
+            else if (target.state === "cancelled") this.#log(frame, `${p} join caught Cancelled`);
+            else this.#log(frame, `${p} join caught ${target.outcome} late`);
+            break;
+          }
           frame.at = { kind: "join", path: p, target, late: ended(target) };
           return { kind: "yield", yielded: { kind: "join", target } };
         }

@@ -90,6 +90,67 @@ describe("spawn", () => {
     assert.deepEqual(task.result, ["quick", "quick"]);
   });
 
+  it("reads a task that has ended without a step: yield* task.join() goes straight on", () => {
+    function* quick() {
+      return "quick";
+    }
+    const failing = routine(function* failing(): Generator<unknown, never> {
+      throw new Error("child failed");
+    });
+    function* forever() {
+      for (;;) yield;
+    }
+    const { worker } = virtualWorker(() => {});
+    function* main() {
+      const done = spawn(quick());
+      const failed = spawn(failing());
+      const cancelled = spawn(forever());
+      try {
+        yield; // the children take their steps; the failure is thrown in here
+      } catch {
+        // seen
+      }
+      cancelled.cancel();
+      yield;
+      const steps = worker.counters.steps;
+      const outcomes: unknown[] = [yield* done.join()];
+      for (const task of [failed, cancelled]) {
+        try {
+          yield* task.join();
+        } catch (error) {
+          outcomes.push(error instanceof CancelledError ? "cancelled" : (error as Error).message);
+        }
+      }
+      outcomes.push(worker.counters.steps - steps);
+      return outcomes;
+    }
+    const task = worker.assign(main());
+    worker.work();
+    assert.deepEqual(task.result, ["quick", "child failed", "cancelled", 0]);
+  });
+
+  it("still yields to join an ended task when a cancel waits: the cancel comes at that yield", () => {
+    const trace: string[] = [];
+    function* quick() {
+      return "quick";
+    }
+    function* main() {
+      const child = spawn(quick());
+      yield;
+      try {
+        currentTask()?.cancel(); // itself, in its own step: the cancel waits for a yield
+        trace.push(`joined ${yield* child.join()}`);
+      } finally {
+        trace.push("finally");
+      }
+    }
+    const { worker } = virtualWorker();
+    const task = worker.assign(main());
+    worker.work();
+    assert.equal(task.state, "cancelled");
+    assert.deepEqual(trace, ["finally"]);
+  });
+
   it("throws a joined child's error into the joiner, where it counts as handled (semantic 8)", () => {
     const errors: unknown[] = [];
     const failing = routine(function* failing(): Generator<unknown, never> {
