@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
+import { needValgrind, underCallgrind } from "./callgrind.mjs";
 
 const usage =
   "usage: node bench/http-instructions.mjs [--requests N] [--warmup N] [node|node-same-headers|clockwork ...]";
@@ -42,34 +43,16 @@ for (let i = 0; i < args.length; i++) {
 }
 if (options.modes.length === 0) options.modes = known;
 
-try {
-  execFileSync("valgrind", ["--version"], { stdio: "ignore" });
-} catch {
-  console.error(
-    "valgrind was not found: install it (apt-get install valgrind) to count instructions",
-  );
-  process.exit(2);
-}
+needValgrind();
 
 const server = fileURLToPath(new URL("./http-server.mjs", import.meta.url));
 const folder = mkdtempSync(join(tmpdir(), "clockwork-callgrind-"));
 
 /** Starts a server under callgrind; resolves with its pid and port once it listens. */
 function start(mode) {
-  const child = spawn(
-    "valgrind",
-    [
-      "--tool=callgrind",
-      "--instr-atstart=no",
-      "--separate-threads=yes",
-      "--smc-check=all-non-file", // V8 writes machine code at run time
-      `--callgrind-out-file=${join(folder, `${mode}.%p`)}`,
-      process.execPath,
-      server,
-      mode,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const child = spawn("valgrind", underCallgrind(folder, mode, [server, mode]), {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (chunk) => {
     stderr += chunk;

@@ -318,13 +318,53 @@ const corpusMetrics: Metric[] = [
     unit: "schedules/s",
     better: "higher",
   },
+  {
+    key: "limit",
+    label: "twin, limit (no explore)",
+    unit: "schedules/s",
+    better: "higher",
+  },
 ];
+
+/**
+ * The limit of a twin: runs of the program alone, each on a fresh worker
+ * with a VirtualClock, as explore() makes them but with nothing drawn,
+ * recorded or checked. A plain worker (round-robin) for a twin without
+ * faults; with faults, a schedule that only draws them, at the twin's rate
+ * (a plain worker never injects one, and the faults are most of such a
+ * run's cost: the Error the program throws, its stack).
+ */
+function limitRate(cw: ClockworkApi, entry: CorpusEntry, runs: number): number {
+  const rate = entry.options.faults?.rate;
+  let seed = 1;
+  const faultsOnly =
+    rate === undefined
+      ? undefined
+      : {
+          pick: () => 0,
+          choose: (_options: number, label: string) => {
+            seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+            return label.startsWith("fault ") && seed / 4294967296 < rate ? 1 : 0;
+          },
+        };
+  const Worker = cw.Worker as unknown as typeof import("../src/index.ts").Worker;
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) {
+    const worker = new Worker({
+      clock: new cw.VirtualClock() as unknown as import("../src/index.ts").VirtualClock,
+      ...(faultsOnly === undefined ? {} : { schedule: faultsOnly }),
+    });
+    worker.assign(entry.fixed());
+    worker.work();
+  }
+  return runs / ((performance.now() - started) / 1000);
+}
 
 function corpusCase(name: string): Case {
   return {
     name,
     kind: "clockwork",
-    how: "explore(bug, { seed }) for each seed; replay(shrunk) twice; explore(fixed, { runs: 10,000 })",
+    how: "explore(bug, { seed }) for each seed; replay(shrunk) twice; explore(fixed, { runs: 10,000 }); limit: fixed() on a fresh worker per run (round-robin; faults only drawn, at the twin's rate)",
     async run(cw, env) {
       const { sim, all } = await built(cw);
       const entry = all.find((e) => e.name === name) as CorpusEntry;
@@ -375,7 +415,7 @@ function corpusCase(name: string): Case {
       const twin = sim.explore(entry.fixed, { ...entry.options, runs });
       const ms = performance.now() - started;
       if (!twin.ok) throw new Error(`the fixed twin failed: ${twin.failure.why}`);
-      return { found, over, twin: rate(runs, ms) };
+      return { found, over, twin: rate(runs, ms), limit: limitRate(cw, entry, runs) };
     },
   };
 }

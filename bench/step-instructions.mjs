@@ -7,12 +7,12 @@
 // Each program runs under callgrind with instrumentation off, warms up, and
 // is counted for five runs of the workload, each dumped on its own; the
 // median is reported (main thread only: the workload is synchronous). Needs valgrind (`apt-get install valgrind`).
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { countRounds, needValgrind } from "./callgrind.mjs";
 
 const usage = "usage: node bench/step-instructions.mjs [--tasks N] [--yields N]";
 const options = { tasks: 1000, yields: 200 };
@@ -29,69 +29,18 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 
-try {
-  execFileSync("valgrind", ["--version"], { stdio: "ignore" });
-} catch {
-  console.error(
-    "valgrind was not found: install it (apt-get install valgrind) to count instructions",
-  );
-  process.exit(2);
-}
+needValgrind();
 
 const program = fileURLToPath(new URL("./step-program.mjs", import.meta.url));
 const folder = mkdtempSync(join(tmpdir(), "clockwork-callgrind-"));
-const control = (...a) => execFileSync("callgrind_control", a, { stdio: "ignore" });
 
 /** Counted runs per program; the median is reported (a run can hold a garbage collection). */
 const ROUNDS = 5;
 
 /** Runs one program under callgrind; resolves with the median instructions of its counted runs. */
 async function count(mode) {
-  const child = spawn(
-    "valgrind",
-    [
-      "--tool=callgrind",
-      "--instr-atstart=no",
-      "--separate-threads=yes",
-      "--smc-check=all-non-file", // V8 writes machine code at run time
-      `--callgrind-out-file=${join(folder, `${mode}.%p`)}`,
-      process.execPath,
-      program,
-      mode,
-      String(options.tasks),
-      String(options.yields),
-    ],
-    { stdio: ["pipe", "pipe", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const expect = async (word) => {
-    const { value, done } = await lines.next();
-    if (done || value !== word)
-      throw new Error(`${mode}: expected "${word}", got ${value}\n${stderr}`);
-  };
-  await expect("ready");
-  const totals = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    control("--instr=on", String(child.pid));
-    child.stdin.write("go\n");
-    await expect("done");
-    control("--instr=off", String(child.pid));
-    control("--dump", String(child.pid));
-    const main = readdirSync(folder).find((f) => f.startsWith(`${mode}.${child.pid}.${round}-01`));
-    if (main === undefined) throw new Error(`${mode}: no dump of the main thread`);
-    const line = readFileSync(join(folder, main), "utf8").match(/^totals: (\d+)/m);
-    if (line === null) throw new Error(`${mode}: no totals line in ${main}`);
-    totals.push(Number(line[1]));
-  }
-  child.stdin.write("exit\n");
-  await exited;
-  totals.sort((a, b) => a - b);
-  return totals[ROUNDS >> 1];
+  const args = [program, mode, String(options.tasks), String(options.yields)];
+  return (await countRounds(folder, mode, args, ROUNDS))[ROUNDS >> 1];
 }
 
 try {

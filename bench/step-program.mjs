@@ -8,7 +8,7 @@
 // It runs the workload a few times to warm up and prints "ready"; then each
 // "go" line on stdin runs it once more and prints "done", and "exit" ends
 // it: the parent counts instructions between each "go" and its "done".
-import { createInterface } from "node:readline";
+import { answerRounds } from "./callgrind.mjs";
 
 const [mode, tasksArg, yieldsArg] = process.argv.slice(2);
 const tasks = Number(tasksArg);
@@ -41,12 +41,4 @@ if (mode === "bare") {
   process.exit(2);
 }
 
-for (let i = 0; i < 5; i++) workload();
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-console.log("ready");
-// Each "go" runs the workload once more; "exit" ends.
-for (let line = await lines.next(); !line.done && line.value === "go"; line = await lines.next()) {
-  workload();
-  console.log("done");
-}
-process.exit(0);
+await answerRounds(workload, 5);

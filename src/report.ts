@@ -76,23 +76,90 @@ export function wouldBlockError(worker: Worker, call: "work()" | "run()"): Would
   );
 }
 
-const noted = new WeakSet<object>();
+/**
+ * Errors that have their routine stack: null once it is in their `stack`
+ * text, or what it waits for (see noteWhenRead).
+ */
+const noted = new WeakMap<object, PendingNote | null>();
+
+/** A routine stack to add to an error's `stack` when it is first read, and the accessor it was. */
+interface PendingNote {
+  own: PropertyDescriptor;
+  note: string;
+}
 
 /**
  * Errors from nested routines carry the microthread's call stack: the first
  * time an error leaves a routine, the task's routine names are added to its
  * `stack` text (the error object itself is kept, never wrapped).
+ *
+ * Where the engine keeps `stack` as an accessor on the error (V8 12 and
+ * later: Node 22, Chrome), the text is added when `stack` is first read, so
+ * an error that is caught and never printed does not pay for formatting its
+ * stack trace (half the time of a schedule that throws, on the simulation
+ * corpus); the accessor is put back then, with the names added. Elsewhere
+ * (Node 20 keeps a data property, which cannot be read without formatting
+ * it) the text is added at once.
  */
 export function noteRoutineStack(error: unknown, task: Task<unknown>): void {
   if (typeof error !== "object" || error === null || noted.has(error)) return;
-  noted.add(error);
+  noted.set(error, null);
   const e = error as { stack?: unknown };
   try {
-    if (typeof e.stack === "string")
-      e.stack += `\n    in ${task.label()}, routine stack: ${task.stack.join(" > ")}`;
+    const note = `\n    in ${task.label()}, routine stack: ${task.stack.join(" > ")}`;
+    const own = Object.getOwnPropertyDescriptor(e, "stack");
+    if (typeof own?.get === "function" && own.configurable === true && own.enumerable === false) {
+      noted.set(e, { own, note });
+      Object.defineProperty(e, "stack", noteWhenRead);
+    } else if (own !== undefined && "value" in own) {
+      if (typeof own.value === "string") e.stack = own.value + note; // Node 20: read once, formatted
+    } else if (typeof e.stack === "string") e.stack += note;
   } catch {
     // A frozen error, a getter-only stack, a Proxy, a frame whose name cannot be read: leave it as it is.
   }
+}
+
+/**
+ * The `stack` of an error whose routine stack waits for its first read or
+ * write (one accessor for all of them): it puts the error's own accessor
+ * back, then reads and writes through it as `e.stack += note` would have.
+ */
+const noteWhenRead: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  get(this: object): unknown {
+    const pending = settle(this);
+    if (pending === undefined) return undefined;
+    const { error, note } = pending;
+    const stack = error.stack;
+    if (typeof stack !== "string") return stack;
+    try {
+      error.stack = stack + note;
+    } catch {
+      return stack; // a getter-only stack: left as it is
+    }
+    return error.stack;
+  },
+  set(this: object, value: unknown): void {
+    const pending = settle(this);
+    if (pending !== undefined) pending.error.stack = value;
+  },
+};
+
+/**
+ * The error whose pending `stack` a read or write of `from.stack` reached
+ * (`from` itself, or an object inheriting from it), with its own accessor
+ * put back, and the note it waited to add.
+ */
+function settle(from: object): { error: { stack?: unknown }; note: string } | undefined {
+  for (let o: object | null = from; o !== null; o = Object.getPrototypeOf(o)) {
+    const pending = noted.get(o);
+    if (pending == null) continue;
+    noted.set(o, null);
+    Object.defineProperty(o, "stack", pending.own);
+    return { error: o, note: pending.note };
+  }
+  return undefined;
 }
 
 /** Why a yielded value was refused; `threw`: what looking at it threw, if it did. Never throws itself. */

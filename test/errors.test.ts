@@ -118,6 +118,71 @@ describe("errors", () => {
     );
   });
 
+  it("whose stack is an accessor (V8 12: Node 22) are not formatted until read, and then carry the routine names", () => {
+    // Node 20 keeps `stack` as a data property; Node 22 as an own accessor, as made here.
+    let formatted = 0;
+    let stored: string | undefined;
+    const own = {
+      configurable: true,
+      enumerable: false,
+      get(): string {
+        formatted++;
+        return stored ?? "Error: deep\n    at deep (deep.js:1:1)";
+      },
+      set(value: string) {
+        stored = value;
+      },
+    };
+    const error = new Error("deep");
+    Object.defineProperty(error, "stack", own);
+    const deep = routine(function* deep(): Generator<unknown, never> {
+      yield;
+      throw error;
+    });
+    const outer = routine(function* outer() {
+      let caught: unknown;
+      try {
+        yield deep();
+      } catch (thrown) {
+        caught = thrown;
+      }
+      return caught;
+    });
+    const worker = new Worker();
+    const task = worker.assign(outer());
+    worker.work();
+    assert.equal(task.result, error, "the original error, caught by the caller");
+    assert.equal(formatted, 0, "nobody read its stack, so it was not formatted");
+    assert.match(
+      String(error.stack),
+      /^Error: deep\n.*\n {4}in task "outer", routine stack: outer > deep$/s,
+    );
+    assert.equal(formatted, 2, "read once for the note, once more as written back");
+    const now = Object.getOwnPropertyDescriptor(error, "stack");
+    assert.equal(now?.get, own.get, "its own accessor is back");
+    assert.equal(now?.set, own.set);
+    assert.match(String(error.stack), /routine stack: outer > deep$/, "the note is added once");
+
+    // Written before it is read: what is written is what is read, as when the note came at once.
+    stored = undefined;
+    const rewritten = new Error("deep");
+    Object.defineProperty(rewritten, "stack", own);
+    const fails = worker.assign(
+      routine(function* fails(): Generator<unknown, never> {
+        yield;
+        throw rewritten;
+      })(),
+    );
+    assert.throws(
+      () => worker.work(),
+      (e) => e === rewritten,
+    );
+    assert.equal(fails.error, rewritten);
+    rewritten.stack = "mine";
+    assert.equal(rewritten.stack, "mine");
+    assert.equal(Object.getOwnPropertyDescriptor(rewritten, "stack")?.get, own.get);
+  });
+
   it("from a child nobody joins reach the top through the parent, once", () => {
     const reported: unknown[] = [];
     const worker = new Worker({ clock: new VirtualClock(), onError: (e) => reported.push(e) });
