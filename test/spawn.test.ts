@@ -10,7 +10,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CancelledError, currentTask, routine, sleep, spawn, suspend } from "../src/index.ts";
+import {
+  CancelledError,
+  currentTask,
+  routine,
+  shield,
+  sleep,
+  spawn,
+  suspend,
+  type Task,
+} from "../src/index.ts";
 import { virtualWorker } from "./support.ts";
 
 describe("spawn", () => {
@@ -149,6 +158,45 @@ describe("spawn", () => {
     worker.work();
     assert.equal(task.state, "cancelled");
     assert.deepEqual(trace, ["finally"]);
+  });
+
+  it("reads ended tasks without a step in a cleanup too: a cancelled task's finally and a shielded routine", () => {
+    const trace: string[] = [];
+    function* quick(name: string) {
+      return name;
+    }
+    const flush = routine(function* flush(child: Task<string>) {
+      trace.push(`shielded read ${yield* child.join()}`);
+      yield sleep(1); // the cancel waits for the shield to end
+      trace.push("shield ended");
+    });
+    function* main() {
+      const first = spawn(quick("first"));
+      const second = spawn(quick("second"));
+      try {
+        yield* shield(flush(first));
+        yield* sleep(10);
+        trace.push("not reached");
+      } finally {
+        const steps = worker.counters.steps;
+        trace.push(`finally read ${yield* second.join()}`);
+        trace.push(`steps taken by the read: ${worker.counters.steps - steps}`);
+      }
+    }
+    const { worker } = virtualWorker();
+    const task = worker.assign(main());
+    worker.tick();
+    worker.tick(); // the children end
+    worker.tick(); // the shield reads `first` and sleeps
+    task.cancel();
+    worker.work();
+    assert.equal(task.state, "cancelled");
+    assert.deepEqual(trace, [
+      "shielded read first",
+      "shield ended",
+      "finally read second",
+      "steps taken by the read: 0",
+    ]);
   });
 
   it("throws a joined child's error into the joiner, where it counts as handled (semantic 8)", () => {
