@@ -32,6 +32,7 @@
  * continue after that `finally` ends. Call such a helper with `yield
  * helper()` (the worker then sees its frame) or make it with `routine()`.
  */
+import { generatorNext } from "./describe.ts";
 import { running, UNWINDING } from "./task-state.ts";
 
 /** @internal Yielded by a delegation whose interrupted return has finished its cleanup: "return() me again". */
@@ -73,7 +74,9 @@ export class Delegation<R> implements Generator<unknown, R, any> {
   }
 
   next(input?: unknown): IteratorResult<unknown, R> {
-    if (!this._returning) return this._generator.next(input);
+    // Always a native generator (see names.ts): resumed without a lookup of `next` (see generatorNext).
+    if (!this._returning)
+      return generatorNext.call(this._generator, input) as IteratorResult<unknown, R>;
     return this._cleanupStep(false, input);
   }
 

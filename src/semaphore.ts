@@ -8,7 +8,7 @@
  * so no permit leaks.
  */
 import { noteCleanupError, UNWOUND } from "./delegation.ts";
-import { checkRoutine, describeValue } from "./describe.ts";
+import { checkRoutine, describeValue, generatorNext, NativeGenerator } from "./describe.ts";
 import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import { keepShapes } from "./shapes.ts";
@@ -49,6 +49,8 @@ class Acquire extends Operation<void> {
 class WithPermit<R> implements Generator<unknown, R, any> {
   readonly _semaphore: Semaphore;
   readonly _body: Generator<unknown, R, any>;
+  /** Whether the body is a native generator, resumed through %GeneratorPrototype%.next (see _resume). */
+  readonly _native: boolean;
   /** 0: not started; 1: parked for a permit; 2: holding it, in the body; 3: ended. */
   _phase: number;
   /** Set once return() reached the body: its later end is the end of that return's cleanup. */
@@ -57,6 +59,7 @@ class WithPermit<R> implements Generator<unknown, R, any> {
   constructor(semaphore: Semaphore, body: Generator<unknown, R, any>) {
     this._semaphore = semaphore;
     this._body = body;
+    this._native = body instanceof NativeGenerator;
     this._phase = 0;
     this._returning = false;
   }
@@ -110,7 +113,9 @@ class WithPermit<R> implements Generator<unknown, R, any> {
     try {
       result =
         mode === NEXT
-          ? this._body.next(input)
+          ? this._native
+            ? (generatorNext.call(this._body, input) as IteratorResult<unknown, R>)
+            : this._body.next(input)
           : mode === THROW
             ? this._body.throw(input)
             : this._body.return(input as R);

@@ -87,6 +87,57 @@ describe("Semaphore", () => {
     assert.equal(pool.available, 1);
   });
 
+  it("runs bodies of every kind: generators of functions made anew each turn, hand-made iterators, a sleep", () => {
+    const lock = new Semaphore(1);
+    const trace: string[] = [];
+    function* main() {
+      for (let i = 0; i < 3; i++) {
+        // A new generator function each turn (resumed through %GeneratorPrototype%.next).
+        const got = yield* lock.withPermit(
+          (function* body() {
+            yield;
+            return i * 10;
+          })(),
+        );
+        trace.push(`body ${got}`);
+      }
+      const answer = yield* lock.withPermit(wrapIterator(42)); // a hand-made iterator: its own next()
+      trace.push(`iterator ${answer}`);
+      yield* lock.withPermit(sleep(1)); // a sleep is a wait and its own iterator
+      trace.push(`slept, ${lock.available} permit free`);
+    }
+    const { worker, clock } = virtualWorker();
+    worker.assign(main());
+    worker.work();
+    assert.deepEqual(trace, [
+      "body 0",
+      "body 10",
+      "body 20",
+      "iterator 42",
+      "slept, 1 permit free",
+    ]);
+    assert.equal(clock.now(), 1);
+
+    /** An iterator with the generator protocol, not a generator: yields once, then returns `value`. */
+    function wrapIterator(value: number): Generator<unknown, number, unknown> {
+      let started = false;
+      const it: Generator<unknown, number, unknown> = {
+        next: () => {
+          if (started) return { value, done: true };
+          started = true;
+          return { value: undefined, done: false };
+        },
+        return: (v) => ({ value: v as number, done: true }),
+        throw: (e) => {
+          throw e;
+        },
+        [Symbol.iterator]: () => it,
+        [Symbol.toStringTag]: "Generator",
+      } as Generator<unknown, number, unknown>;
+      return it;
+    }
+  });
+
   it("gives the body's result back, shows as a withPermit frame when yielded as a call, and refuses a body that is not a generator", () => {
     assert.throws(() => new Semaphore(1).withPermit(7 as unknown as Generator), /got number 7/);
     const { worker } = virtualWorker();
