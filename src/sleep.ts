@@ -70,6 +70,13 @@ export class Sleep
   }
 
   park(task: Task<unknown>): void {
+    if (this.owner !== null) {
+      // Its one timer-queue entry cannot hold two tasks (a second would corrupt the queue).
+      throw new Error(
+        `${task.label()} yielded ${this.describe()}, which ${this.owner.label()} is already ` +
+          "sleeping on: a sleep is one task's wait; call sleep() in each task",
+      );
+    }
     if (this.seq < -1) {
       if (this.deadline === 0) {
         this.wake(task); // sleep(0) only gives up control

@@ -153,6 +153,31 @@ describe("sleep", () => {
     assert.equal(worker.describeState(task), "waiting on sleep until 6.500");
   });
 
+  it("is one task's wait: a second task yielding the same sleep gets an error, and the worker goes on", () => {
+    const clock = new VirtualClock();
+    const errors: string[] = [];
+    const worker = new Worker({ clock, onError: (e) => errors.push((e as Error).message) });
+    const shared = sleep(1);
+    const trace: string[] = [];
+    const nap = routine(function* nap(name: string) {
+      yield shared;
+      trace.push(`${name} woke at ${clock.now()}`);
+    });
+    worker.assign(nap("first"));
+    worker.assign(nap("second"));
+    worker.work();
+    assert.deepEqual(trace, ["first woke at 1"]);
+    assert.deepEqual(errors, [
+      'task "nap" yielded sleep until 1.000, which task "nap" is already sleeping on: ' +
+        "a sleep is one task's wait; call sleep() in each task",
+    ]);
+    // Once it has woken its task, the sleep (its deadline passed) parks another for no time.
+    const later = worker.assign(nap("third"));
+    worker.work();
+    assert.equal(later.state, "done");
+    assert.deepEqual(trace, ["first woke at 1", "third woke at 1"]);
+  });
+
   it("releases a cancelled sleeper's timer", () => {
     const clock = new VirtualClock();
     const worker = new Worker({ clock });
