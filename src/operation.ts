@@ -23,7 +23,7 @@
  * them can be served: exactly one case happens).
  */
 import { Ring } from "./ring.ts";
-import type { Task } from "./task.ts";
+import { running, type Task } from "./task.ts";
 import { type CLAIM, Wait } from "./wait.ts";
 
 /** What attempt() returns when the operation must wait. */
@@ -69,6 +69,7 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
   abstract enqueue(): void;
 
   park(task: Task<unknown>): void {
+    if (this._task !== null) throw this._taken(task);
     if (this._phase === 0) {
       // Yielded directly (`yield op`): try now; a result is delivered on the task's next step.
       this._phase = 1;
@@ -100,8 +101,22 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
       }
       return { value: this, done: false };
     }
+    // Resumed by its own task once woken (`_task` is cleared then); while set, another task reached it.
+    if (this._task !== null) throw this._taken(running.task);
     this._phase = 2;
     return { value: input as T, done: true };
+  }
+
+  /** @internal The error for a task that reached an operation another task is parked on. */
+  _taken(task: Task<unknown> | undefined): Error {
+    const who =
+      task === undefined
+        ? "it was resumed outside its task and"
+        : `${task.label()} yielded it, but`;
+    return new Error(
+      `${this.describe()}: ${who} ${this._task?.label()} is already waiting on it; an operation is ` +
+        "one task's wait: make one per task",
+    );
   }
 
   return(value?: unknown): IteratorResult<unknown, T> {

@@ -70,13 +70,8 @@ export class Sleep
   }
 
   park(task: Task<unknown>): void {
-    if (this.owner !== null) {
-      // Its one timer-queue entry cannot hold two tasks (a second would corrupt the queue).
-      throw new Error(
-        `${task.label()} yielded ${this.describe()}, which ${this.owner.label()} is already ` +
-          "sleeping on: a sleep is one task's wait; call sleep() in each task",
-      );
-    }
+    // Its one timer-queue entry cannot hold two tasks (a second would corrupt the queue).
+    if (this.owner !== null) throw this._taken(task, this.owner);
     if (this.seq < -1) {
       if (this.deadline === 0) {
         this.wake(task); // sleep(0) only gives up control
@@ -106,6 +101,15 @@ export class Sleep
     return this.deadline;
   }
 
+  /** @internal The error for a task that reached a sleep another task is parked on. */
+  _taken(task: Task<unknown> | undefined, owner: Task<unknown>): Error {
+    const who = task === undefined ? "something outside a task" : task.label();
+    return new Error(
+      `${who} yielded ${this.describe()}, which ${owner.label()} is already sleeping on: ` +
+        "a sleep is one task's wait; call sleep() in each task",
+    );
+  }
+
   /** @internal Whether it was already yielded or parked on (a select needs a fresh one). */
   _used(): boolean {
     return this.seq > 0 || (-this.seq & STARTED) !== 0;
@@ -116,6 +120,9 @@ export class Sleep
   }
 
   next(): IteratorResult<unknown, void> {
+    const owner = this.owner;
+    // Resumed by its own task once woken (`owner` is cleared then); while set, another task reached it.
+    if (owner !== null) throw this._taken(running.task, owner);
     if (this._used()) return { value: undefined, done: true };
     this.seq -= STARTED;
     return this;

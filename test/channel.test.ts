@@ -78,6 +78,38 @@ describe("Channel", () => {
     assert.deepEqual(sentAt, [0, 0, 0, 10, 11, 12]);
   });
 
+  it("refuses a receive another task waits on, by yield* or by yield: an operation is one task's wait", () => {
+    const { worker, errors } = collectingWorker();
+    const channel = new Channel<number>();
+    const trace: string[] = [];
+    const shared = channel.receive();
+    const waiter = routine(function* waiter(how: "yield*" | "yield") {
+      try {
+        const value = how === "yield*" ? yield* shared : ((yield shared) as number);
+        trace.push(`${how} got ${value}`);
+      } catch (error) {
+        trace.push(`${how} refused: ${(error as Error).message}`);
+      }
+    });
+    worker.assign(waiter("yield*"), { name: "first" });
+    worker.assign(waiter("yield*"), { name: "second" });
+    worker.assign(waiter("yield"), { name: "third" });
+    worker.tick(); // each takes its step: the first parks, the others reach the same receive
+    worker.tick();
+    worker.tick();
+    channel.trySend(1);
+    worker.work();
+    const refused = (name: string, how: string) =>
+      `${how} refused: receive from a channel (0/0 buffered): task "${name}" yielded it, but ` +
+      `task "first" is already waiting on it; an operation is one task's wait: make one per task`;
+    assert.deepEqual(trace, [
+      refused("second", "yield*"),
+      refused("third", "yield"),
+      "yield* got 1",
+    ]);
+    assert.deepEqual(errors, []);
+  });
+
   it("serves waiting receivers first in first out", () => {
     const { worker } = collectingWorker();
     const channel = new Channel<number>();

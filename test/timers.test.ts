@@ -171,11 +171,29 @@ describe("sleep", () => {
       'task "nap" yielded sleep until 1.000, which task "nap" is already sleeping on: ' +
         "a sleep is one task's wait; call sleep() in each task",
     ]);
+    // Under yield* too: the sleep is its own iterator, and it refuses a second task while it parks one.
+    const other = sleep(1);
+    const byDelegation = routine(function* byDelegation(name: string) {
+      try {
+        yield* other;
+        trace.push(`${name} slept until ${clock.now()}`);
+      } catch (error) {
+        trace.push(`${name}: ${(error as Error).message}`);
+      }
+    });
+    worker.assign(byDelegation("fourth"));
+    worker.assign(byDelegation("fifth"));
+    worker.work();
+    assert.deepEqual(trace.splice(1), [
+      'fifth: task "byDelegation" yielded sleep until 2.000, which task "byDelegation" is already ' +
+        "sleeping on: a sleep is one task's wait; call sleep() in each task",
+      "fourth slept until 2",
+    ]);
     // Once it has woken its task, the sleep (its deadline passed) parks another for no time.
     const later = worker.assign(nap("third"));
     worker.work();
     assert.equal(later.state, "done");
-    assert.deepEqual(trace, ["first woke at 1", "third woke at 1"]);
+    assert.deepEqual(trace, ["first woke at 1", "third woke at 2"]);
   });
 
   it("releases a cancelled sleeper's timer", () => {
