@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CancelledError, currentTask, routine, sleep, spawn } from "../src/index.ts";
+import { CancelledError, currentTask, routine, Semaphore, sleep, spawn } from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
 
 describe("cancel", () => {
@@ -341,5 +341,91 @@ describe("cancel", () => {
       2,
       "both children's errors are reported, since the parent cannot take them",
     );
+  });
+});
+
+describe("cancel at every step, through today's shortcuts", () => {
+  // A routine that sleeps by `yield*` (a sleep is its own iterator result), holds a permit around
+  // a body made anew each turn (withPermit resumes it without a lookup), and joins ended children
+  // inside its finally (a join without a step). Cancelled after each possible number of steps,
+  // it must run its finally once, give every permit back, leave no timer, and report nothing.
+  const lock = () => new Semaphore(1);
+  function program(pool: Semaphore, trace: string[]) {
+    return (function* main() {
+      const child = spawn(
+        routine(function* child() {
+          return "child";
+        })(),
+      );
+      try {
+        for (let i = 0; i < 3; i++) {
+          yield* sleep(1);
+          const got = yield* pool.withPermit(
+            (function* body() {
+              yield* sleep(0.5);
+              return i;
+            })(),
+          );
+          trace.push(`turn ${got}`);
+        }
+      } finally {
+        try {
+          trace.push(`finally joined ${yield* child.join()}`);
+        } catch (error) {
+          // A cancel tears children down first: one that had not ended is cancelled.
+          assert.ok(error instanceof CancelledError);
+          trace.push("finally joined a cancelled child");
+        }
+        yield* sleep(0.25); // a cleanup that waits, by yield*
+        trace.push("finally done");
+      }
+    })();
+  }
+
+  it("runs the finally once, frees the permit and the timers, at every step", () => {
+    const full: string[] = [];
+    const whole = collectingWorker();
+    whole.worker.assign(program(lock(), full));
+    whole.worker.work();
+    const steps = whole.worker.counters.steps;
+    assert.ok(steps >= 9, `the program takes ${steps} steps`);
+    // A tick that finds nothing runnable moves the clock a quarter second: every step and every
+    // moment of every sleep gets its cancel, until the program has ended on its own.
+    let ended = 0;
+    let cancelled = 0;
+    for (let cancelAt = 0; ended < 2; cancelAt++) {
+      const trace: string[] = [];
+      const pool = lock();
+      const { worker, clock, errors } = collectingWorker();
+      const task = worker.assign(program(pool, trace));
+      for (let s = 0; s < cancelAt; s++) if (!worker.tick()) clock.advanceTo(clock.now() + 0.25);
+      const before = clock.now();
+      // A finally the body entered on its own is ordinary code to a cancel, cut at its next
+      // yield (docs/guide-cancellation.md); one the cancel enters runs to its end.
+      const inFinallyAlready = trace.some((line) => line.startsWith("finally"));
+      task.cancel();
+      worker.work();
+      const at = `cancelled after ${cancelAt} ticks`;
+      assert.deepEqual(errors, [], at);
+      assert.equal(pool.available, 1, `${at}: the permit came back`);
+      assert.equal(worker.tasks.length, 0, at);
+      if (task.state === "cancelled" && cancelAt === 0) {
+        assert.deepEqual(trace, [], `${at}: it never started, so it has no finally to run`);
+      } else if (task.state === "cancelled" && inFinallyAlready) {
+        cancelled++;
+        assert.deepEqual(trace.slice(-2), ["turn 2", "finally joined child"], `${at}: cut`);
+      } else if (task.state === "cancelled") {
+        cancelled++;
+        assert.match(trace.at(-2) ?? "", /^finally joined (child|a cancelled child)$/, at);
+        assert.equal(trace.at(-1), "finally done", at);
+        assert.equal(trace.filter((line) => line.startsWith("finally done")).length, 1, at);
+        assert.ok(clock.now() <= before + 0.25, `${at}: no dropped sleep was waited for`);
+      } else {
+        assert.equal(task.state, "done", at); // cancelled after its last step: it had ended
+        assert.deepEqual(trace, full, at);
+        ended++;
+      }
+    }
+    assert.ok(cancelled >= 20, `${cancelled} cancels landed in the body or its finally`);
   });
 });
