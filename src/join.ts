@@ -20,8 +20,7 @@ import { type Outcome, Wait } from "./wait.ts";
 /** @internal How an ended task ended, as a join gives it. */
 export function outcomeFor(task: Task<unknown>): Outcome {
   if (task._state === DONE) return { ok: true, value: task._input };
-  if (task._state === FAILED) return { ok: false, error: task._input };
-  return { ok: false, error: task._cancelledError() };
+  return { ok: false, error: task._endError() };
 }
 
 /** @internal The tasks parked on one task until it ends. */

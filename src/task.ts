@@ -269,6 +269,11 @@ export class Task<R = unknown> {
     return new CancelledError(`${this.label()} was cancelled`);
   }
 
+  /** @internal What a join of it throws once it has ended other than done: its error, or a CancelledError. */
+  _endError(): unknown {
+    return this._state === FAILED ? this._input : this._cancelledError();
+  }
+
   /** `task "name"` (or `task#N`), for messages. */
   label(): string {
     return this._name === undefined ? `task#${this.id}` : `task "${this._name}"`;
@@ -336,8 +341,7 @@ export class Task<R = unknown> {
     const deferred = this._extra?.deferred;
     if (deferred == null) return;
     if (this._state === DONE) deferred.resolve(this._input);
-    else if (this._state === FAILED) deferred.reject(this._input);
-    else deferred.reject(this._cancelledError());
+    else deferred.reject(this._endError());
   }
 }
 
@@ -370,13 +374,12 @@ class JoinRoutine<R> extends YieldOnce<R> {
   override next(input?: unknown): IteratorResult<unknown, R> {
     if (!this._started) {
       const target = this._value as Task<R>;
-      const state = target._state;
-      if (state >= DONE) {
+      if (target._state >= DONE) {
         const joiner = running.task;
         if (joiner !== undefined && !(joiner._flags & INTERRUPTED)) {
           this._started = true;
-          if (state === DONE) return { value: target._input as R, done: true };
-          throw state === FAILED ? target._input : target._cancelledError();
+          if (target._state === DONE) return { value: target._input as R, done: true };
+          throw target._endError();
         }
       }
     }

@@ -718,9 +718,8 @@ export class Worker {
     }
     // A re-read (most joins of a task spawned earlier): no outcome object is made.
     task._waitingOn = ENDED;
-    const state = target._state;
-    if (state === DONE) this.#reschedule(task, NEXT, target._input);
-    else this.#reschedule(task, THROW, state === FAILED ? target._input : target._cancelledError());
+    if (target._state === DONE) this.#reschedule(task, NEXT, target._input);
+    else this.#reschedule(task, THROW, target._endError());
   }
 
   /** The top generator returned `value`: pop it; the caller resumes with the value next step. */
