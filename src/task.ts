@@ -28,7 +28,7 @@ import {
 } from "./task-state.ts";
 import type { Wait } from "./wait.ts";
 import type { Worker } from "./worker.ts";
-import { YieldOnce } from "./yield-once.ts";
+import { ENDED, FRESH, YieldOnce } from "./yield-once.ts";
 
 export * from "./task-state.ts";
 
@@ -372,12 +372,12 @@ class JoinRoutine<R> extends YieldOnce<R> {
   }
 
   override next(input?: unknown): IteratorResult<unknown, R> {
-    if (!this._started) {
+    if (this._holder === FRESH) {
       const target = this._value as Task<R>;
       if (target._state >= DONE) {
         const joiner = running.task;
         if (joiner !== undefined && !(joiner._flags & INTERRUPTED)) {
-          this._started = true;
+          this._holder = ENDED;
           if (target._state === DONE) return { value: target._input as R, done: true };
           throw target._endError();
         }

@@ -12,15 +12,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   CancelledError,
+  call,
   currentTask,
+  park,
   routine,
   shield,
   sleep,
   spawn,
   suspend,
   type Task,
+  type Worker,
 } from "../src/index.ts";
-import { virtualWorker } from "./support.ts";
+import { collectingWorker, virtualWorker } from "./support.ts";
 
 describe("spawn", () => {
   it("returns the child at once; the child's first step comes later (semantic 7)", () => {
@@ -467,5 +470,98 @@ describe("spawn", () => {
     const promise = task.toPromise();
     worker.work();
     assert.equal(await promise, 42);
+  });
+});
+
+/**
+ * `task.join()`, `call(x)` and `park(setup)` each give a routine object, as
+ * a generator function gives a generator: one task's call stack runs it.
+ * A second task that reaches the same object while the first waits in it
+ * gets an error naming both (a silent `undefined` before), and the first
+ * gets its answer as if nothing had happened.
+ */
+describe("a routine object is one task's", () => {
+  /**
+   * Runs tasks "first" and "second", each reaching by yield* the routine
+   * object `make` gives (with `end`, which lets the first one's wait end),
+   * and "third", which yields it, and says what each got.
+   */
+  function share(
+    make: (worker: Worker) => { shared: Generator<unknown, unknown, unknown>; end: () => void },
+  ): string[] {
+    const { worker, errors } = collectingWorker();
+    const { shared, end } = make(worker);
+    const trace: string[] = [];
+    const reach = routine(function* reach(name: string) {
+      try {
+        const value = name === "third" ? yield shared : yield* shared;
+        trace.push(`${name} got ${String(value)}`);
+      } catch (error) {
+        trace.push(`${name}: ${(error as Error).message}`);
+      }
+    });
+    worker.assign(reach("first"), { name: "first" });
+    worker.assign(reach("second"), { name: "second" });
+    worker.assign(reach("third"), { name: "third" });
+    for (let i = 0; i < 10; i++) worker.tick(); // the first waits in the routine; the others reach it
+    end();
+    worker.work();
+    assert.deepEqual(errors, []);
+    return trace;
+  }
+
+  /** A park() routine and the call that wakes it with `value`. */
+  function parked(value: string): { shared: Generator<unknown, string, unknown>; end: () => void } {
+    let wake = () => {};
+    const shared = park<string>((waker) => {
+      wake = () => waker.wake(value);
+    });
+    return { shared, end: () => wake() };
+  }
+
+  /** What tasks "second" and "third" get from a routine of `kind` that "first" waits in. */
+  const refused = (kind: string) =>
+    ["second", "third"].map(
+      (name) =>
+        `${name}: task "${name}" reached a ${kind} routine that task "first" is waiting in: a ` +
+        "routine object is one task's, as a generator is; make one in each task",
+    );
+
+  it("join(): the second joiner is refused, the first gets the result", () => {
+    const trace = share((worker) => {
+      const { shared, end } = parked("unused");
+      const target = worker.assign(
+        (function* target() {
+          yield* shared;
+          return 42;
+        })(),
+      );
+      return { shared: target.join(), end };
+    });
+    assert.deepEqual(trace, [...refused("join"), "first got 42"]);
+  });
+
+  it("park(): the second is refused, the first gets the value its wake gives", () => {
+    assert.deepEqual(
+      share(() => parked("woken")),
+      [...refused("park"), "first got woken"],
+    );
+  });
+
+  it("call(): the second is refused, the first gets the routine's value", () => {
+    const trace = share(() => {
+      const { shared, end } = parked("called");
+      return { shared: call(shared), end };
+    });
+    assert.deepEqual(trace, [...refused("call"), "first got called"]);
+  });
+
+  it("still runs by hand outside any worker, and ends as a generator does", () => {
+    const routineObject = call(Promise.resolve(1));
+    const first = routineObject.next();
+    assert.equal(first.done, false);
+    assert.deepEqual(routineObject.next(7), { value: 7, done: true });
+    // A generator that has returned gives undefined, done, to any later next().
+    assert.deepEqual(routineObject.next(8), { value: undefined, done: true });
   });
 });
