@@ -29,7 +29,7 @@ const BY_HAND = 2;
 
 export class YieldOnce<T> implements Generator<unknown, T, any> {
   /** What it yields on its first resume. */
-  protected readonly _value: unknown;
+  protected _value: unknown;
   /** FRESH, ENDED, BY_HAND, or the task it yielded to, which resumes it next. */
   protected _holder: Task<unknown> | number = FRESH;
 

@@ -14,7 +14,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Context, resource, routine, sleep, spawn, VirtualClock, wrap } from "../src/index.ts";
+import {
+  Context,
+  currentTask,
+  resource,
+  routine,
+  sleep,
+  spawn,
+  VirtualClock,
+  wrap,
+} from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
 
 /** A pretend connection that logs what happens to it. */
@@ -146,6 +155,70 @@ describe("resource", () => {
       { clock: new VirtualClock() },
     );
     assert.deepEqual(seen, ['resource "lazy" returned without providing a value']);
+  });
+
+  it("fails the asking task when its routine is cancelled before it provides, and refuses a second value", () => {
+    const { worker, errors } = collectingWorker();
+    const trace: string[] = [];
+    const task = worker.assign(
+      (function* main() {
+        try {
+          yield* resource(function* dropped(provide) {
+            currentTask()?.cancel(); // comes at its next yield, before the value
+            yield sleep(1);
+            yield* provide(1);
+          });
+        } catch (error) {
+          trace.push((error as Error).message);
+        }
+        const value = yield* resource<number>(function* twice(provide) {
+          try {
+            yield* provide(1);
+          } finally {
+            trace.push("twice closes");
+            yield* provide(2); // a cleanup that throws: the resource task fails with it
+          }
+        });
+        trace.push(`got ${value}`);
+      })(),
+    );
+    worker.work();
+    assert.deepEqual(trace, [
+      'resource "dropped" was cancelled before it provided a value',
+      "got 1",
+      "twice closes",
+    ]);
+    assert.equal(task.state, "failed");
+    assert.equal((task.error as Error).message, 'resource "twice" provided a value twice');
+    assert.deepEqual(
+      errors.map((e) => (e as Error).message),
+      ['resource "twice" provided a value twice'],
+    );
+  });
+
+  it("is one task's: a second task reaching the same resource() while the first waits in it is refused", () => {
+    const { worker, errors } = collectingWorker();
+    const trace: string[] = [];
+    const shared = resource<string>(function* slow(provide) {
+      yield sleep(1);
+      yield* provide("value");
+    });
+    const ask = routine(function* ask(name: string) {
+      try {
+        trace.push(`${name} got ${yield* shared}`);
+      } catch (error) {
+        trace.push(`${name}: ${(error as Error).message}`);
+      }
+    });
+    worker.assign(ask("first"), { name: "first" });
+    worker.assign(ask("second"), { name: "second" });
+    worker.work();
+    assert.deepEqual(trace, [
+      'second: task "second" reached a resource routine that task "first" is waiting in: a ' +
+        "routine object is one task's, as a generator is; make one in each task",
+      "first got value",
+    ]);
+    assert.deepEqual(errors, []);
   });
 
   it("refuses what is not a generator function", () => {
