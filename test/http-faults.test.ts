@@ -335,6 +335,42 @@ describe("http under faults: hang-ups before the answer starts", () => {
   });
 });
 
+describe("http under faults: the listening socket", () => {
+  it("says so on stderr and goes on serving when accepting a connection fails (ENFILE, ENOBUFS): no crash, no silence", async (t) => {
+    const printed: string[] = [];
+    t.mock.method(console, "error", (...parts: unknown[]) => {
+      printed.push(parts.map((p) => (p instanceof Error ? p.message : String(p))).join(" "));
+    });
+    const answers: string[] = [];
+    let where = "";
+    await withServer(
+      function* hello(_req, res) {
+        res.text("hello");
+      },
+      async (server) => {
+        where = `127.0.0.1:${server.port}`;
+        // What Node does when the system refuses an accept (libuv keeps listening): an "error"
+        // event on the listening socket, which kills the process if nobody listens to it.
+        for (const code of ["ENFILE", "ENOBUFS"]) {
+          const error = Object.assign(new Error(`accept ${code}`), { code, syscall: "accept" });
+          server._server.emit("error", error);
+        }
+        for (let i = 0; i < 2; i++) {
+          answers.push(await (await fetch(`http://${where}/`)).text());
+        }
+      },
+    );
+    assert.deepEqual(answers, ["hello", "hello"]);
+    assert.deepEqual(
+      printed,
+      ["ENFILE", "ENOBUFS"].map(
+        (code) =>
+          `clockwork http: accepting a connection on ${where} failed (the server goes on): accept ${code}`,
+      ),
+    );
+  });
+});
+
 describe("http under faults: out of descriptors", () => {
   /**
    * A child node process that may hold 256 descriptors: a server with

@@ -367,6 +367,42 @@ describe("net under faults", () => {
     assert.ok(written > 100_000, `only ${written} bytes were written`);
     assert.equal(received, written);
   });
+
+  it("says so on stderr and goes on serving when accepting a connection fails (ENFILE, ENOBUFS): no crash, no silence", async (t) => {
+    const printed: string[] = [];
+    t.mock.method(console, "error", (...parts: unknown[]) => {
+      printed.push(parts.map((p) => (p instanceof Error ? p.message : String(p))).join(" "));
+    });
+    const worker = new Worker();
+    let answers: (string | null)[] = [];
+    let where = "";
+    worker.assign(
+      (function* main() {
+        const server = yield* listen({ port: 0 }, echo);
+        where = `127.0.0.1:${server.port}`;
+        try {
+          // What Node does when the system refuses an accept (libuv keeps listening): an "error"
+          // event on the listening socket, which would kill the process if nobody listened.
+          for (const code of ["ENFILE", "ENOBUFS"]) {
+            const error = Object.assign(new Error(`accept ${code}`), { code, syscall: "accept" });
+            server._server.emit("error", error);
+          }
+          answers = [yield* askEcho(server.port, "one"), yield* askEcho(server.port, "two")];
+        } finally {
+          server.close();
+        }
+      })(),
+    );
+    await worker.run();
+    assert.deepEqual(answers, ["one", "two"]);
+    assert.deepEqual(
+      printed,
+      ["ENFILE", "ENOBUFS"].map(
+        (code) =>
+          `clockwork net: accepting a connection on ${where} failed (the server goes on): accept ${code}`,
+      ),
+    );
+  });
 });
 
 /** connect() for a raw Node socket, as a routine. */

@@ -44,6 +44,7 @@ import {
   SUFFIX,
 } from "./compress.ts";
 import { contentTypeOfExtension } from "./content-types.ts";
+import { keepListening } from "./net.ts";
 
 /** Thrown by a handler to answer with a status other than 500. */
 export class HttpError extends Error {
@@ -577,10 +578,12 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
   raw.requestTimeout = requestTimeout;
   raw.keepAliveTimeout = (options.keepAliveTimeout ?? 5) * 1000;
   const listening = new Future<void>();
-  raw.once("error", (error) => {
-    if (!listening.settled) listening.reject(error);
+  const failed = (error: Error) => listening.reject(error);
+  raw.once("error", failed);
+  raw.listen(options.port ?? 0, host, () => {
+    raw.off("error", failed);
+    listening.resolve();
   });
-  raw.listen(options.port ?? 0, host, () => listening.resolve());
   try {
     yield* listening.wait();
   } catch (error) {
@@ -588,6 +591,7 @@ const serveRoutine = routine(function* serve(options: ServeOptions, handler: Han
     throw error;
   }
   server = new HttpServer(raw, host, options.closeGrace ?? 5);
+  keepListening(raw, `http: accepting a connection on ${host}:${server.port}`);
   const closed = new Future<void>();
   raw.on("close", () => {
     if (!closed.settled) closed.resolve();

@@ -352,11 +352,27 @@ const listenRoutine = routine(function* listen(
   }
   raw.on("close", () => accepted.close());
   const server = new Server(raw, host);
+  keepListening(raw, `net: accepting a connection on ${host}:${server.port}`);
   server._task = spawn(serve(server, accepted, handler, onError), {
     name: `server ${host}:${server.port}`,
   });
   return server;
 });
+
+/**
+ * @internal Once a server listens, an "error" of its listening socket is an
+ * accept the system refused (ENFILE, ENOBUFS, ENOMEM: the process or the
+ * machine is short of something, for now). libuv goes on listening, so the
+ * server goes on too, and says so on stderr, as Go's net/http logs an
+ * accept error and retries. Without a listener Node would throw the error
+ * and end the process; with a silent one, nobody would know why clients
+ * are turned away.
+ */
+export function keepListening(raw: net.Server, what: string): void {
+  raw.on("error", (error) => {
+    console.error(`clockwork ${what} failed (the server goes on):`, error);
+  });
+}
 
 const serve = routine(function* serve(
   server: Server,
