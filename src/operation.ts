@@ -40,6 +40,12 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
   _phase: number;
   /** The parked task while it waits in its owner's queue; null otherwise. */
   _task: Task<unknown> | null;
+  /**
+   * The task that parked on it, from then on: it alone resumes it. Unlike
+   * `_task`, it stays set once the owner has woken the task, for the wake
+   * is the task's only once the task has run with it.
+   */
+  _holder: Task<unknown> | null;
   /** The select it is a case of, or null. */
   _choice: Choice | null;
   /** Its index among the select's cases. */
@@ -49,6 +55,7 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
     super();
     this._phase = 0;
     this._task = null;
+    this._holder = null;
     this._choice = null;
     this._index = 0;
   }
@@ -69,7 +76,9 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
   abstract enqueue(): void;
 
   park(task: Task<unknown>): void {
-    if (this._task !== null) throw this._taken(task);
+    const holder = this._holder;
+    if (holder !== null && holder !== task) throw this._taken(task);
+    this._holder = task;
     if (this._phase === 0) {
       // Yielded directly (`yield op`): try now; a result is delivered on the task's next step.
       this._phase = 1;
@@ -101,8 +110,10 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
       }
       return { value: this, done: false };
     }
-    // Resumed by its own task once woken (`_task` is cleared then); while set, another task reached it.
-    if (this._task !== null) throw this._taken(running.task);
+    // Resumed by the task that parked on it; another task that reaches it is refused, also between
+    // the wake and that task's next step.
+    const holder = this._holder;
+    if (holder !== null && holder !== running.task) throw this._taken(running.task);
     this._phase = 2;
     return { value: input as T, done: true };
   }
@@ -114,7 +125,7 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
         ? "it was resumed outside its task and"
         : `${task.label()} yielded it, but`;
     return new Error(
-      `${this.describe()}: ${who} ${this._task?.label()} is already waiting on it; an operation is ` +
+      `${this.describe()}: ${who} ${this._holder?.label()} is already waiting on it; an operation is ` +
         "one task's wait: make one per task",
     );
   }

@@ -1,0 +1,138 @@
+/**
+ * Adversarial cases: programs written to break a printed guarantee, kept
+ * here once the guarantee holds for them.
+ *
+ * An operation (`receive()`, `send(v)`, `acquire()`, `future.wait()`,
+ * `ticker.receive()`) and a `select` are one task's wait (design.md, rule
+ * 2): a second task that reaches one while the first waits in it gets an
+ * error naming both, never a silent `undefined`, a lost wake or a value
+ * meant for the other. The first task waits in it until it has *run* with
+ * what woke it, not only until it was woken: between the wake and its next
+ * step the wait is still its.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Broadcast, Channel, Future, routine, Semaphore, type Worker } from "../src/index.ts";
+import { collectingWorker } from "./support.ts";
+
+/** A shared wait, and what ends the first task's wait (a send, a resolve, a release...). */
+interface Shared {
+  shared: Generator<unknown, unknown, unknown>;
+  end: () => void;
+  /** After the run: what is left behind to check (a channel's next value, the permits...). */
+  after?: () => string;
+}
+
+/**
+ * Task "first" parks on the shared wait (by yield*); `end()` wakes it;
+ * before "first" has run again, task "second" reaches the same wait (by
+ * yield* or by yield). Says what each got.
+ */
+function reachWhileWoken(
+  how: "yield*" | "yield",
+  make: (worker: Worker) => Shared,
+): { trace: string[]; errors: unknown[]; after: string } {
+  const { worker, errors } = collectingWorker();
+  const { shared, end, after } = make(worker);
+  const trace: string[] = [];
+  const reach = routine(function* reach(name: string, by: "yield*" | "yield") {
+    if (name === "second") yield; // lets "first" park first
+    try {
+      const value = by === "yield*" ? yield* shared : yield shared;
+      trace.push(`${name} got ${JSON.stringify(value)}`);
+    } catch (error) {
+      trace.push(`${name}: ${(error as Error).message}`);
+    }
+  });
+  worker.assign(reach("first", "yield*"), { name: "first" });
+  worker.assign(reach("second", how), { name: "second" });
+  worker.tick(); // "first" parks on the wait
+  worker.tick(); // "second" gives up control once
+  end(); // "first" is woken, and queued behind "second"
+  try {
+    worker.work();
+  } catch (error) {
+    trace.push(`work(): ${(error as Error).name}`);
+  }
+  return { trace, errors, after: after?.() ?? "" };
+}
+
+const refusedOperation = (what: string) =>
+  `second: ${what}: task "second" yielded it, but task "first" is already waiting on it; an ` +
+  "operation is one task's wait: make one per task";
+
+describe("an operation woken but not yet run is still its task's wait", () => {
+  const cases: [string, string, (worker: Worker) => Shared, string, string][] = [
+    [
+      "a receive",
+      "receive from a channel (1/1 buffered)",
+      () => {
+        const channel = new Channel<number>(1);
+        return {
+          shared: channel.receive(),
+          end: () => {
+            channel.trySend(1);
+            channel.trySend(2);
+          },
+          after: () => `left: ${JSON.stringify(channel.tryReceive())}`,
+        };
+      },
+      "first got 1",
+      'left: {"ok":true,"value":2}',
+    ],
+    [
+      "a send",
+      "send to a channel (0/0 buffered)",
+      () => {
+        const channel = new Channel<string>();
+        const got: string[] = [];
+        return {
+          shared: channel.send("sent once"),
+          end: () => {
+            const r = channel.tryReceive();
+            if (r.ok) got.push(r.value);
+          },
+          after: () => `received: ${got.join()}, then ${JSON.stringify(channel.tryReceive())}`,
+        };
+      },
+      "first got undefined",
+      'received: sent once, then {"ok":false,"closed":false}',
+    ],
+    [
+      "a future's wait",
+      "a future",
+      () => {
+        const future = new Future<string>();
+        return { shared: future.wait(), end: () => future.resolve("ready") };
+      },
+      'first got "ready"',
+      "",
+    ],
+    [
+      "an acquire",
+      "a permit of a semaphore (0/1 free, 0 waiting)",
+      () => {
+        const semaphore = new Semaphore(1);
+        semaphore.tryAcquire();
+        return {
+          shared: semaphore.acquire(),
+          end: () => semaphore.release(),
+          after: () => `available: ${semaphore.available}`,
+        };
+      },
+      "first got undefined",
+      "available: 0",
+    ],
+  ];
+  for (const [name, described, make, firstGot, left] of cases) {
+    for (const how of ["yield*", "yield"] as const) {
+      it(`${name}, reached by ${how}: the second task is refused, the first gets what woke it`, () => {
+        const { trace, errors, after } = reachWhileWoken(how, make);
+        // (By yield, the refusal is thrown in at the second task's next step, after the first's.)
+        assert.deepEqual(trace.sort(), [firstGot, refusedOperation(described)].sort());
+        assert.equal(after, left);
+        assert.deepEqual(errors, []);
+      });
+    }
+  }
+});
