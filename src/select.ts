@@ -92,6 +92,8 @@ export class Select
   _phase: number;
   /** The parked task while its cases wait; null otherwise. */
   _task: Task<unknown> | null;
+  /** The task that parked on it, from then on (also once woken): it alone resumes it. */
+  _holder: Task<unknown> | null;
   /** The case that happened, or -1. */
   _winner: number;
   _winnerIsError: boolean;
@@ -111,6 +113,7 @@ export class Select
     this._timeoutSeconds = seconds;
     this._phase = 0;
     this._task = null;
+    this._holder = null;
     this._winner = -1;
     this._winnerIsError = false;
     this._winnerValue = undefined;
@@ -140,8 +143,20 @@ export class Select
       }
       return { value: this, done: false }; // park on it: park() registers every case
     }
+    const holder = this._holder;
+    if (holder !== null && holder !== running.task) throw this._taken(running.task, holder);
     this._phase = 2;
     return { value: input, done: true }; // what claim() gave
+  }
+
+  /** @internal The error for a task that reached a select another task waits in. */
+  _taken(task: Task<unknown> | undefined, holder: Task<unknown>): Error {
+    const who = task === undefined ? "code outside any task" : task.label();
+    const call = `${this[routineName]}()`;
+    return new Error(
+      `${who} reached a ${call} that ${holder.label()} is waiting in: a ${call} is one task's ` +
+        "wait; make one in each task",
+    );
   }
 
   return(value?: unknown): IteratorResult<unknown, unknown> {
@@ -165,6 +180,9 @@ export class Select
   // -------------------------------------------------------------- as a wait
 
   park(task: Task<unknown>): void {
+    const holder = this._holder;
+    if (holder !== null && holder !== task) throw this._taken(task, holder);
+    this._holder = task;
     if (this._phase === 0) {
       // Yielded directly: try now; a case that happened is delivered on the task's next step.
       this._phase = 1;
@@ -186,8 +204,16 @@ export class Select
             `${this[routineName]}(): case ${i} (${c.describe()}) is the same operation as an earlier case; each case must be a fresh operation`,
           );
         }
+        if (c._phase !== 0) {
+          // Started since the select was made (yielded, or a case of another select): not ours.
+          this.#withdraw(task);
+          throw new TypeError(
+            `${this[routineName]}(): case ${i} (${c.describe()}) was already used; each case must be a fresh operation`,
+          );
+        }
         c._phase = 1;
         c._task = task;
+        c._holder = task;
         c._choice = this;
         c._index = i;
         c.enqueue();
@@ -338,7 +364,8 @@ export class Select
   #withdraw(task: Task<unknown>): void {
     this._task = null;
     for (const c of this._cases) {
-      if (c instanceof Operation) {
+      // Not a case another task waits on, refused in park(): it is left as it is.
+      if (c instanceof Operation && (c._choice === this || c._phase === 0)) {
         if (c._task !== null) c.release(task);
         c._phase = 2;
       }

@@ -12,7 +12,15 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Broadcast, Channel, Future, routine, Semaphore, type Worker } from "../src/index.ts";
+import {
+  Broadcast,
+  Channel,
+  Future,
+  routine,
+  Semaphore,
+  select,
+  type Worker,
+} from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
 
 /** A shared wait, and what ends the first task's wait (a send, a resolve, a release...). */
@@ -135,4 +143,68 @@ describe("an operation woken but not yet run is still its task's wait", () => {
       });
     }
   }
+});
+
+describe("a select is one task's wait", () => {
+  for (const how of ["yield*", "yield"] as const) {
+    it(`a second task that reaches it by ${how} while the first waits is refused`, () => {
+      const { worker, errors } = collectingWorker();
+      const channel = new Channel<number>();
+      const shared = select([channel.receive()]);
+      const trace: string[] = [];
+      const reach = routine(function* reach(name: string, by: "yield*" | "yield") {
+        try {
+          const got = by === "yield*" ? yield* shared : yield shared;
+          trace.push(`${name} got ${JSON.stringify(got)}`);
+        } catch (error) {
+          trace.push(`${name}: ${(error as Error).message}`);
+        }
+      });
+      worker.assign(reach("first", "yield*"), { name: "first" });
+      worker.assign(reach("second", how), { name: "second" });
+      worker.tick(); // "first" parks on the select
+      worker.tick(); // "second" reaches it
+      channel.trySend(7);
+      worker.work();
+      assert.deepEqual(trace, [
+        'second: task "second" reached a select() that task "first" is waiting in: a select() is ' +
+          "one task's wait; make one in each task",
+        'first got {"index":0,"value":7}',
+      ]);
+      assert.deepEqual(errors, []);
+    });
+  }
+
+  it("an operation already parked on elsewhere is refused as a case when the select parks", () => {
+    const { worker, errors } = collectingWorker();
+    const channel = new Channel<number>();
+    const other = new Channel<number>();
+    const receive = channel.receive();
+    const trace: string[] = [];
+    const direct = routine(function* direct() {
+      trace.push(`direct got ${yield* receive}`);
+    });
+    const both = select([receive, other.receive()]); // made while the receive is still fresh
+    const selecting = routine(function* selecting() {
+      try {
+        const got = yield* both;
+        trace.push(`select got ${JSON.stringify(got)}`);
+      } catch (error) {
+        trace.push(`select: ${(error as Error).message}`);
+      }
+    });
+    worker.assign(direct(), { name: "direct" });
+    worker.assign(selecting(), { name: "selecting" });
+    worker.tick(); // "direct" parks on the receive
+    worker.tick(); // the select parks: its case 0 is already another task's wait
+    channel.trySend(1);
+    other.trySend(2);
+    worker.work();
+    assert.deepEqual(trace, [
+      "select: select(): case 0 (receive from a channel (0/0 buffered)) was already used; " +
+        "each case must be a fresh operation",
+      "direct got 1",
+    ]);
+    assert.deepEqual(errors, []);
+  });
 });
