@@ -19,6 +19,8 @@ import {
   routine,
   Semaphore,
   select,
+  sleep,
+  suspend,
   type Worker,
 } from "../src/index.ts";
 import { collectingWorker } from "./support.ts";
@@ -205,6 +207,44 @@ describe("a select is one task's wait", () => {
         "each case must be a fresh operation",
       "direct got 1",
     ]);
+    assert.deepEqual(errors, []);
+  });
+});
+
+/**
+ * A subscription ends with the task that made it (broadcast.test.ts: "closes
+ * a subscription whose task returned without closing it, in the step the
+ * task ends: a send waiting for room goes on"), also one made in a cleanup
+ * that a cancel started.
+ */
+describe("a subscription made while its task is being cancelled", () => {
+  it("ends with the task: a send waiting for room in it goes on", () => {
+    const { worker, errors } = collectingWorker();
+    const news = new Broadcast<number>();
+    const trace: string[] = [];
+    const listener = routine(function* listener() {
+      try {
+        yield suspend();
+      } finally {
+        const late = news.subscribe(); // buffer 1, back-pressure
+        yield* sleep(1); // the sender fills it meanwhile
+        trace.push(`cleanup ends, holding ${late.size}`);
+      }
+    });
+    const sender = routine(function* sender() {
+      yield* sleep(0.5);
+      yield* news.send(1);
+      trace.push("sent 1");
+      yield* news.send(2); // waits for room in the listener's subscription, until it ends
+      trace.push("sent 2");
+    });
+    const task = worker.assign(listener());
+    worker.tick();
+    task.cancel();
+    worker.assign(sender());
+    worker.work();
+    assert.deepEqual(trace, ["sent 1", "cleanup ends, holding 1", "sent 2"]);
+    assert.equal(news.subscribers, 0);
     assert.deepEqual(errors, []);
   });
 });
