@@ -12,7 +12,7 @@ import { checkRoutine, describeValue, generatorNext, NativeGenerator } from "./d
 import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import { keepShapes } from "./shapes.ts";
-import { NEXT, RETURN, type Task, THROW } from "./task.ts";
+import { NEXT, RETURN, running, type Task, THROW } from "./task.ts";
 import type { Outcome } from "./wait.ts";
 
 let shapesKept = false;
@@ -55,6 +55,8 @@ class WithPermit<R> implements Generator<unknown, R, any> {
   _phase: number;
   /** Set once return() reached the body: its later end is the end of that return's cleanup. */
   _returning: boolean;
+  /** While parked for a permit: the task that waits (it alone is handed the permit). */
+  _waiter: Task<unknown> | undefined;
 
   constructor(semaphore: Semaphore, body: Generator<unknown, R, any>) {
     this._semaphore = semaphore;
@@ -62,6 +64,7 @@ class WithPermit<R> implements Generator<unknown, R, any> {
     this._native = body instanceof NativeGenerator;
     this._phase = 0;
     this._returning = false;
+    this._waiter = undefined;
   }
 
   /** Its frames are named "withPermit". */
@@ -82,9 +85,11 @@ class WithPermit<R> implements Generator<unknown, R, any> {
         const acquire = new Acquire(this._semaphore);
         acquire._phase = 1;
         this._phase = 1;
+        this._waiter = running.task;
         return { value: acquire, done: false };
       }
       case 1: // woken: the releaser handed its permit over
+        if (this._waiter !== running.task) throw this._taken();
         this._phase = 2;
         return this._resume(NEXT, undefined);
       default:
@@ -133,6 +138,16 @@ class WithPermit<R> implements Generator<unknown, R, any> {
       if (this._returning && mode !== RETURN) return UNWOUND; // the cleanup waited, and has ended
     }
     return result;
+  }
+
+  /** The error for a task that reached it while another waits in it for its permit. */
+  _taken(): Error {
+    const task = running.task;
+    const who = task === undefined ? "code outside any task" : task.label();
+    return new Error(
+      `${who} reached a withPermit routine that ${this._waiter?.label()} is waiting in: a routine ` +
+        "object is one task's, as a generator is; make one in each task",
+    );
   }
 
   [Symbol.iterator](): Generator<unknown, R, any> {

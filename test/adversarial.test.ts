@@ -248,3 +248,46 @@ describe("a subscription made while its task is being cancelled", () => {
     assert.deepEqual(errors, []);
   });
 });
+
+/**
+ * `withPermit(body)` gives a routine object, one task's as a generator is
+ * (spawn.test.ts: "a routine object is one task's"). A second task that
+ * reaches it while the first waits for its permit is refused: it must not
+ * run the body without a permit, nor end the first task's wait.
+ */
+describe("a withPermit routine waiting for its permit", () => {
+  it("refuses a second task; the first runs the body holding the permit", () => {
+    const { worker, errors } = collectingWorker();
+    const pool = new Semaphore(1);
+    const trace: string[] = [];
+    const shared = pool.withPermit(
+      (function* body() {
+        trace.push(`body runs, ${pool.available} permits free`);
+        yield;
+        return "done";
+      })(),
+    );
+    const reach = routine(function* reach(name: string) {
+      try {
+        trace.push(`${name} got ${yield* shared}`);
+      } catch (error) {
+        trace.push(`${name}: ${(error as Error).message}`);
+      }
+    });
+    assert.ok(pool.tryAcquire()); // held elsewhere, for now
+    worker.assign(reach("first"), { name: "first" });
+    worker.assign(reach("second"), { name: "second" });
+    worker.tick(); // "first" waits for the permit
+    worker.tick(); // "second" reaches the same routine object
+    pool.release(); // the permit passes to "first"
+    worker.work();
+    assert.deepEqual(trace, [
+      'second: task "second" reached a withPermit routine that task "first" is waiting in: a ' +
+        "routine object is one task's, as a generator is; make one in each task",
+      "body runs, 0 permits free",
+      "first got done",
+    ]);
+    assert.equal(pool.available, 1);
+    assert.deepEqual(errors, []);
+  });
+});
