@@ -79,14 +79,17 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
     const holder = this._holder;
     if (holder !== null && holder !== task) throw this._taken(task);
     this._holder = task;
-    if (this._phase === 0) {
+    const phase = this._phase;
+    if (phase !== 1) {
       // Yielded directly (`yield op`): try now; a result is delivered on the task's next step.
-      this._phase = 1;
-      const result = this.attemptParked();
+      // Ended already: it gives undefined, as a finished generator does (it never waits again).
+      this._phase = 2;
+      const result = phase === 0 ? this.attemptParked() : undefined;
       if (result !== MUST_WAIT) {
         this.wake(task, result as T);
         return;
       }
+      this._phase = 1;
     }
     this._task = task;
     this.enqueue();
@@ -96,6 +99,7 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
   _complete(isError: boolean, value: unknown): void {
     const task = this._task as Task<unknown>;
     this._task = null;
+    this._phase = 2;
     if (this._choice !== null) this._choice._commit(this, isError, value);
     else task._worker._wake(task, this, isError, value);
   }

@@ -291,3 +291,76 @@ describe("a withPermit routine waiting for its permit", () => {
     assert.deepEqual(errors, []);
   });
 });
+
+/**
+ * An operation is done once. Reached again by the task that did it, it
+ * gives undefined, as a finished generator does (and as `join()`, `call()`
+ * and `park()` routines do), by `yield` as by `yield*`: it never waits
+ * again, takes nothing more and gives nothing more.
+ */
+describe("an operation that has ended, reached again by its task", () => {
+  const cases: [string, () => { op: Generator<unknown, unknown, unknown>; left: () => string }][] =
+    [
+      [
+        "a future's wait",
+        () => {
+          const future = new Future<number>();
+          future.resolve(3);
+          return { op: future.wait(), left: () => "" };
+        },
+      ],
+      [
+        "a receive",
+        () => {
+          const channel = new Channel<number>(2);
+          channel.trySend(3);
+          channel.trySend(4);
+          return { op: channel.receive(), left: () => `${channel.size} left` };
+        },
+      ],
+      [
+        "an acquire",
+        () => {
+          const semaphore = new Semaphore(2);
+          return { op: semaphore.acquire(), left: () => `${semaphore.available} free` };
+        },
+      ],
+      [
+        "a send",
+        () => {
+          const channel = new Channel<number>(2);
+          return { op: channel.send(3), left: () => `${channel.size} sent` };
+        },
+      ],
+    ];
+  for (const [name, make] of cases) {
+    for (const [first, again] of [
+      ["yield", "yield"],
+      ["yield*", "yield"],
+      ["yield", "yield*"],
+    ] as const) {
+      it(`${name}: done by ${first}, reached again by ${again}, gives undefined at once`, () => {
+        const { worker, errors } = collectingWorker();
+        const { op, left } = make();
+        const trace: string[] = [];
+        worker.assign(
+          (function* twice() {
+            const once = first === "yield" ? yield op : yield* op;
+            trace.push(`once: ${once}`);
+            const twice = again === "yield" ? yield op : yield* op;
+            trace.push(`again: ${twice}`);
+          })(),
+        );
+        worker.work(); // threw WouldBlockError: the second `yield` waited again, for ever
+        const expected = {
+          "a future's wait": ["once: 3", "again: undefined", ""],
+          "a receive": ["once: 3", "again: undefined", "1 left"],
+          "an acquire": ["once: undefined", "again: undefined", "1 free"],
+          "a send": ["once: undefined", "again: undefined", "1 sent"],
+        }[name];
+        assert.deepEqual([...trace, left()], expected);
+        assert.deepEqual(errors, []);
+      });
+    }
+  }
+});
