@@ -183,6 +183,11 @@ export class Select
     const holder = this._holder;
     if (holder !== null && holder !== task) throw this._taken(task, holder);
     this._holder = task;
+    if (this._phase === 2) {
+      // Ended already: it gives undefined, as a finished generator does (no case happens again).
+      this.wake(task, undefined);
+      return;
+    }
     if (this._phase === 0) {
       // Yielded directly: try now; a case that happened is delivered on the task's next step.
       this._phase = 1;
@@ -356,6 +361,7 @@ export class Select
 
   /** Wakes the task with the case that happened (its error, or CLAIM: claim() builds the result). */
   #deliver(task: Task<unknown>): void {
+    this._phase = 2;
     if (this._winnerIsError) this.fail(task, this._winnerValue);
     else this.wake(task, CLAIM);
   }

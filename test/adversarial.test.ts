@@ -364,3 +364,40 @@ describe("an operation that has ended, reached again by its task", () => {
     }
   }
 });
+
+describe("a select that has ended, reached again by its task", () => {
+  for (const ready of [true, false]) {
+    for (const [first, again] of [
+      ["yield", "yield"],
+      ["yield*", "yield"],
+      ["yield", "yield*"],
+    ] as const) {
+      it(`${ready ? "done at once" : "done after it waited"} by ${first}, reached again by ${again}: undefined, no second case`, () => {
+        const { worker, errors } = collectingWorker();
+        const channel = new Channel<number>(3);
+        const trace: string[] = [];
+        const fill = () => {
+          channel.trySend(1);
+          channel.trySend(2);
+        };
+        if (ready) fill();
+        const once = select([channel.receive()]);
+        worker.assign(
+          (function* twice() {
+            trace.push(JSON.stringify(first === "yield" ? yield once : yield* once));
+            trace.push(String(again === "yield" ? yield once : yield* once));
+          })(),
+        );
+        if (!ready) {
+          worker.tick(); // it waits
+          fill();
+        }
+        // It waited again for ever (WouldBlockError), or refused its own case as a duplicate.
+        worker.work();
+        assert.deepEqual(trace, ['{"index":0,"value":1}', "undefined"]);
+        assert.equal(channel.size, 1, "the second value is still there");
+        assert.deepEqual(errors, []);
+      });
+    }
+  }
+});
