@@ -715,3 +715,51 @@ describe("cancel storms through select, broadcast, ticker, each, withPermit and 
     );
   });
 });
+
+/**
+ * The cases of a select are spent once it has ended, whether it waited or
+ * not: given to another select they are refused ("was already used"), and
+ * reached by `yield*` they give undefined, as the select's own cases do
+ * after a wait. (A case of a select that ended at once stayed fresh: the
+ * same program then did the operation a second time, or threw, depending
+ * only on whether its first select had had to wait.)
+ */
+describe("the cases of a select that has ended", () => {
+  for (const waited of [false, true]) {
+    it(`are spent ${waited ? "after it waited" : "when it ended at once"}`, () => {
+      const { worker, errors } = collectingWorker();
+      const quit = new Channel<string>(1);
+      const jobs = new Channel<number>(2);
+      const trace: string[] = [];
+      worker.assign(
+        (function* loop() {
+          const stop = quit.receive(); // made once, outside the loop: a mistake to be told of
+          const job = jobs.receive();
+          const got = yield* select([stop, job]);
+          trace.push(`first: ${JSON.stringify(got)}`);
+          trace.push(`job again: ${yield* job}`);
+          try {
+            yield* select([stop, jobs.receive()]);
+          } catch (error) {
+            trace.push((error as Error).message);
+          }
+        })(),
+      );
+      const send = () => {
+        jobs.trySend(1);
+        jobs.trySend(2);
+      };
+      if (waited) worker.tick();
+      send();
+      worker.work();
+      assert.deepEqual(trace, [
+        'first: {"index":1,"value":1}',
+        "job again: undefined",
+        "select(): case 0 (receive from a channel (0/1 buffered)) was already used; each case " +
+          "must be a fresh operation",
+      ]);
+      assert.equal(jobs.size, 1, "the second job is still there");
+      assert.deepEqual(errors, []);
+    });
+  }
+});
