@@ -40,12 +40,6 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
   _phase: number;
   /** The parked task while it waits in its owner's queue; null otherwise. */
   _task: Task<unknown> | null;
-  /**
-   * The task that parked on it, from then on: it alone resumes it. Unlike
-   * `_task`, it stays set once the owner has woken the task, for the wake
-   * is the task's only once the task has run with it.
-   */
-  _holder: Task<unknown> | null;
   /** The select it is a case of, or null. */
   _choice: Choice | null;
   /** Its index among the select's cases. */
@@ -55,7 +49,6 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
     super();
     this._phase = 0;
     this._task = null;
-    this._holder = null;
     this._choice = null;
     this._index = 0;
   }
@@ -76,13 +69,12 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
   abstract enqueue(): void;
 
   park(task: Task<unknown>): void {
-    const holder = this._holder;
-    if (holder !== null && holder !== task) throw this._taken(task);
-    this._holder = task;
+    if (this._task !== null) throw this._taken(task);
     const phase = this._phase;
     if (phase !== 1) {
       // Yielded directly (`yield op`): try now; a result is delivered on the task's next step.
-      // Ended already: it gives undefined, as a finished generator does (it never waits again).
+      // Ended already (served, even if its task has not run yet): it gives undefined, as a finished
+      // generator does; it never waits, takes or gives again.
       this._phase = 2;
       const result = phase === 0 ? this.attemptParked() : undefined;
       if (result !== MUST_WAIT) {
@@ -95,7 +87,10 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
     this.enqueue();
   }
 
-  /** @internal The owner finishes it: a value (or CLAIM) or an error, for its task or its select. */
+  /**
+   * @internal The owner finishes it: a value (or CLAIM) or an error, for its task or its select.
+   * It has ended from now on, also for a task that reaches it before its own task has run.
+   */
   _complete(isError: boolean, value: unknown): void {
     const task = this._task as Task<unknown>;
     this._task = null;
@@ -114,10 +109,8 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
       }
       return { value: this, done: false };
     }
-    // Resumed by the task that parked on it; another task that reaches it is refused, also between
-    // the wake and that task's next step.
-    const holder = this._holder;
-    if (holder !== null && holder !== running.task) throw this._taken(running.task);
+    // Resumed by its own task once woken (`_task` is cleared then); while set, another task reached it.
+    if (this._task !== null) throw this._taken(running.task);
     this._phase = 2;
     return { value: input as T, done: true };
   }
@@ -129,7 +122,7 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
         ? "it was resumed outside its task and"
         : `${task.label()} yielded it, but`;
     return new Error(
-      `${this.describe()}: ${who} ${this._holder?.label()} is already waiting on it; an operation is ` +
+      `${this.describe()}: ${who} ${this._task?.label()} is already waiting on it; an operation is ` +
         "one task's wait: make one per task",
     );
   }

@@ -92,8 +92,6 @@ export class Select
   _phase: number;
   /** The parked task while its cases wait; null otherwise. */
   _task: Task<unknown> | null;
-  /** The task that parked on it, from then on (also once woken): it alone resumes it. */
-  _holder: Task<unknown> | null;
   /** The case that happened, or -1. */
   _winner: number;
   _winnerIsError: boolean;
@@ -113,7 +111,6 @@ export class Select
     this._timeoutSeconds = seconds;
     this._phase = 0;
     this._task = null;
-    this._holder = null;
     this._winner = -1;
     this._winnerIsError = false;
     this._winnerValue = undefined;
@@ -144,8 +141,9 @@ export class Select
       }
       return { value: this, done: false }; // park on it: park() registers every case
     }
-    const holder = this._holder;
-    if (holder !== null && holder !== running.task) throw this._taken(running.task, holder);
+    // Resumed by its own task once woken (`_task` is cleared then); while set, another task reached it.
+    const waiting = this._task;
+    if (waiting !== null) throw this._taken(running.task, waiting);
     this._phase = 2;
     return { value: input, done: true }; // what claim() gave
   }
@@ -181,11 +179,11 @@ export class Select
   // -------------------------------------------------------------- as a wait
 
   park(task: Task<unknown>): void {
-    const holder = this._holder;
-    if (holder !== null && holder !== task) throw this._taken(task, holder);
-    this._holder = task;
+    const waiting = this._task;
+    if (waiting !== null) throw this._taken(task, waiting);
     if (this._phase === 2) {
-      // Ended already: it gives undefined, as a finished generator does (no case happens again).
+      // Ended already (a case happened, even if its task has not run yet): it gives undefined, as a
+      // finished generator does; no case happens again.
       this.wake(task, undefined);
       return;
     }
@@ -204,23 +202,18 @@ export class Select
     for (let i = 0; i < cases.length; i++) {
       const c = cases[i] as Case;
       if (c instanceof Operation) {
-        if (c._choice === this) {
-          // The same operation twice would wait twice in one queue: refused, at the yield.
-          this.#withdraw(task);
-          throw new TypeError(
-            `${this[routineName]}(): case ${i} (${c.describe()}) is the same operation as an earlier case; each case must be a fresh operation`,
-          );
-        }
         if (c._phase !== 0) {
-          // Started since the select was made (yielded, or a case of another select): not ours.
+          // The same operation twice would wait twice in one queue; one started since the select
+          // was made (yielded, or a case of another select) is another wait's: refused, at the yield.
           this.#withdraw(task);
+          const why =
+            c._choice === this ? "is the same operation as an earlier case" : "was already used";
           throw new TypeError(
-            `${this[routineName]}(): case ${i} (${c.describe()}) was already used; each case must be a fresh operation`,
+            `${this[routineName]}(): case ${i} (${c.describe()}) ${why}; each case must be a fresh operation`,
           );
         }
         c._phase = 1;
         c._task = task;
-        c._holder = task;
         c._choice = this;
         c._index = i;
         c.enqueue();
