@@ -55,8 +55,8 @@ class WithPermit<R> implements Generator<unknown, R, any> {
   _phase: number;
   /** Set once return() reached the body: its later end is the end of that return's cleanup. */
   _returning: boolean;
-  /** While parked for a permit: the task that waits (it alone is handed the permit). */
-  _waiter: Task<unknown> | undefined;
+  /** The acquire it parks on when no permit is free: its `_task` is the waiting task while queued. */
+  _acquire: Acquire | null;
 
   constructor(semaphore: Semaphore, body: Generator<unknown, R, any>) {
     this._semaphore = semaphore;
@@ -64,7 +64,7 @@ class WithPermit<R> implements Generator<unknown, R, any> {
     this._native = body instanceof NativeGenerator;
     this._phase = 0;
     this._returning = false;
-    this._waiter = undefined;
+    this._acquire = null;
   }
 
   /** Its frames are named "withPermit". */
@@ -85,13 +85,17 @@ class WithPermit<R> implements Generator<unknown, R, any> {
         const acquire = new Acquire(this._semaphore);
         acquire._phase = 1;
         this._phase = 1;
-        this._waiter = running.task;
+        this._acquire = acquire;
         return { value: acquire, done: false };
       }
-      case 1: // woken: the releaser handed its permit over
-        if (this._waiter !== running.task) throw this._taken();
+      case 1: {
+        // Woken: the releaser handed its permit over. While the acquire is still queued, the task
+        // that waits is not the one resuming it: another task reached this routine object.
+        const waiting = (this._acquire as Acquire)._task;
+        if (waiting !== null) throw this._taken(waiting);
         this._phase = 2;
         return this._resume(NEXT, undefined);
+      }
       default:
         return { value: input as R, done: true };
     }
@@ -140,12 +144,12 @@ class WithPermit<R> implements Generator<unknown, R, any> {
     return result;
   }
 
-  /** The error for a task that reached it while another waits in it for its permit. */
-  _taken(): Error {
+  /** The error for a task that reached it while `waiting` waits in it for its permit. */
+  _taken(waiting: Task<unknown>): Error {
     const task = running.task;
     const who = task === undefined ? "code outside any task" : task.label();
     return new Error(
-      `${who} reached a withPermit routine that ${this._waiter?.label()} is waiting in: a routine ` +
+      `${who} reached a withPermit routine that ${waiting.label()} is waiting in: a routine ` +
         "object is one task's, as a generator is; make one in each task",
     );
   }
