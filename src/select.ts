@@ -136,7 +136,6 @@ export class Select
       }
       if (this._tryNow(task, false)) {
         this._phase = 2;
-        this._spend();
         return { value: this._outcome(this._winnerValue), done: true };
       }
       return { value: this, done: false }; // park on it: park() registers every case
@@ -191,7 +190,6 @@ export class Select
       // Yielded directly: try now; a case that happened is delivered on the task's next step.
       this._phase = 1;
       if (this._tryNow(task, true)) {
-        this._spend();
         this.#deliver(task);
         return;
       }
@@ -338,15 +336,6 @@ export class Select
       return true;
     }
     return false;
-  }
-
-  /**
-   * @internal It ended without parking: its operations are spent, as a
-   * parked select's are once withdrawn (so reusing one is refused, whether
-   * or not the select had to wait).
-   */
-  _spend(): void {
-    for (const c of this._cases) if (c instanceof Operation) c._phase = 2;
   }
 
   /** The final value of the call, from what the winning case gave (throws its error). */
@@ -510,9 +499,7 @@ export function trySelect(cases: unknown): unknown {
   }
   const select = new Select(checked, keys, SELECT);
   select._phase = 2;
-  if (!select._tryNow(running.task, false)) return undefined; // nothing happened: still fresh
-  select._spend();
-  return select._outcome(select._winnerValue);
+  return select._tryNow(running.task, false) ? select._outcome(select._winnerValue) : undefined;
 }
 
 /** @internal race() over operations and sleeps alone: a select that gives the value. */
