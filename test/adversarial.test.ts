@@ -708,3 +708,91 @@ describe("cancel storms through select, broadcast, ticker, each, withPermit and 
     );
   });
 });
+
+/**
+ * A child's error that nobody joins is thrown into its parent at its
+ * current yield (design.md, rule 7), wherever that yield is: in a routine
+ * reached by `yield*` whose `finally` waits, in a `shield`, in a
+ * `timeout`, in the parent's own cleanup (a sleep, a shielded sleep, a race
+ * whose member's cleanup waits). With the child failing at each quarter
+ * second and the parent cancelled after each number of steps (or never):
+ * the error is caught by the parent, or fails it and is reported, exactly
+ * once; never lost, except when a cancel cut a cleanup the error was
+ * passing through (a `finally` entered by the throw: JavaScript's rule,
+ * docs/guide-cancellation.md); the parent's cleanup runs once and no task
+ * is left. (Found nothing.)
+ */
+describe("a child's error reaching its parent in a cleanup, a shield or a yield*", () => {
+  const shapes = ["sleep", "shieldedCleanup", "shieldBody", "raceInCleanup", "timeoutBody"];
+  it("is caught, or fails the parent and is reported, exactly once, at every moment", () => {
+    let runs = 0;
+    for (const shape of shapes)
+      for (const catches of [false, true])
+        for (let failAt = 0; failAt <= 12; failAt++)
+          for (let cancelAt = -1; cancelAt <= 12; cancelAt++) {
+            runs++;
+            const { clock, worker, errors } = collectingWorker();
+            const trace: string[] = [];
+            const boom = new Error(`the child fails at ${failAt / 4} s`);
+            let thrown = false;
+            const helper = routine(function* helper() {
+              try {
+                yield* sleep(1);
+              } finally {
+                trace.push("helper cleanup");
+                yield* sleep(0.5);
+                trace.push("helper cleanup ends");
+              }
+            });
+            const parent = routine(function* parent() {
+              spawn(
+                (function* child() {
+                  yield* sleep(failAt / 4);
+                  thrown = true;
+                  throw boom;
+                })(),
+              );
+              try {
+                try {
+                  if (shape === "shieldBody") yield* shield(helper());
+                  else if (shape === "timeoutBody") yield* timeout(0.75, helper());
+                  else yield* helper();
+                  yield* sleep(1);
+                } finally {
+                  trace.push("parent cleanup");
+                  if (shape === "shieldedCleanup") yield* shield(sleep(1));
+                  else if (shape === "raceInCleanup") yield* race([sleep(1), helper()]);
+                  else yield* sleep(1);
+                  trace.push("parent cleanup ends");
+                }
+              } catch (error) {
+                if (!catches) throw error;
+                trace.push(error === boom ? "caught" : "caught another");
+              }
+            });
+            const task = worker.assign(parent());
+            for (let steps = 0, n = 0; n < 1000 && !task.isDone(); n++) {
+              if (steps === cancelAt) task.cancel();
+              if (worker.tick()) steps++;
+              else clock.advance(0.25);
+            }
+            worker.work();
+            const at = `${shape}, ${catches ? "catching" : "not catching"}, child fails at ${failAt / 4} s, cancel after ${cancelAt} steps: ${trace.join(", ")}`;
+            const seen =
+              trace.filter((l) => l === "caught").length + errors.filter((e) => e === boom).length;
+            const cut = ["helper cleanup", "parent cleanup"].some(
+              (c) =>
+                trace.filter((l) => l === c).length > trace.filter((l) => l === `${c} ends`).length,
+            );
+            assert.ok(seen <= 1, `seen ${seen} times: ${at}`);
+            if (thrown && !cut) assert.equal(seen, 1, `lost: ${at}`);
+            if (!thrown) assert.equal(seen, 0, at);
+            // The timeout's own TimeoutError is the program's, uncaught when it does not catch.
+            const others = errors.filter((e) => e !== boom && !(e instanceof TimeoutError));
+            assert.deepEqual(others, [], at);
+            assert.ok(trace.filter((l) => l === "parent cleanup").length <= 1, at);
+            assert.equal(worker.tasks.length, 0, at);
+          }
+    assert.equal(runs, 1820);
+  });
+});
