@@ -314,10 +314,12 @@ export class Select
       try {
         value = parked ? c.attemptParked() : c.attempt();
       } catch (error) {
+        c._phase = 2; // it happened (with an error): spent, as when it happens after a wait
         this.#settle(i, true, error);
         return true;
       }
       if (value !== MUST_WAIT) {
+        c._phase = 2; // it happened: spent, as when it happens after a wait
         this.#settle(i, false, value);
         return true;
       }

@@ -796,3 +796,45 @@ describe("a child's error reaching its parent in a cleanup, a shield or a yield*
     assert.equal(runs, 1820);
   });
 });
+
+/**
+ * The case a select did is spent, whether the select had to wait or not:
+ * reached again by `yield*` it gives undefined (it has ended), and another
+ * select refuses it. (After a select that did not wait, it stayed fresh:
+ * the same program did the operation a second time, or was refused, only
+ * depending on whether the first select had waited.)
+ */
+describe("the case a select did", () => {
+  for (const waited of [false, true]) {
+    it(`is spent ${waited ? "after the select waited" : "when the select did not wait"}`, () => {
+      const { worker, errors } = collectingWorker();
+      const jobs = new Channel<number>(2);
+      const other = new Channel<number>(1);
+      const trace: string[] = [];
+      worker.assign(
+        (function* twice() {
+          const job = jobs.receive();
+          trace.push(`first: ${JSON.stringify(yield* select([job, other.receive()]))}`);
+          trace.push(`again: ${yield* job}`);
+          try {
+            yield* select([job, other.receive()]);
+          } catch (error) {
+            trace.push((error as Error).message);
+          }
+        })(),
+      );
+      if (waited) worker.tick(); // the select waits
+      jobs.trySend(1);
+      jobs.trySend(2);
+      worker.work();
+      assert.deepEqual(trace, [
+        'first: {"index":0,"value":1}',
+        "again: undefined",
+        "select(): case 0 (receive from a channel (1/2 buffered)) was already used; each case " +
+          "must be a fresh operation",
+      ]);
+      assert.equal(jobs.size, 1, "the second job is still there");
+      assert.deepEqual(errors, []);
+    });
+  }
+});
