@@ -436,15 +436,14 @@ export class Broadcast<T> {
 function endOnCancel(owner: Task<unknown>, subscription: Subscription<unknown>): void {
   let subscriptions = byOwner.get(owner);
   if (subscriptions === undefined) {
-    const signal = owner.signal;
-    // Subscribed while its task is being cancelled (in a finally): it ends when the task ends.
-    if (signal.aborted) return;
     const those = new Set<Subscription<unknown>>();
     const end = () => {
       byOwner.delete(owner);
       for (const s of those) s.close();
     };
-    signal.addEventListener("abort", end, { once: true });
+    const signal = owner.signal;
+    // Subscribed while its task is being cancelled (in a finally): it ends when the task ends.
+    if (!signal.aborted) signal.addEventListener("abort", end, { once: true });
     owner._whenEnded(end); // it returned or failed without closing it
     byOwner.set(owner, those);
     subscriptions = those;

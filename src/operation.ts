@@ -70,23 +70,31 @@ export abstract class Operation<T> extends Wait<T> implements Generator<unknown,
 
   park(task: Task<unknown>): void {
     if (this._task !== null) throw this._taken(task);
-    if (this._phase === 0) {
+    const phase = this._phase;
+    if (phase !== 1) {
       // Yielded directly (`yield op`): try now; a result is delivered on the task's next step.
-      this._phase = 1;
-      const result = this.attemptParked();
+      // Ended already (served, even if its task has not run yet): it gives undefined, as a finished
+      // generator does; it never waits, takes or gives again.
+      this._phase = 2;
+      const result = phase === 0 ? this.attemptParked() : undefined;
       if (result !== MUST_WAIT) {
         this.wake(task, result as T);
         return;
       }
+      this._phase = 1;
     }
     this._task = task;
     this.enqueue();
   }
 
-  /** @internal The owner finishes it: a value (or CLAIM) or an error, for its task or its select. */
+  /**
+   * @internal The owner finishes it: a value (or CLAIM) or an error, for its task or its select.
+   * It has ended from now on, also for a task that reaches it before its own task has run.
+   */
   _complete(isError: boolean, value: unknown): void {
     const task = this._task as Task<unknown>;
     this._task = null;
+    this._phase = 2;
     if (this._choice !== null) this._choice._commit(this, isError, value);
     else task._worker._wake(task, this, isError, value);
   }

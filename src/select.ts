@@ -140,8 +140,21 @@ export class Select
       }
       return { value: this, done: false }; // park on it: park() registers every case
     }
+    // Resumed by its own task once woken (`_task` is cleared then); while set, another task reached it.
+    const waiting = this._task;
+    if (waiting !== null) throw this._taken(running.task, waiting);
     this._phase = 2;
     return { value: input, done: true }; // what claim() gave
+  }
+
+  /** @internal The error for a task that reached a select another task waits in. */
+  _taken(task: Task<unknown> | undefined, holder: Task<unknown>): Error {
+    const who = task === undefined ? "code outside any task" : task.label();
+    const call = `${this[routineName]}()`;
+    return new Error(
+      `${who} reached a ${call} that ${holder.label()} is waiting in: a ${call} is one task's ` +
+        "wait; make one in each task",
+    );
   }
 
   return(value?: unknown): IteratorResult<unknown, unknown> {
@@ -165,6 +178,14 @@ export class Select
   // -------------------------------------------------------------- as a wait
 
   park(task: Task<unknown>): void {
+    const waiting = this._task;
+    if (waiting !== null) throw this._taken(task, waiting);
+    if (this._phase === 2) {
+      // Ended already (a case happened, even if its task has not run yet): it gives undefined, as a
+      // finished generator does; no case happens again.
+      this.wake(task, undefined);
+      return;
+    }
     if (this._phase === 0) {
       // Yielded directly: try now; a case that happened is delivered on the task's next step.
       this._phase = 1;
@@ -179,11 +200,14 @@ export class Select
     for (let i = 0; i < cases.length; i++) {
       const c = cases[i] as Case;
       if (c instanceof Operation) {
-        if (c._choice === this) {
-          // The same operation twice would wait twice in one queue: refused, at the yield.
+        if (c._phase !== 0) {
+          // The same operation twice would wait twice in one queue; one started since the select
+          // was made (yielded, or a case of another select) is another wait's: refused, at the yield.
           this.#withdraw(task);
+          const why =
+            c._choice === this ? "is the same operation as an earlier case" : "was already used";
           throw new TypeError(
-            `${this[routineName]}(): case ${i} (${c.describe()}) is the same operation as an earlier case; each case must be a fresh operation`,
+            `${this[routineName]}(): case ${i} (${c.describe()}) ${why}; each case must be a fresh operation`,
           );
         }
         c._phase = 1;
@@ -290,10 +314,12 @@ export class Select
       try {
         value = parked ? c.attemptParked() : c.attempt();
       } catch (error) {
+        c._phase = 2; // it happened (with an error): spent, as when it happens after a wait
         this.#settle(i, true, error);
         return true;
       }
       if (value !== MUST_WAIT) {
+        c._phase = 2; // it happened: spent, as when it happens after a wait
         this.#settle(i, false, value);
         return true;
       }
@@ -330,6 +356,7 @@ export class Select
 
   /** Wakes the task with the case that happened (its error, or CLAIM: claim() builds the result). */
   #deliver(task: Task<unknown>): void {
+    this._phase = 2;
     if (this._winnerIsError) this.fail(task, this._winnerValue);
     else this.wake(task, CLAIM);
   }
@@ -338,7 +365,8 @@ export class Select
   #withdraw(task: Task<unknown>): void {
     this._task = null;
     for (const c of this._cases) {
-      if (c instanceof Operation) {
+      // Not a case another task waits on, refused in park(): it is left as it is.
+      if (c instanceof Operation && (c._choice === this || c._phase === 0)) {
         if (c._task !== null) c.release(task);
         c._phase = 2;
       }

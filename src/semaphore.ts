@@ -12,7 +12,7 @@ import { checkRoutine, describeValue, generatorNext, NativeGenerator } from "./d
 import { routineName } from "./names.ts";
 import { MUST_WAIT, Operation, WaitQueue } from "./operation.ts";
 import { keepShapes } from "./shapes.ts";
-import { NEXT, RETURN, type Task, THROW } from "./task.ts";
+import { NEXT, RETURN, running, type Task, THROW } from "./task.ts";
 import type { Outcome } from "./wait.ts";
 
 let shapesKept = false;
@@ -55,6 +55,8 @@ class WithPermit<R> implements Generator<unknown, R, any> {
   _phase: number;
   /** Set once return() reached the body: its later end is the end of that return's cleanup. */
   _returning: boolean;
+  /** The acquire it parks on when no permit is free: its `_task` is the waiting task while queued. */
+  _acquire: Acquire | null;
 
   constructor(semaphore: Semaphore, body: Generator<unknown, R, any>) {
     this._semaphore = semaphore;
@@ -62,6 +64,7 @@ class WithPermit<R> implements Generator<unknown, R, any> {
     this._native = body instanceof NativeGenerator;
     this._phase = 0;
     this._returning = false;
+    this._acquire = null;
   }
 
   /** Its frames are named "withPermit". */
@@ -82,11 +85,17 @@ class WithPermit<R> implements Generator<unknown, R, any> {
         const acquire = new Acquire(this._semaphore);
         acquire._phase = 1;
         this._phase = 1;
+        this._acquire = acquire;
         return { value: acquire, done: false };
       }
-      case 1: // woken: the releaser handed its permit over
+      case 1: {
+        // Woken: the releaser handed its permit over. While the acquire is still queued, the task
+        // that waits is not the one resuming it: another task reached this routine object.
+        const waiting = (this._acquire as Acquire)._task;
+        if (waiting !== null) throw this._taken(waiting);
         this._phase = 2;
         return this._resume(NEXT, undefined);
+      }
       default:
         return { value: input as R, done: true };
     }
@@ -133,6 +142,16 @@ class WithPermit<R> implements Generator<unknown, R, any> {
       if (this._returning && mode !== RETURN) return UNWOUND; // the cleanup waited, and has ended
     }
     return result;
+  }
+
+  /** The error for a task that reached it while `waiting` waits in it for its permit. */
+  _taken(waiting: Task<unknown>): Error {
+    const task = running.task;
+    const who = task === undefined ? "code outside any task" : task.label();
+    return new Error(
+      `${who} reached a withPermit routine that ${waiting.label()} is waiting in: a routine ` +
+        "object is one task's, as a generator is; make one in each task",
+    );
   }
 
   [Symbol.iterator](): Generator<unknown, R, any> {
