@@ -27,6 +27,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { call, sleep, Worker } from "../src/index.ts";
 import { type HttpServer, serve } from "../src/node/http.ts";
+import { until } from "./support.ts";
 
 type Ask = "echo" | "slow" | "stream" | "pipelined" | "hold";
 type Fault = "none" | "reset" | "hangUp" | "halfClose";
@@ -235,16 +236,6 @@ const planArbitrary: fc.Arbitrary<Plan> = fc
  */
 function mustBeAnswered(plan: Plan): boolean {
   return plan.fault === "none" || (plan.stage === "midBody" && requestOf(plan).body.length === 0);
-}
-
-/** Waits until `condition()` holds, for at most `ms`; gives whether it did. */
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
 }
 
 describe("http under clients that misbehave at random", () => {

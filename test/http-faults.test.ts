@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { park, shield, sleep, timeout } from "../src/index.ts";
 import { type HttpServer, type ServeOptions, type serve, serveStatic } from "../src/node/http.ts";
-import { nodeScript, withServer } from "./support.ts";
+import { nodeScript, until, withServer } from "./support.ts";
 
 type Handler = Parameters<typeof serve>[1];
 
@@ -79,16 +79,6 @@ async function hangUp(
   }
   await new Promise((resolve) => setTimeout(resolve, options.after ?? 100));
   socket.destroy();
-}
-
-/** Waits until `condition()` holds, for at most `ms`; gives whether it did. */
-async function until(condition: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
 }
 
 const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;

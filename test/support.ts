@@ -162,3 +162,13 @@ export function suiteServer(makeHandler: () => Handler): {
     task: () => task as Task<unknown>,
   };
 }
+
+/** Waits until `condition()` holds, for at most `ms`; gives whether it did. */
+export async function until(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
